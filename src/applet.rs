@@ -1,0 +1,87 @@
+//! The `urunit` front end: `urunit PROGRAM ARGS...`, `--install DIR`, `--list`,
+//! `--version`, `--help`.
+use crate::msg::{self, CBuf};
+use crate::sys::{fd, fs};
+use crate::{Args, PROGRAMS};
+
+const VERSION: &[u8] = concat!("urunit ", env!("CARGO_PKG_VERSION"), "\n").as_bytes();
+const USAGE: &[u8] = b" PROGRAM [ARGS...] | --install DIR | --list | --version | --help";
+const FATAL: i32 = 111;
+const USAGE_EXIT: i32 = 100;
+
+pub fn main(args: Args) -> i32 {
+    let Some(&first) = args.get(1) else { msg::usage(USAGE_EXIT, b"urunit", USAGE) };
+    match first {
+        b"--list" => {
+            let mut o = msg::Out::new();
+            for (n, _) in PROGRAMS {
+                o.put(n).put(b"\n");
+            }
+            o.flush();
+            0
+        }
+        b"--version" => {
+            msg::write_parts(fd::STDOUT, &[VERSION]);
+            0
+        }
+        b"--help" => {
+            msg::write_parts(fd::STDOUT, &[b"usage: urunit", USAGE, b"\n\nA runit-compatible process supervisor. Programs:"]);
+            for (n, _) in PROGRAMS {
+                msg::write_parts(fd::STDOUT, &[b" ", n]);
+            }
+            msg::write_parts(fd::STDOUT, &[b"\nRun one as `urunit PROGRAM ARGS...`, or through a link named after it.\n"]);
+            0
+        }
+        b"--install" => match args.get(2) {
+            Some(dir) => install(dir),
+            None => msg::usage(USAGE_EXIT, b"urunit", USAGE),
+        },
+        _ if first.starts_with(b"-") => {
+            msg::write_parts(fd::STDERR, &[b"urunit: illegal option -- ", first, b"\n"]);
+            msg::usage(USAGE_EXIT, b"urunit", USAGE)
+        }
+        name => {
+            if !PROGRAMS.iter().any(|(n, _)| *n == name) {
+                msg::die(USAGE_EXIT, &[b"urunit: fatal: unknown program: ", name, b" (see urunit --list)"], None);
+            }
+            let rest: Args = args[1..].to_vec();
+            crate::run_program(name, rest)
+        }
+    }
+}
+
+/// Creates DIR/NAME -> this binary for every program. An existing link to this binary
+/// is kept; anything else at that path is refused, never overwritten.
+fn install(dir: &[u8]) -> i32 {
+    let mut exe = [0u8; 4096];
+    let n = fs::readlink(c"/proc/self/exe", &mut exe)
+        .unwrap_or_else(|e| msg::die(FATAL, &[b"urunit: fatal: unable to read /proc/self/exe"], Some(e)));
+    let exe = &exe[..n];
+    let mut rc = 0;
+    for (name, _) in PROGRAMS {
+        let path = CBuf::new(&[dir, b"/", name]);
+        match fs::lstat(&path) {
+            Ok(st) if st.is_link() => {
+                let mut cur = [0u8; 4096];
+                let same = fs::readlink(&path, &mut cur).map(|l| &cur[..l] == exe).unwrap_or(false);
+                let points_here = same || fs::stat(&path).ok().zip(fs::stat(c"/proc/self/exe").ok()).is_some_and(|(a, b)| a.dev == b.dev && a.ino == b.ino);
+                if points_here {
+                    continue;
+                }
+                msg::warn(&[b"urunit: warning: not replacing ", path.bytes(), b": a link to another file"], None);
+                rc = FATAL;
+            }
+            Ok(_) => {
+                msg::warn(&[b"urunit: warning: not replacing ", path.bytes(), b": not a link to urunit"], None);
+                rc = FATAL;
+            }
+            Err(_) => {
+                if let Err(e) = fs::symlink(&CBuf::new(&[exe]), &path) {
+                    msg::warn(&[b"urunit: warning: unable to create ", path.bytes()], Some(e));
+                    rc = FATAL;
+                }
+            }
+        }
+    }
+    rc
+}

@@ -1,0 +1,101 @@
+//! Messages from byte-slice fragments, each line written with one write(2);
+//! warn/die in runit's style, and a small buffered stdout.
+use crate::errstr::errstr;
+use crate::sys::{self, fd, Errno};
+use alloc::vec::Vec;
+
+/// Writes the concatenation of `parts` to fd with one write(2).
+pub fn write_parts(fd: fd::RawFd, parts: &[&[u8]]) {
+    let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        v.extend_from_slice(p);
+    }
+    let _ = fd::write_all(fd, &v);
+}
+
+/// One line on stderr: parts, then ": REASON" if an errno is given, then "\n".
+pub fn warn(parts: &[&[u8]], e: Option<Errno>) {
+    let mut v: Vec<&[u8]> = Vec::with_capacity(parts.len() + 3);
+    v.extend_from_slice(parts);
+    if let Some(e) = e {
+        v.push(b": ");
+        v.push(errstr(e));
+    }
+    v.push(b"\n");
+    write_parts(fd::STDERR, &v);
+}
+
+/// warn, then exit with code.
+pub fn die(code: i32, parts: &[&[u8]], e: Option<Errno>) -> ! {
+    warn(parts, e);
+    sys::proc::exit(code)
+}
+
+/// "usage: NAME TEXT\n\n" on stderr, then exit with code.
+pub fn usage(code: i32, name: &[u8], text: &[u8]) -> ! {
+    write_parts(fd::STDERR, &[b"usage: ", name, text, b"\n\n"]);
+    sys::proc::exit(code)
+}
+
+/// A byte buffer that is also a NUL-terminated C string (paths built from parts).
+pub struct CBuf(Vec<u8>);
+
+impl CBuf {
+    pub fn new(parts: &[&[u8]]) -> CBuf {
+        let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 1);
+        for p in parts {
+            v.extend(p.iter().copied().filter(|&b| b != 0));
+        }
+        v.push(0);
+        CBuf(v)
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &self.0[..self.0.len() - 1]
+    }
+}
+
+impl core::ops::Deref for CBuf {
+    type Target = core::ffi::CStr;
+    fn deref(&self) -> &core::ffi::CStr {
+        core::ffi::CStr::from_bytes_with_nul(&self.0).unwrap_or(c"")
+    }
+}
+
+/// The text after the last '/' (runit's basename of argv[0]).
+pub fn basename(s: &[u8]) -> &[u8] {
+    match s.iter().rposition(|&b| b == b'/') {
+        Some(i) => &s[i + 1..],
+        None => s,
+    }
+}
+
+/// A small buffered writer for stdout (sv's status lines): one write per flush.
+pub struct Out(Vec<u8>);
+
+impl Out {
+    pub const fn new() -> Out {
+        Out(Vec::new())
+    }
+    pub fn put(&mut self, b: &[u8]) -> &mut Out {
+        self.0.extend_from_slice(b);
+        self
+    }
+    pub fn num(&mut self, n: u64) -> &mut Out {
+        let mut buf = [0u8; 20];
+        let s = crate::num::fmt_u64(&mut buf, n);
+        self.0.extend_from_slice(s);
+        self
+    }
+    pub fn flush(&mut self) {
+        if !self.0.is_empty() {
+            let _ = fd::write_all(fd::STDOUT, &self.0);
+            self.0.clear();
+        }
+    }
+}
+
+impl Default for Out {
+    fn default() -> Out {
+        Out::new()
+    }
+}

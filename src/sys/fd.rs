@@ -1,0 +1,232 @@
+//! File descriptors: the owned `Fd`, open/read/write/pipe/dup2/poll.
+use super::{cvt, cvti, errno, Errno, Result};
+use core::ffi::{c_int, CStr};
+
+pub type RawFd = c_int;
+pub const STDIN: RawFd = 0;
+pub const STDOUT: RawFd = 1;
+pub const STDERR: RawFd = 2;
+
+/// An owned descriptor: never -1, close-on-exec unless made otherwise, closed on drop.
+pub struct Fd(c_int);
+
+impl Fd {
+    /// Takes ownership of a descriptor this process opened.
+    pub fn from_raw(fd: RawFd) -> Fd {
+        Fd(fd)
+    }
+    pub fn raw(&self) -> RawFd {
+        self.0
+    }
+    /// Gives the descriptor up without closing it.
+    pub fn into_raw(self) -> RawFd {
+        let fd = self.0;
+        core::mem::forget(self);
+        fd
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // Not retried on EINTR: the fd is gone either way on Linux, and a retry
+        // could close one that someone else just got.
+        // SAFETY: we own self.0; nothing uses it after this.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// open(2) with O_CLOEXEC added, retrying EINTR.
+pub fn open(path: &CStr, flags: c_int, mode: libc::mode_t) -> Result<Fd> {
+    // SAFETY: path is NUL-terminated.
+    cvti(|| unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) }).map(Fd)
+}
+
+/// openat(2) with O_CLOEXEC added, retrying EINTR.
+pub fn openat(dir: RawFd, path: &CStr, flags: c_int, mode: libc::mode_t) -> Result<Fd> {
+    // SAFETY: path is NUL-terminated.
+    cvti(|| unsafe { libc::openat(dir, path.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) }).map(Fd)
+}
+
+/// open(O_RDONLY).
+pub fn open_read(path: &CStr) -> Result<Fd> {
+    open(path, libc::O_RDONLY, 0)
+}
+
+/// open(O_WRONLY|O_APPEND|O_CREAT, 0600): runit's open_append, used for locks.
+pub fn open_append(path: &CStr) -> Result<Fd> {
+    open(path, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o600)
+}
+
+/// open(O_WRONLY|O_TRUNC|O_CREAT, 0644): runit's open_trunc.
+pub fn open_trunc(path: &CStr) -> Result<Fd> {
+    open(path, libc::O_WRONLY | libc::O_TRUNC | libc::O_CREAT, 0o644)
+}
+
+/// read(2), retrying EINTR.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: buf is valid for buf.len() bytes of writes.
+    cvt(|| unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) })
+}
+
+/// write(2), retrying EINTR.
+pub fn write(fd: RawFd, buf: &[u8]) -> Result<usize> {
+    // SAFETY: buf is valid for buf.len() bytes of reads.
+    cvt(|| unsafe { libc::write(fd, buf.as_ptr() as *const libc::c_void, buf.len()) })
+}
+
+/// Writes all of buf, looping over short writes.
+pub fn write_all(fd: RawFd, mut buf: &[u8]) -> Result<()> {
+    while !buf.is_empty() {
+        let n = write(fd, buf)?;
+        if n == 0 {
+            return Err(Errno(libc::EIO));
+        }
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
+/// Reads until EOF or `buf` is full; returns how many bytes were read.
+pub fn read_full(fd: RawFd, buf: &mut [u8]) -> Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        let n = read(fd, &mut buf[got..])?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    Ok(got)
+}
+
+/// Reads a whole (small) file into a Vec.
+pub fn read_file(path: &CStr) -> Result<alloc::vec::Vec<u8>> {
+    let fd = open_read(path)?;
+    let mut v = alloc::vec::Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = read(fd.raw(), &mut buf)?;
+        if n == 0 {
+            return Ok(v);
+        }
+        v.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// pipe2(2) with O_CLOEXEC added: (read end, write end).
+pub fn pipe(flags: c_int) -> Result<(Fd, Fd)> {
+    let mut p = [0 as c_int; 2];
+    // SAFETY: p has room for two descriptors.
+    cvti(|| unsafe { libc::pipe2(p.as_mut_ptr(), flags | libc::O_CLOEXEC) })?;
+    Ok((Fd(p[0]), Fd(p[1])))
+}
+
+/// dup2(2): the only way a descriptor crosses exec (onto 0, 1 or 2 in a child).
+pub fn dup2(from: RawFd, to: RawFd) -> Result<()> {
+    // SAFETY: plain syscall on integers.
+    cvti(|| unsafe { libc::dup2(from, to) }).map(|_| ())
+}
+
+/// fcntl(F_DUPFD_CLOEXEC): a close-on-exec copy at or above `min`.
+pub fn dup_cloexec(fd: RawFd, min: RawFd) -> Result<Fd> {
+    // SAFETY: plain syscall on integers.
+    cvti(|| unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) }).map(Fd)
+}
+
+/// close(2) on a raw descriptor (for 0/1/2 in chpst -0/-1/-2 and children).
+pub fn close_raw(fd: RawFd) -> Result<()> {
+    // SAFETY: the caller owns fd.
+    if unsafe { libc::close(fd) } == 0 { Ok(()) } else { Err(errno()) }
+}
+
+/// Sets or clears O_NONBLOCK.
+pub fn set_nonblock(fd: RawFd, on: bool) -> Result<()> {
+    // SAFETY: plain fcntl calls on an integer descriptor.
+    let fl = cvti(|| unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    let nfl = if on { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK };
+    // SAFETY: as above.
+    cvti(|| unsafe { libc::fcntl(fd, libc::F_SETFL, nfl) }).map(|_| ())
+}
+
+/// Clears FD_CLOEXEC (only for a descriptor that must cross exec on purpose).
+pub fn set_cloexec(fd: RawFd, on: bool) -> Result<()> {
+    // SAFETY: plain fcntl call.
+    cvti(|| unsafe { libc::fcntl(fd, libc::F_SETFD, if on { libc::FD_CLOEXEC } else { 0 }) }).map(|_| ())
+}
+
+/// True if fd is open (fcntl F_GETFD succeeds).
+pub fn is_open(fd: RawFd) -> bool {
+    // SAFETY: plain fcntl call.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// Makes sure fds 0-2 are open (s6's fd_sanitize), so the first open can't become stdout.
+pub fn sanitize_std() {
+    for fd in 0..3 {
+        if !is_open(fd) {
+            // SAFETY: open of a literal path; the result is left open on purpose as fd 0..2.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
+    }
+}
+
+pub use libc::pollfd as PollFd;
+pub const POLLIN: i16 = libc::POLLIN;
+pub const POLLOUT: i16 = libc::POLLOUT;
+pub const POLLHUP: i16 = libc::POLLHUP;
+pub const POLLERR: i16 = libc::POLLERR;
+
+pub fn pollfd(fd: RawFd, events: i16) -> PollFd {
+    PollFd { fd, events, revents: 0 }
+}
+
+/// poll(2). EINTR is returned as Ok(0): the caller's loop looks at its signals anyway.
+pub fn poll(fds: &mut [PollFd], timeout_ms: c_int) -> Result<usize> {
+    // SAFETY: fds is a valid slice of pollfd.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    if r >= 0 {
+        return Ok(r as usize);
+    }
+    let e = errno();
+    if e.0 == libc::EINTR { Ok(0) } else { Err(e) }
+}
+
+/// flock(2), retrying EINTR.
+pub fn flock(fd: RawFd, op: c_int) -> Result<()> {
+    // SAFETY: plain syscall.
+    cvti(|| unsafe { libc::flock(fd, op) }).map(|_| ())
+}
+pub const LOCK_EX: c_int = libc::LOCK_EX;
+pub const LOCK_NB: c_int = libc::LOCK_NB;
+
+/// fsync(2).
+pub fn fsync(fd: RawFd) -> Result<()> {
+    // SAFETY: plain syscall.
+    cvti(|| unsafe { libc::fsync(fd) }).map(|_| ())
+}
+
+/// lseek(2) from the start.
+pub fn seek_set(fd: RawFd, off: u64) -> Result<u64> {
+    // SAFETY: plain syscall.
+    let r = unsafe { libc::lseek(fd, off as libc::off_t, libc::SEEK_SET) };
+    if r < 0 { Err(errno()) } else { Ok(r as u64) }
+}
+
+/// ftruncate(2).
+pub fn ftruncate(fd: RawFd, len: u64) -> Result<()> {
+    // SAFETY: plain syscall.
+    cvti(|| unsafe { libc::ftruncate(fd, len as libc::off_t) }).map(|_| ())
+}
+
+/// splice(2) between descriptors (one must be a pipe), moving up to len bytes.
+pub fn splice(from: RawFd, to: RawFd, len: usize, flags: libc::c_uint) -> Result<usize> {
+    // SAFETY: null offsets mean "use the file position"; plain syscall.
+    cvt(|| unsafe { libc::splice(from, core::ptr::null_mut(), to, core::ptr::null_mut(), len, flags) })
+}
+
+/// tee(2): duplicates up to len bytes from pipe `from` into pipe `to` without consuming them.
+pub fn tee(from: RawFd, to: RawFd, len: usize, flags: libc::c_uint) -> Result<usize> {
+    // SAFETY: plain syscall on integers.
+    cvt(|| unsafe { libc::tee(from, to, len, flags) })
+}
+pub const SPLICE_F_NONBLOCK: libc::c_uint = libc::SPLICE_F_NONBLOCK;

@@ -1,0 +1,1 @@
+//! (filled in by the program that needs it)

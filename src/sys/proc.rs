@@ -1,0 +1,270 @@
+//! Processes: argv and environ, fork/exec/wait/kill, sessions, PATH lookup.
+use super::{cvti, errno, Errno, Result};
+use alloc::vec::Vec;
+use core::ffi::{c_char, c_int, CStr};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+static ARGC: AtomicUsize = AtomicUsize::new(0);
+static ARGV: AtomicPtr<*mut c_char> = AtomicPtr::new(core::ptr::null_mut());
+
+unsafe extern "C" {
+    static mut environ: *const *const c_char;
+}
+
+/// Records argc/argv (called once by rt's main).
+pub fn set_argv(argc: c_int, argv: *mut *mut c_char) {
+    ARGC.store(argc as usize, Ordering::Relaxed);
+    ARGV.store(argv, Ordering::Relaxed);
+}
+
+/// The command line as byte slices (they live as long as the process).
+pub fn args() -> Vec<&'static [u8]> {
+    let argc = ARGC.load(Ordering::Relaxed);
+    let argv = ARGV.load(Ordering::Relaxed);
+    let mut v = Vec::with_capacity(argc);
+    for i in 0..argc {
+        // SAFETY: the kernel gives argc valid NUL-terminated strings that live for the
+        // whole process.
+        v.push(unsafe { CStr::from_ptr(*argv.add(i)) }.to_bytes());
+    }
+    v
+}
+
+/// The bytes of argv[i] for in-place rewriting (runsvdir's readproctitle area).
+/// Returns None if i is out of range.
+pub fn argv_bytes_mut(i: usize) -> Option<&'static mut [u8]> {
+    let argc = ARGC.load(Ordering::Relaxed);
+    if i >= argc {
+        return None;
+    }
+    let argv = ARGV.load(Ordering::Relaxed);
+    // SAFETY: argv[i] is a valid NUL-terminated string in writable stack memory that
+    // lives for the whole process; the caller is the only one writing it.
+    unsafe {
+        let p = *argv.add(i) as *mut u8;
+        let len = CStr::from_ptr(p as *const c_char).to_bytes().len();
+        Some(core::slice::from_raw_parts_mut(p, len))
+    }
+}
+
+/// The environment block, for execve.
+pub fn environ_ptr() -> *const *const c_char {
+    // SAFETY: reading the environ pointer; this program never calls setenv.
+    unsafe { environ }
+}
+
+/// All environment entries ("NAME=value").
+pub fn env_vars() -> Vec<&'static [u8]> {
+    let mut v = Vec::new();
+    let mut p = environ_ptr();
+    if p.is_null() {
+        return v;
+    }
+    // SAFETY: environ is a NULL-terminated array of NUL-terminated strings that live
+    // for the whole process (nothing here modifies it).
+    unsafe {
+        while !(*p).is_null() {
+            v.push(CStr::from_ptr(*p).to_bytes());
+            p = p.add(1);
+        }
+    }
+    v
+}
+
+/// The value of an environment variable.
+pub fn getenv(name: &[u8]) -> Option<&'static [u8]> {
+    env_vars().into_iter().find_map(|e| {
+        if e.len() > name.len() && e.starts_with(name) && e[name.len()] == b'=' { Some(&e[name.len() + 1..]) } else { None }
+    })
+}
+
+/// A NULL-terminated array of NUL-terminated strings, built before fork so the
+/// child never allocates.
+pub struct CVec {
+    bufs: Vec<Vec<u8>>,
+    ptrs: Vec<*const c_char>,
+}
+
+impl CVec {
+    pub fn new<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> CVec {
+        let mut bufs = Vec::new();
+        for it in items {
+            let mut b = Vec::with_capacity(it.len() + 1);
+            b.extend_from_slice(it);
+            b.push(0);
+            bufs.push(b);
+        }
+        let mut ptrs: Vec<*const c_char> = bufs.iter().map(|b| b.as_ptr() as *const c_char).collect();
+        ptrs.push(core::ptr::null());
+        CVec { bufs, ptrs }
+    }
+    pub fn as_ptr(&self) -> *const *const c_char {
+        self.ptrs.as_ptr()
+    }
+    pub fn len(&self) -> usize {
+        self.bufs.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.bufs.is_empty()
+    }
+    /// The i-th string with its NUL.
+    pub fn get(&self, i: usize) -> &CStr {
+        CStr::from_bytes_with_nul(&self.bufs[i]).unwrap_or(c"")
+    }
+}
+
+/// Environment for execve: either this process's own, or a built one.
+pub enum Env<'a> {
+    Inherit,
+    Built(&'a CVec),
+}
+
+impl Env<'_> {
+    fn ptr(&self) -> *const *const c_char {
+        match self {
+            Env::Inherit => environ_ptr(),
+            Env::Built(v) => v.as_ptr(),
+        }
+    }
+}
+
+/// fork(2).
+pub fn fork() -> Result<libc::pid_t> {
+    // SAFETY: this program is single-threaded, so the child may continue normally.
+    let r = unsafe { libc::fork() };
+    if r < 0 { Err(errno()) } else { Ok(r) }
+}
+
+/// execve(2); returns only on failure, with the errno.
+pub fn execve(path: &CStr, argv: &CVec, env: &Env) -> Errno {
+    // SAFETY: path, argv and env are NUL-terminated / NULL-terminated and outlive the call.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), env.ptr()) };
+    errno()
+}
+
+/// runit's pathexec_run: a name with '/' is exec'd directly; otherwise each PATH
+/// element is tried (empty = "."); ENOENT goes on, EACCES/EPERM/EISDIR are remembered
+/// and go on, any other error stops. PATH unset means "/bin:/usr/bin".
+/// Returns only on failure, with the error to report.
+pub fn execvp(file: &[u8], argv: &CVec, env: &Env) -> Errno {
+    let mut buf: Vec<u8> = Vec::with_capacity(256);
+    if file.contains(&b'/') {
+        buf.extend_from_slice(file);
+        buf.push(0);
+        return execve(CStr::from_bytes_with_nul(&buf).unwrap_or(c""), argv, env);
+    }
+    let path = match env {
+        Env::Built(v) => (0..v.len()).find_map(|i| v.get(i).to_bytes().strip_prefix(b"PATH=")),
+        Env::Inherit => getenv(b"PATH"),
+    };
+    let path = path.unwrap_or(b"/bin:/usr/bin");
+    let mut saved: Option<Errno> = None;
+    for dir in path.split(|&b| b == b':') {
+        buf.clear();
+        if dir.is_empty() {
+            buf.push(b'.');
+        } else {
+            buf.extend_from_slice(dir);
+        }
+        buf.push(b'/');
+        buf.extend_from_slice(file);
+        buf.push(0);
+        let e = execve(CStr::from_bytes_with_nul(&buf).unwrap_or(c""), argv, env);
+        match e.0 {
+            libc::ENOENT => {}
+            libc::EACCES | libc::EPERM | libc::EISDIR => saved = Some(e),
+            _ => return e,
+        }
+    }
+    saved.unwrap_or(Errno(libc::ENOENT))
+}
+
+/// _exit(2): no atexit handlers, no stdio flush.
+pub fn exit(code: i32) -> ! {
+    // SAFETY: _exit never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// waitpid(2) with WNOHANG: Some((pid, wstat)), or None when no child has changed.
+/// ECHILD is Ok(None) too.
+pub fn wait_nohang() -> Result<Option<(libc::pid_t, c_int)>> {
+    wait_pid(-1, libc::WNOHANG)
+}
+
+/// waitpid(2) for one pid (blocking unless flags has WNOHANG), retrying EINTR.
+pub fn wait_pid(pid: libc::pid_t, flags: c_int) -> Result<Option<(libc::pid_t, c_int)>> {
+    let mut st: c_int = 0;
+    loop {
+        // SAFETY: st is a valid out-parameter.
+        let r = unsafe { libc::waitpid(pid, &mut st, flags) };
+        if r > 0 {
+            return Ok(Some((r, st)));
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        let e = errno();
+        match e.0 {
+            libc::EINTR => continue,
+            libc::ECHILD => return Ok(None),
+            _ => return Err(e),
+        }
+    }
+}
+
+/// kill(2).
+pub fn kill(pid: libc::pid_t, sig: c_int) -> Result<()> {
+    // SAFETY: plain syscall.
+    cvti(|| unsafe { libc::kill(pid, sig) }).map(|_| ())
+}
+
+/// getpid(2).
+pub fn getpid() -> libc::pid_t {
+    // SAFETY: always succeeds.
+    unsafe { libc::getpid() }
+}
+
+/// getppid(2).
+pub fn getppid() -> libc::pid_t {
+    // SAFETY: always succeeds.
+    unsafe { libc::getppid() }
+}
+
+/// setsid(2).
+pub fn setsid() -> Result<libc::pid_t> {
+    // SAFETY: plain syscall.
+    cvti(|| unsafe { libc::setsid() })
+}
+
+/// setpgid(2).
+pub fn setpgid(pid: libc::pid_t, pgid: libc::pid_t) -> Result<()> {
+    // SAFETY: plain syscall.
+    cvti(|| unsafe { libc::setpgid(pid, pgid) }).map(|_| ())
+}
+
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphans of our descendants come to us.
+pub fn set_subreaper() -> Result<()> {
+    // SAFETY: plain prctl with integer arguments.
+    cvti(|| unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) }).map(|_| ())
+}
+
+/// umask(2).
+pub fn umask(m: u32) -> u32 {
+    // SAFETY: always succeeds.
+    unsafe { libc::umask(m as libc::mode_t) as u32 }
+}
+
+pub fn wifexited(st: c_int) -> bool {
+    libc::WIFEXITED(st)
+}
+pub fn wexitstatus(st: c_int) -> c_int {
+    libc::WEXITSTATUS(st)
+}
+pub fn wifsignaled(st: c_int) -> bool {
+    libc::WIFSIGNALED(st)
+}
+pub fn wtermsig(st: c_int) -> c_int {
+    libc::WTERMSIG(st)
+}
+
+pub type Pid = libc::pid_t;

@@ -1,0 +1,74 @@
+//! Signals read as data: block them, then read a signalfd in the same poll as the
+//! other descriptors.
+use super::{cvt, cvti, fd::Fd, Result};
+use core::ffi::c_int;
+
+#[allow(unused_imports)]
+pub use libc::{SIGALRM, SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGPWR};
+
+fn set_of(sigs: &[c_int]) -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set; sigaddset on valid signal numbers.
+    unsafe {
+        let mut s: libc::sigset_t = core::mem::zeroed();
+        libc::sigemptyset(&mut s);
+        for &g in sigs {
+            libc::sigaddset(&mut s, g);
+        }
+        s
+    }
+}
+
+/// Blocks `sigs` (adds them to the mask).
+pub fn block(sigs: &[c_int]) {
+    let s = set_of(sigs);
+    // SAFETY: s is a valid set; the old mask is not wanted.
+    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &s, core::ptr::null_mut()) };
+}
+
+/// Unblocks every signal: called in a child before exec so services start clean.
+/// Async-signal-safe, no allocation.
+pub fn unblock_all() {
+    let s = set_of(&[]);
+    // SAFETY: s is a valid empty set.
+    unsafe { libc::sigprocmask(libc::SIG_SETMASK, &s, core::ptr::null_mut()) };
+}
+
+/// Sets the disposition of sig to SIG_DFL.
+pub fn default(sig: c_int) {
+    // SAFETY: SIG_DFL is always a valid disposition.
+    unsafe { libc::signal(sig, libc::SIG_DFL) };
+}
+
+/// Sets the disposition of sig to SIG_IGN.
+pub fn ignore(sig: c_int) {
+    // SAFETY: SIG_IGN is always a valid disposition.
+    unsafe { libc::signal(sig, libc::SIG_IGN) };
+}
+
+/// A signalfd for a set of blocked signals (non-blocking, close-on-exec).
+pub struct SigFd(Fd);
+
+impl SigFd {
+    /// Blocks `sigs` and opens a signalfd for them.
+    pub fn new(sigs: &[c_int]) -> Result<SigFd> {
+        block(sigs);
+        let s = set_of(sigs);
+        // SAFETY: s is a valid set; -1 asks for a new descriptor.
+        let fd = cvti(|| unsafe { libc::signalfd(-1, &s, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })?;
+        Ok(SigFd(Fd::from_raw(fd)))
+    }
+    pub fn raw(&self) -> c_int {
+        self.0.raw()
+    }
+    /// The next pending signal, or None.
+    pub fn next(&self) -> Option<c_int> {
+        // SAFETY: signalfd_siginfo is plain data; zeroed is valid.
+        let mut si: libc::signalfd_siginfo = unsafe { core::mem::zeroed() };
+        let sz = core::mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: si is valid for sz bytes.
+        match cvt(|| unsafe { libc::read(self.0.raw(), &mut si as *mut _ as *mut libc::c_void, sz) }) {
+            Ok(n) if n == sz => Some(si.ssi_signo as c_int),
+            _ => None,
+        }
+    }
+}
