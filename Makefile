@@ -60,3 +60,40 @@ bench: build crunit
 
 clean:
 	$(CARGO) clean
+
+# ---- aarch64 and container images (README: Containers)
+AARCH64 := aarch64-unknown-linux-musl
+AARCH64_BIN := target/$(AARCH64)/release/urunit
+PODMAN ?= podman --runtime /usr/sbin/runc
+# The Alpine base image; the default is a local stand-in (busybox-static) for machines with
+# no registry. With network: make images ALPINE_IMAGE=docker.io/library/alpine:3.20
+ALPINE_IMAGE ?= localhost/alpine-standin
+IMAGE ?= localhost/urunit
+
+.PHONY: images
+
+# The aarch64 static binary, linked by rust-lld (no cross toolchain needed), and Debian's
+# qemu-user-static, which runs its tests here (tests/tests/aarch64.rs).
+aarch64:
+	@rustup target list --installed 2>/dev/null | grep -qx $(AARCH64) || rustup target add $(AARCH64)
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld $(CARGO) build --release --target $(AARCH64) -p urunit
+	@command -v qemu-aarch64-static >/dev/null || { (apt-get update -qq || true) && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static >/dev/null; }
+	@echo "urunit (aarch64): $$(stat -c %s $(AARCH64_BIN)) bytes, $$(file -L $(AARCH64_BIN) | grep -Eo 'statically linked|static-pie linked|dynamically linked')"
+
+# $(IMAGE):alpine and $(IMAGE):scratch from the binary `make` built (no Rust image needed);
+# CONTAINERS_CONF drops default ulimits, which these machines may not raise.
+images: build deps
+	@mkdir -p target
+	rustc --edition 2021 -O -C strip=symbols --target $(TARGET) service-examples/scratch/demo-app.rs -o target/demo-app
+	@printf '[containers]\ndefault_ulimits = []\n' > target/containers.conf
+	@export CONTAINERS_CONF=$${CONTAINERS_CONF:-$(abspath target/containers.conf)}; set -e; \
+	  if [ "$(ALPINE_IMAGE)" = localhost/alpine-standin ]; then alpine/standin.sh $(ALPINE_IMAGE) $(PODMAN); fi; \
+	  $(PODMAN) build --pull=missing --layers=false --format docker -f alpine/Dockerfile --build-arg URUNIT_FROM=prebuilt \
+	    --build-arg URUNIT_BIN=$(BIN) --build-arg BASE_IMAGE=$(ALPINE_IMAGE) -t $(IMAGE):alpine . ; \
+	  $(PODMAN) build --layers=false --format docker -f alpine/Containerfile.scratch --build-arg URUNIT_FROM=prebuilt \
+	    --build-arg URUNIT_BIN=$(BIN) --build-arg APP_BIN=target/demo-app -t $(IMAGE):scratch . ; \
+	  $(PODMAN) images $(IMAGE)
+
+# The aarch64 tests need the aarch64 binary and qemu.
+integration: aarch64
