@@ -35,8 +35,9 @@ file -L "$BUSYBOX" | grep -q 'statically linked' || die "$BUSYBOX is not static 
 # services in /etc/service; busybox's shell and tools in /bin unless the image is FROM scratch.
 make_root() { # ROOT EXAMPLE
     local root=$1 ex=$2 p
-    mkdir -p "$root"/{bin,usr/bin,usr/local/bin,etc,tmp,proc}
+    mkdir -p "$root"/{bin,usr/bin,usr/local/bin,etc,tmp,proc,dev}
     chmod 1777 "$root/tmp"
+    mknod -m 666 "$root/dev/null" c 1 3 # shells start background jobs on /dev/null
     cp "$BIN" "$root/usr/bin/urunit"
     for p in $("$BIN" --list); do ln -s urunit "$root/usr/bin/$p"; done
     printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
@@ -48,7 +49,7 @@ make_root() { # ROOT EXAMPLE
     else
         cp "$BUSYBOX" "$root/bin/busybox"
         for p in $("$BUSYBOX" --list); do
-            [ -e "$root/usr/bin/$p" ] || ln -s busybox "$root/bin/$p"
+            [ -e "$root/usr/bin/$p" ] || [ "$p" = busybox ] || ln -s busybox "$root/bin/$p"
         done
     fi
 }
@@ -56,7 +57,7 @@ make_root() { # ROOT EXAMPLE
 # Starts PID 1 in the background; sets PID1 (its pid as seen from here) and UNSHARE.
 start_pid1() { # ROOT OUT
     local root=$1 out=$2 i
-    unshare "${USERNS[@]}" --pid --fork --mount-proc="$root/proc" \
+    unshare "${USERNS[@]}" --pid --net --fork --mount-proc="$root/proc" \
         env -i PATH=/usr/bin:/bin:/usr/local/bin URUNIT_STOP_TIMEOUT=7 TICK=2 \
         "$CHROOT" "$root" /usr/bin/runsvdir /etc/service >"$out" 2>&1 &
     UNSHARE=$!
@@ -77,16 +78,20 @@ sv_in() { # ROOT ARGS...
     env -i PATH=/usr/bin:/bin "$CHROOT" "$root" /usr/bin/sv "$@"
 }
 
+# The services as seen inside: /etc/service/NAME...
+services() { # ROOT
+    local d
+    for d in "$1"/etc/service/*/; do printf '/etc/service/%s\n' "$(basename "$d")"; done
+}
+
 wait_up() { # ROOT
-    local root=$1 i
+    local root=$1 i n
+    n=$(services "$root" | wc -l)
     for i in $(seq 100); do
-        if sv_in "$root" status /etc/service/* 2>/dev/null | grep -v '^run: ' | grep -q .; then
-            sleep 0.1
-        else
-            return 0
-        fi
+        [ "$(sv_in "$root" status $(services "$root") 2>/dev/null | grep -c '^run: ')" = "$n" ] && return 0
+        sleep 0.1
     done
-    sv_in "$root" status /etc/service/* || true
+    sv_in "$root" status $(services "$root") || true
     die "the services did not come up"
 }
 
@@ -96,15 +101,17 @@ stop_tail() {
     TAILPID=
 }
 
-# Every service (and log service) directory's finish line, from the container output or its
-# svlogd files.
+# Every service's finish line, from the container output or its svlogd files.
 check_finish() { # ROOT OUT
-    local root=$1 out=$2 svc name bad=0
-    for svc in "$root"/etc/service/*/; do
-        name=$(basename "$svc")
-        [ -e "$svc/finish" ] || continue
-        if cat "$out" "$svc"/log/main/current 2>/dev/null | grep -q "^.*$name: finish ran"; then
-            say "$name: ./finish ran: $(cat "$out" "$svc"/log/main/current 2>/dev/null | grep -o "$name: finish ran.*" | tail -1)"
+    local root=$1 out=$2 svc name line bad=0 logs
+    for svc in "$root"/etc/service/*; do
+        name=${svc##*/}
+        [ -e "$svc/finish" ] || [ -L "$svc/finish" ] || continue
+        logs=("$out")
+        [ -f "$svc/log/main/current" ] && logs+=("$svc/log/main/current")
+        line=$(grep -ho "$name: finish ran.*" "${logs[@]}" | tail -1 || true)
+        if [ -n "$line" ]; then
+            say "$name: ./finish ran: $line"
         else
             say "$name: ./finish did NOT run"
             bad=1
@@ -117,11 +124,11 @@ run_example() { # EXAMPLE
     local ex=$1 root="$WORK/$1/root" out="$WORK/$1/out" rc=0
     bold "$ex: $(grep "^| \`$ex/\`" "$HERE/service-examples/README.md" | cut -d'|' -f3 | sed 's/^ //; s/ $//')"
     make_root "$root" "$ex"
-    say "unshare --pid --fork chroot ROOT runsvdir /etc/service   (urunit is PID 1)"
+    say "unshare --pid --net --fork chroot ROOT runsvdir /etc/service   (urunit is PID 1)"
     start_pid1 "$root" "$out"
     wait_up "$root"
     say "sv status /etc/service/*"
-    sv_in "$root" status /etc/service/* | sed 's/^/   /'
+    sv_in "$root" status $(services "$root") | sed 's/^/   /'
     if [ "$ex" = critical ]; then
         say "main has a ./critical file: waiting for it to exit (it fails with code 3)"
         wait "$UNSHARE" || rc=$?
