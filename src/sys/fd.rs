@@ -230,3 +230,13 @@ pub fn tee(from: RawFd, to: RawFd, len: usize, flags: libc::c_uint) -> Result<us
     cvt(|| unsafe { libc::tee(from, to, len, flags) })
 }
 pub const SPLICE_F_NONBLOCK: libc::c_uint = libc::SPLICE_F_NONBLOCK;
+
+/// open(O_RDONLY|O_NONBLOCK): runit's open_read (opening a FIFO never waits for a writer).
+pub fn open_read_nb(path: &CStr) -> Result<Fd> {
+    open(path, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+}
+
+/// open(O_PATH|O_DIRECTORY): a handle to fchdir back to, without needing read access.
+pub fn open_dir_path(path: &CStr) -> Result<Fd> {
+    open(path, libc::O_PATH | libc::O_DIRECTORY, 0)
+}
