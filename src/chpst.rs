@@ -215,7 +215,7 @@ fn parse_id(s: &[u8]) -> Option<u32> {
 }
 
 /// The `:`-separated fields of the line in `db` whose first field is `name` and that
-/// has at least `min` fields, with its ids in `id_fields` valid (musl's parsing).
+/// has at least `min` fields and numeric ids in the fields numbered `ids` (musl's parsing).
 fn db_find<'a>(db: &'a [u8], name: &[u8], min: usize, ids: &[usize]) -> Option<Vec<&'a [u8]>> {
     if name.is_empty() {
         return None;
@@ -771,7 +771,7 @@ mod tests {
         assert_eq!(opts(&[b"x", b"--foo", b"p"], s), (alloc::vec![], true, 2));
         assert_eq!(opts(&[b"x", b"-", b"p"], s), (alloc::vec![], true, 1));
         assert_eq!(opts(&[b"x", b"-v", b"p", b"-v"], s).2, 2);
-        assert_eq!(opts(&[b"x", b"-u"], s).1, false);
-        assert_eq!(opts(&[b"x", b"-:"], s).1, false);
+        assert!(!opts(&[b"x", b"-u"], s).1);
+        assert!(!opts(&[b"x", b"-:"], s).1);
     }
 }

@@ -67,12 +67,12 @@ pub fn getrlimit(res: Resource) -> Result<(u64, u64)> {
     let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: r is a valid out-parameter.
     cvti(|| unsafe { libc::getrlimit(res, &mut r) })?;
-    Ok((r.rlim_cur as u64, r.rlim_max as u64))
+    Ok((r.rlim_cur, r.rlim_max))
 }
 
 /// setrlimit(2).
 pub fn setrlimit(res: Resource, soft: u64, hard: u64) -> Result<()> {
-    let r = libc::rlimit { rlim_cur: soft as libc::rlim_t, rlim_max: hard as libc::rlim_t };
+    let r = libc::rlimit { rlim_cur: soft, rlim_max: hard };
     // SAFETY: r is a valid rlimit.
     cvti(|| unsafe { libc::setrlimit(res, &r) }).map(|_| ())
 }

@@ -5,7 +5,7 @@
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use urunit_tests::*;
 
@@ -354,22 +354,29 @@ fn envdir_path_is_used_for_lookup() {
 
 // ---- -/, and a scratch root ----
 
-#[test]
-fn chroot_and_lookups_inside_it() {
+/// A temp dir with `root/` holding static busybox at `busybox_at` and the given
+/// etc/passwd and etc/group, or None (skipped) without busybox-static.
+fn busybox_root(tag: &str, busybox_at: &str, passwd: &str, group: &str) -> Option<(TempDir, PathBuf)> {
     let bb = Path::new("/bin/busybox");
     if !bb.exists() {
-        skip("busybox-static not installed: chpst -/ not tested");
-        return;
+        skip(&format!("busybox-static not installed: {tag} not tested"));
+        return None;
     }
-    let t = tmp("chpst-root");
+    let t = tmp(tag);
     let root = t.join("root");
-    std::fs::create_dir_all(root.join("bin")).unwrap();
     std::fs::create_dir_all(root.join("etc")).unwrap();
-    std::fs::copy(bb, root.join("bin/busybox")).unwrap();
-    std::fs::write(root.join("marker"), "inside the new root\n").unwrap();
+    std::fs::create_dir_all(root.join(busybox_at).parent().unwrap()).unwrap();
+    std::fs::copy(bb, root.join(busybox_at)).unwrap();
+    std::fs::write(root.join("etc/passwd"), passwd).unwrap();
+    std::fs::write(root.join("etc/group"), group).unwrap();
+    Some((t, root))
+}
+
+#[test]
+fn chroot_and_lookups_inside_it() {
     // A user only this root knows: lookups happen after the chroot (runit's order).
-    std::fs::write(root.join("etc/passwd"), "rootonly:x:4321:4322::/:/bin/false\n").unwrap();
-    std::fs::write(root.join("etc/group"), "rootgrp:x:4322:\nextra:x:4323:\n").unwrap();
+    let Some((t, root)) = busybox_root("chpst-root", "bin/busybox", "rootonly:x:4321:4322::/:/bin/false\n", "rootgrp:x:4322:\nextra:x:4323:\n") else { return };
+    std::fs::write(root.join("marker"), "inside the new root\n").unwrap();
     let r = root.to_str().unwrap();
     let d = t.path();
     same_expect("chpst", &["-/", r, "/bin/busybox", "cat", "/marker"], d, 0, "inside the new root\n", "");
@@ -389,18 +396,9 @@ fn chroot_and_lookups_inside_it() {
 fn scratch_root() {
     // A root holding only the static binary (and busybox to report the ids), plus
     // passwd/group: `chpst -u` works there without any name service.
-    let bb = Path::new("/bin/busybox");
-    if !bb.exists() {
-        skip("busybox-static not installed: scratch root not tested");
-        return;
-    }
-    let t = tmp("chpst-scratch");
-    let root = t.join("root");
-    std::fs::create_dir_all(root.join("etc")).unwrap();
+    let passwd = "root:x:0:0::/:/busybox\napp:x:1234:2345::/:/busybox\n";
+    let Some((t, root)) = busybox_root("chpst-scratch", "busybox", passwd, "root:x:0:\napp:x:2345:\nlogs:x:3456:app\n") else { return };
     std::fs::copy(bin(), root.join("urunit")).unwrap();
-    std::fs::copy(bb, root.join("busybox")).unwrap();
-    std::fs::write(root.join("etc/passwd"), "root:x:0:0::/:/busybox\napp:x:1234:2345::/:/busybox\n").unwrap();
-    std::fs::write(root.join("etc/group"), "root:x:0:\napp:x:2345:\nlogs:x:3456:app\n").unwrap();
     let chroot = |args: &[&str]| {
         let mut c = Command::new("/usr/sbin/chroot");
         c.arg(&root).args(args).env_clear().env("PATH", "/");
