@@ -1,23 +1,30 @@
 //! Credentials, scheduling priority and resource limits (chpst's -u, -n, limits).
-use super::{cvti, errno, Errno, Result};
+use super::{cvt, errno, Errno, Result};
+
+// The id and limit calls are raw syscalls: musl's wrappers broadcast them to every
+// thread (__synccall), which this single-threaded program does not need and which
+// cost several KB of binary.
+
+/// syscall(2) with up to four integer arguments, "-1 and errno" -> Result.
+fn sys4(nr: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> Result<usize> {
+    // SAFETY: the callers pass valid pointers (or plain integers) for their syscall.
+    cvt(|| unsafe { libc::syscall(nr, a, b, c, d) as isize })
+}
 
 /// setgroups(2): the supplementary group list.
 pub fn setgroups(gids: &[u32]) -> Result<()> {
-    // SAFETY: gids is a valid array of gids.len() gid_t values.
-    cvti(|| unsafe { libc::setgroups(gids.len(), gids.as_ptr()) }).map(|_| ())
+    sys4(libc::SYS_setgroups, gids.len(), gids.as_ptr() as usize, 0, 0).map(|_| ())
 }
 
 /// setgid(2) (real, effective and saved gid, as root).
 pub fn setgid(gid: u32) -> Result<()> {
-    // SAFETY: plain syscall.
-    cvti(|| unsafe { libc::setgid(gid) }).map(|_| ())
+    sys4(libc::SYS_setgid, gid as usize, 0, 0, 0).map(|_| ())
 }
 
 /// setuid(2) (real, effective and saved uid, as root), then a check that the real
 /// and effective uid really are `uid` now: a program must never run as root by mistake.
 pub fn setuid(uid: u32) -> Result<()> {
-    // SAFETY: plain syscall.
-    cvti(|| unsafe { libc::setuid(uid) })?;
+    sys4(libc::SYS_setuid, uid as usize, 0, 0, 0)?;
     // SAFETY: getuid/geteuid always succeed.
     let (r, e) = unsafe { (libc::getuid(), libc::geteuid()) };
     if r != uid || e != uid {
@@ -65,16 +72,14 @@ pub const RLIMIT_CPU: Resource = libc::RLIMIT_CPU as Resource;
 /// getrlimit(2): (soft, hard); RLIM_INFINITY is u64::MAX.
 pub fn getrlimit(res: Resource) -> Result<(u64, u64)> {
     let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: r is a valid out-parameter.
-    cvti(|| unsafe { libc::getrlimit(res, &mut r) })?;
+    sys4(libc::SYS_prlimit64, 0, res as usize, 0, &mut r as *mut libc::rlimit as usize)?;
     Ok((r.rlim_cur, r.rlim_max))
 }
 
 /// setrlimit(2).
 pub fn setrlimit(res: Resource, soft: u64, hard: u64) -> Result<()> {
     let r = libc::rlimit { rlim_cur: soft, rlim_max: hard };
-    // SAFETY: r is a valid rlimit.
-    cvti(|| unsafe { libc::setrlimit(res, &r) }).map(|_| ())
+    sys4(libc::SYS_prlimit64, 0, res as usize, &r as *const libc::rlimit as usize, 0).map(|_| ())
 }
 
 /// The errno values chpst looks at (a vanished envdir file, a subdirectory).
