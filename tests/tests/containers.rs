@@ -188,10 +188,16 @@ fn wait_running(p: &mut Pid1, root: &Path, services: &[(&str, bool)]) {
     }
 }
 
-/// Runs `example` under PID 1 until its services run, checks `sv status`, and, when `stop`,
-/// sends SIGTERM (docker stop). Returns the root, the exit code and the whole output.
-fn pid1_example(tmp: &TempDir, example: &str, services: &[(&str, bool)], stop: bool) -> (PathBuf, i32, String) {
-    let root = make_root(tmp, example);
+/// Runs `example` under PID 1 until its services run, checks `sv status`, sends SIGTERM
+/// (docker stop) when `stop`, and checks PID 1's exit code. Returns the temporary directory
+/// (the root is its `root/`) and the whole output; None (and a skip) where it cannot run.
+fn pid1_example(example: &str, services: &[(&str, bool)], stop: bool, code: i32) -> Option<(TempDir, String)> {
+    if let Some(why) = missing(&["unshare", "chroot", "busybox"]) {
+        skip(&format!("service-examples under PID 1: {why}"));
+        return None;
+    }
+    let tmp = TempDir::new(&format!("ex-{example}"));
+    let root = make_root(&tmp, example);
     let mut p = Pid1::start(&root, tmp.join("out"));
     wait_running(&mut p, &root, services);
     let names: Vec<String> = services.iter().map(|(s, _)| format!("/etc/service/{s}")).collect();
@@ -202,46 +208,27 @@ fn pid1_example(tmp: &TempDir, example: &str, services: &[(&str, bool)], stop: b
         // SAFETY: kill on the PID 1 we started.
         unsafe { libc::kill(p.pid1, libc::SIGTERM) };
     }
-    let code = p.unshare.wait_exit(SLOW).code().expect("unshare exited");
+    let st = p.unshare.wait_exit(SLOW);
     let out = p.output();
-    (root, code, out)
-}
-
-fn examples_ready() -> bool {
-    match missing(&["unshare", "chroot", "busybox"]) {
-        Some(why) => {
-            skip(&format!("service-examples under PID 1: {why}"));
-            false
-        }
-        None => true,
-    }
+    assert_eq!(st.code(), Some(code), "PID 1's exit code, output:\n{out}");
+    Some((tmp, out))
 }
 
 #[test]
 fn web_worker_example_stops_gracefully_as_pid1() {
-    if !examples_ready() {
-        return;
-    }
-    let tmp = TempDir::new("ex-web");
-    let (root, code, out) = pid1_example(&tmp, "web-worker", &[("web", true), ("worker", true)], true);
-    assert_eq!(code, 0, "exit code after SIGTERM, output:\n{out}");
+    let Some((tmp, out)) = pid1_example("web-worker", &[("web", true), ("worker", true)], true, 0) else { return };
     ends_with(&logged(&out, "web"), "web: stopped", "web: finish ran (exit=0 signal=0)", &out);
     ends_with(&logged(&out, "worker"), "worker: SIGTERM after job", "worker: finish ran (exit=0 signal=0)", &out);
     assert!(logged(&out, "web").iter().any(|l| l.starts_with("web: listening on :8080")), "{out}");
-    assert!(root.join("etc/service/web/supervise/status").exists());
+    assert!(tmp.join("root/etc/service/web/supervise/status").exists());
 }
 
 #[test]
 fn cron_app_example_keeps_job_history_in_svlogd_files() {
-    if !examples_ready() {
-        return;
-    }
-    let tmp = TempDir::new("ex-cron");
-    let (root, code, out) = pid1_example(&tmp, "cron-app", &[("app", true), ("periodic", true)], true);
-    assert_eq!(code, 0, "exit code after SIGTERM, output:\n{out}");
+    let Some((tmp, out)) = pid1_example("cron-app", &[("app", true), ("periodic", true)], true, 0) else { return };
     ends_with(&logged(&out, "app"), "app: SIGTERM, shutting down", "app: finish ran (exit=0 signal=0)", &out);
     // svlogd -tt: "YYYY-MM-DD_HH:MM:SS.xxxxx " before each line.
-    let current = lines(root.join("etc/service/periodic/log/main/current"));
+    let current = lines(tmp.join("root/etc/service/periodic/log/main/current"));
     let body: Vec<&str> = current.iter().map(|l| l.split_once(' ').map_or("", |(ts, b)| if ts.len() == 25 && ts.as_bytes()[10] == b'_' { b } else { "" })).collect();
     assert!(body.iter().any(|l| l.starts_with("periodic: job ran, ")), "job history: {current:?}");
     assert_eq!(body.last().copied(), Some("periodic: finish ran (exit=-1 signal=15)"), "job history: {current:?}");
@@ -249,12 +236,7 @@ fn cron_app_example_keeps_job_history_in_svlogd_files() {
 
 #[test]
 fn privdrop_example_runs_the_server_as_nobody() {
-    if !examples_ready() {
-        return;
-    }
-    let tmp = TempDir::new("ex-priv");
-    let (_root, code, out) = pid1_example(&tmp, "privdrop", &[("app", true)], true);
-    assert_eq!(code, 0, "exit code after SIGTERM, output:\n{out}");
+    let Some((_tmp, out)) = pid1_example("privdrop", &[("app", true)], true, 0) else { return };
     let app = logged(&out, "app");
     assert!(app.contains(&"app: preparing as root"), "{out}");
     assert!(app.contains(&"app: serving as nobody (uid 65534)"), "{out}");
@@ -263,12 +245,8 @@ fn privdrop_example_runs_the_server_as_nobody() {
 
 #[test]
 fn critical_example_stops_the_container_with_its_exit_code() {
-    if !examples_ready() {
-        return;
-    }
-    let tmp = TempDir::new("ex-crit");
-    let (_root, code, out) = pid1_example(&tmp, "critical", &[("main", true), ("sidecar", false)], false);
-    assert_eq!(code, 3, "PID 1's exit code is main's, output:\n{out}");
+    // No signal: main exits 3 after 3 s, and the container with it.
+    let Some((_tmp, out)) = pid1_example("critical", &[("main", true), ("sidecar", false)], false, 3) else { return };
     ends_with(&logged(&out, "main"), "main: fatal: lost the database connection", "main: finish ran (exit=3 signal=0)", &out);
     assert!(out.lines().any(|l| l == "sidecar: SIGTERM, exiting"), "{out}");
     assert!(out.lines().any(|l| l == "sidecar: finish ran (exit=0 signal=0)"), "{out}");
@@ -368,8 +346,8 @@ fn check_config(image: &str) {
 }
 
 /// Runs the image, waits until `sv status` inside shows every service running, checks
-/// `sv check`, runs `extra` inside, then `podman stop`s it: returns the exit code and logs.
-fn run_and_stop(pm: &mut Podman, image: &str, services: &[(&str, bool)], extra: impl Fn(&str)) -> (i32, String) {
+/// `sv check`, runs `extra` inside, then `podman stop`s it: checks the exit code, returns the logs.
+fn run_and_stop(pm: &mut Podman, image: &str, services: &[(&str, bool)], extra: impl Fn(&str)) -> String {
     let name = unique("ctr");
     pm.containers.push(name.clone());
     ok(&podman_run(&["run", "-d", "--network", "none", "--no-healthcheck", "--name", &name, image]), "podman run");
@@ -396,26 +374,32 @@ fn run_and_stop(pm: &mut Podman, image: &str, services: &[(&str, bool)], extra: 
     let code = ok(&podman_run(&["inspect", &name, "--format", "{{.State.ExitCode}}"]), "podman inspect");
     let logs = podman_run(&["logs", &name]);
     let all = format!("{}{}", text(&logs.stdout), text(&logs.stderr));
-    (code.trim().parse().expect("exit code"), all)
+    assert_eq!(code.trim(), "0", "exit code after podman stop, logs:\n{all}");
+    all
+}
+
+/// An image test's start: None (and a skip) without podman, else a temporary directory, the
+/// guard that removes what the test makes, and a unique image name already in its care.
+fn image_test(tag: &str) -> Option<(TempDir, Podman, String)> {
+    if !podman_ready() {
+        return None;
+    }
+    let image = format!("localhost/{}", unique(tag));
+    let pm = Podman { images: vec![image.clone()], containers: vec![] };
+    Some((TempDir::new(&format!("img-{tag}")), pm, image))
 }
 
 #[test]
 fn alpine_image_runs_the_services_and_stops_gracefully() {
-    if !podman_ready() {
-        return;
-    }
-    let tmp = TempDir::new("img-alpine");
-    let mut pm = Podman { images: vec![], containers: vec![] };
+    let Some((tmp, mut pm, image)) = image_test("alpine") else { return };
     let base = format!("localhost/{}", unique("alpine-standin"));
     pm.images.push(base.clone());
     let mut s = Command::new(repo().join("alpine/standin.sh"));
     s.args([base.as_str(), "podman", "--runtime", "/usr/sbin/runc"]).env("CONTAINERS_CONF", containers_conf());
     ok(&run(s, 120), "alpine/standin.sh");
-    let image = format!("localhost/{}", unique("alpine"));
-    pm.images.push(image.clone());
     build(&context(&tmp), "alpine/Dockerfile", &image, &[&format!("BASE_IMAGE={base}")]);
     check_config(&image);
-    let (code, logs) = run_and_stop(&mut pm, &image, &[("web", true), ("worker", true)], |name| {
+    let logs = run_and_stop(&mut pm, &image, &[("web", true), ("worker", true)], |name| {
         // The web server answers inside the container (loopback works with --network none).
         let o = podman_run(&["exec", name, "wget", "-q", "-O", "-", "http://127.0.0.1:8080/"]);
         assert_eq!(ok(&o, "wget"), "<h1>served by a urunit-supervised httpd</h1>\n");
@@ -423,7 +407,6 @@ fn alpine_image_runs_the_services_and_stops_gracefully() {
         let o = podman_run(&["exec", name, "sh", "-c", "for p in runsvdir runsv sv chpst svlogd; do readlink $(command -v $p); done"]);
         assert_eq!(ok(&o, "readlink"), "urunit\n".repeat(5));
     });
-    assert_eq!(code, 0, "exit code after podman stop, logs:\n{logs}");
     ends_with(&logged(&logs, "web"), "web: stopped", "web: finish ran (exit=0 signal=0)", &logs);
     ends_with(&logged(&logs, "worker"), "worker: SIGTERM after job", "worker: finish ran (exit=0 signal=0)", &logs);
 }
@@ -435,21 +418,14 @@ const IMAGE_FILES: &[&str] = &["usr/bin/urunit", "usr/local/bin/demo-app"];
 
 #[test]
 fn scratch_image_has_no_shell_and_stops_gracefully() {
-    if !podman_ready() {
-        return;
-    }
-    let tmp = TempDir::new("img-scratch");
-    let mut pm = Podman { images: vec![], containers: vec![] };
-    let image = format!("localhost/{}", unique("scratch"));
-    pm.images.push(image.clone());
+    let Some((tmp, mut pm, image)) = image_test("scratch") else { return };
     build(&context(&tmp), "alpine/Containerfile.scratch", &image, &["APP_BIN=prebuilt/demo-app"]);
     check_config(&image);
     let services = [("app", false), ("ticker", false)];
-    let (code, logs) = run_and_stop(&mut pm, &image, &services, |name| {
+    let logs = run_and_stop(&mut pm, &image, &services, |name| {
         let o = podman_run(&["exec", name, "sh", "-c", "true"]);
         assert!(!o.status.success(), "a shell ran in the scratch image");
     });
-    assert_eq!(code, 0, "exit code after podman stop, logs:\n{logs}");
     for (s, _) in services {
         let mine: Vec<&str> = logs.lines().filter(|l| l.starts_with(&format!("{s}: "))).collect();
         assert!(mine.first().is_some_and(|l| l.starts_with(&format!("{s}: started (pid "))), "{logs}");
