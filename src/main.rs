@@ -40,6 +40,7 @@ pub const PROGRAMS: &[(&[u8], fn(Args) -> i32)] = &[
     (b"svlogd", svlogd::main),
     (b"runit", init::runit_main),
     (b"runit-init", init::runit_init_main),
+    (b"init", init::runit_init_main),
 ];
 
 /// Dispatch on the exact basename of argv[0]; `urunit` itself is the applet front end,
