@@ -40,7 +40,6 @@ pub const PROGRAMS: &[(&[u8], fn(Args) -> i32)] = &[
     (b"svlogd", svlogd::main),
     (b"runit", init::runit_main),
     (b"runit-init", init::runit_init_main),
-    (b"init", init::runit_init_main),
 ];
 
 /// Dispatch on the exact basename of argv[0]; `urunit` itself is the applet front end,
@@ -56,6 +55,8 @@ pub fn dispatch(args: Args) -> i32 {
 
 /// Runs the program called `name` (exact match), or sv in LSB mode.
 pub fn run_program(name: &[u8], args: Args) -> i32 {
+    // runit-init is installed as /sbin/init (not listed: `--install` must not make an `init`).
+    let name: &[u8] = if name == b"init" { b"runit-init" } else { name };
     match PROGRAMS.iter().find(|(n, _)| *n == name) {
         Some((_, f)) => f(args),
         None => sv::main(args),
