@@ -632,3 +632,28 @@ fn machine_mode_like_c_runit() {
         )
     );
 }
+
+/// A stop during the pause before stage 2's restart cancels the restart: stage 3 follows.
+#[test]
+fn sigterm_cancels_restart() {
+    if !ns_ok() {
+        return;
+    }
+    let r = Root::new("cancel");
+    r.stage("1", "exit 0");
+    r.stage("2", "echo 2 >> /tmp/log; exit 111");
+    r.stage("3", "echo 3 >> /tmp/log; exit 0");
+    let p = boot(&r, "/sbin/runit", &[]);
+    p.wait_stderr("- runit: warning: killing all processes in stage 2...\n");
+    p.signal(libc::SIGTERM);
+    let (st, err) = p.end();
+    assert_eq!(st.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "- runit: warning: killing all processes in stage 2...\n\
+             - runit: leave stage: /etc/runit/2\n- runit: enter stage: /etc/runit/3\n"
+        ),
+        "{err}"
+    );
+    assert_eq!(r.log(), ["2", "3"]);
+}
