@@ -491,10 +491,10 @@ fn request(reboot: bool) -> ! {
     create_flag(STOPIT);
     if reboot {
         create_flag(REBOOT);
-    } else if let Err(e) = fs::chmod(REBOOT, 0) {
-        if e != Errno(initsys::ENOENT) {
-            init_die(b"unable to chmod ", REBOOT, e);
-        }
+    } else if let Err(e) = fs::chmod(REBOOT, 0)
+        && e != Errno(initsys::ENOENT)
+    {
+        init_die(b"unable to chmod ", REBOOT, e);
     }
     let _ = proc::kill(1, SIGCONT);
     proc::exit(0)

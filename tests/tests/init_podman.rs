@@ -142,6 +142,20 @@ fn runit_in_podman() {
         )
     );
 
+    // C runit's machine behaviour forced (URUNIT_CONTAINER=0): halting is attempted as C
+    // runit does, fails for want of CAP_SYS_BOOT, and runit exits instead of hanging.
+    let c = p.start("machine", &["-e", "URUNIT_CONTAINER=0"]);
+    p.wait_log(&c, "stage 2: URUNIT_PID1=\n");
+    p.run(&["exec", &c, "runit-init", "0"]);
+    assert_eq!(p.exit_code(&c), 3);
+    assert_eq!(
+        p.logs(&c),
+        format!(
+            "{BOOT}- runit: enter stage: /etc/runit/2\nstage 2: URUNIT_PID1=\nstage 2: TERM\n- runit: leave stage: /etc/runit/2\n{STAGE3}\
+             - runit: power off...\n- runit: system halt.\n- runit: warning: unable to halt: permission denied\n- runit: exit 3.\n"
+        )
+    );
+
     // Stage 1 fails: runit's messages, stage 2 skipped, the container ends by itself
     // with stage 1's code.
     let c = p.start("fail1", &["-e", "FAIL1=1"]);
