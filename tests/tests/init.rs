@@ -45,6 +45,15 @@ fn ns_ok() -> bool {
     }
 }
 
+/// True once the binary has the real runsvdir (its usage exits 1), else a clear skip.
+fn has_runsvdir() -> bool {
+    if run(cmd("runsvdir"), SLOW).status.code() == Some(1) {
+        return true;
+    }
+    skip("this binary has no runsvdir yet: stage 2 with runsvdir not tested");
+    false
+}
+
 /// A scratch-like root: /bin/urunit with its links, busybox, /etc/runit, /etc/service.
 struct Root {
     dir: TempDir,
@@ -656,4 +665,67 @@ fn sigterm_cancels_restart() {
         "{err}"
     );
     assert_eq!(r.log(), ["2", "3"]);
+}
+
+/// A service for stage 2's runsvdir: it records SIGTERM and its ./finish in /tmp/log.
+fn service(r: &Root, name: &str, run_tail: &str) {
+    let d = r.join("etc/service").join(name);
+    script(
+        d.join("run"),
+        &format!("#!/bin/sh\ntrap 'echo {name}-term >> /tmp/log; exit 0' TERM\necho up > /tmp/{name}-up\n{run_tail}"),
+    );
+    script(d.join("finish"), &format!("#!/bin/sh\necho {name}-finish >> /tmp/log\n"));
+}
+
+/// docker stop with the real stage 2, `exec runsvdir /etc/service`: every service is
+/// stopped the graceful way (TERM trap, ./finish) before stage 3 runs.
+#[test]
+fn sigterm_stops_services_then_stage3() {
+    if !ns_ok() || !has_runsvdir() {
+        return;
+    }
+    let r = Root::new("svstop");
+    r.stage("1", "exit 0");
+    r.stage("2", "exec runsvdir /etc/service");
+    r.stage("3", "echo 3 >> /tmp/log; exit 0");
+    for s in ["a", "b"] {
+        service(&r, s, "while :; do sleep 0.1; done");
+    }
+    let p = boot(&r, "/sbin/runit", &[]);
+    wait_until(SLOW, "both services", || r.has("tmp/a-up") && r.has("tmp/b-up"));
+    p.signal(libc::SIGTERM);
+    let (st, err) = p.end();
+    assert_eq!(st.code(), Some(0), "{err}");
+    let log = r.log();
+    assert_eq!(log.len(), 5, "{log:?}");
+    assert_eq!(log[4], "3", "stage 3 runs after every service stopped: {log:?}");
+    for s in ["a", "b"] {
+        let (t, f) = (log.iter().position(|l| *l == format!("{s}-term")), log.iter().position(|l| *l == format!("{s}-finish")));
+        assert!(t.is_some() && f.is_some() && t < f, "{log:?}");
+    }
+    assert!(err.contains("- runit: enter stage: /etc/runit/2\n"), "{err}");
+    assert!(err.ends_with(&format!("- runit: leave stage: /etc/runit/2\n- runit: enter stage: /etc/runit/3\n- runit: leave stage: /etc/runit/3\n{KILL_ALL}- runit: exit 0.\n")), "{err}");
+    assert!(!err.contains("not terminated"), "{err}");
+}
+
+/// A critical service exiting ends stage 2's runsvdir with its code: the other services stop
+/// gracefully, stage 3 runs, and the container exits with the service's code.
+#[test]
+fn critical_service_code_is_the_exit_code() {
+    if !ns_ok() || !has_runsvdir() {
+        return;
+    }
+    let r = Root::new("critical");
+    r.stage("1", "exit 0");
+    r.stage("2", "exec runsvdir /etc/service");
+    r.stage("3", "echo 3 >> /tmp/log; exit 0");
+    service(&r, "a", "while :; do sleep 0.1; done");
+    service(&r, "c", "while [ ! -e /tmp/a-up ]; do sleep 0.1; done; exit 5");
+    std::fs::write(r.join("etc/service/c/critical"), "").unwrap();
+    let (st, err) = boot(&r, "/sbin/runit", &[]).end();
+    assert_eq!(st.code(), Some(5), "{err}");
+    let log = r.log();
+    assert_eq!(log.last().map(String::as_str), Some("3"), "{log:?}");
+    assert!(log.contains(&"a-term".to_string()) && log.contains(&"a-finish".to_string()), "{log:?}");
+    assert!(err.ends_with(&format!("- runit: warning: child failed: /etc/runit/2\n- runit: leave stage: /etc/runit/2\n- runit: enter stage: /etc/runit/3\n- runit: leave stage: /etc/runit/3\n{KILL_ALL}- runit: exit 5.\n")), "{err}");
 }

@@ -92,8 +92,12 @@ fn image() -> Option<Podman> {
     script(
         root.join("etc/runit/2"),
         "#!/bin/sh\nexec >&2\necho \"stage 2: URUNIT_PID1=$URUNIT_PID1\"\n\
+         [ -n \"$RUNSVDIR\" ] && exec runsvdir /etc/service\n\
          trap 'echo \"stage 2: TERM\"; exit 0' TERM\nwhile :; do sleep 0.1; done\n",
     );
+    let web = root.join("etc/service/web");
+    script(web.join("run"), "#!/bin/sh\nexec >&2\ntrap 'echo \"web: TERM\"; exit 0' TERM\necho \"web: up\"\nwhile :; do sleep 0.1; done\n");
+    script(web.join("finish"), "#!/bin/sh\necho \"web: finish\" >&2\n");
     script(root.join("etc/runit/3"), "#!/bin/sh\nexec >&2\necho \"stage 3\"\nexit 3\n");
     std::fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin:/sbin\nCMD [\"runit\"]\n").unwrap();
     let p = Podman { conf, image: format!("localhost/urunit-init-test-{}", std::process::id()), containers: Default::default() };
@@ -121,6 +125,21 @@ fn runit_in_podman() {
     p.run(&["stop", "-t", "60", &c]);
     assert_eq!(p.exit_code(&c), 3);
     assert_eq!(p.logs(&c), format!("{BOOT}{stage2}stage 2: TERM\n- runit: leave stage: /etc/runit/2\n{STAGE3}- runit: exit 3.\n"));
+
+    // The real stage 2, `exec runsvdir /etc/service`: the service stops the graceful way
+    // (its TERM trap, then ./finish) before stage 3.
+    if run(cmd("runsvdir"), SLOW).status.code() == Some(1) {
+        let c = p.start("runsvdir", &["-e", "RUNSVDIR=1"]);
+        p.wait_log(&c, "web: up");
+        p.run(&["stop", "-t", "60", &c]);
+        assert_eq!(p.exit_code(&c), 3);
+        let logs = p.logs(&c);
+        assert!(logs.starts_with(&format!("{BOOT}{stage2}")), "{logs}");
+        let want = format!("web: TERM\nweb: finish\n- runit: leave stage: /etc/runit/2\n{STAGE3}- runit: exit 3.\n");
+        assert!(logs.ends_with(&want), "{logs}");
+    } else {
+        skip("this binary has no runsvdir yet: stage 2 with runsvdir not tested in podman");
+    }
 
     // runit-init 0 inside the container.
     let c = p.start("init0", &[]);
