@@ -97,6 +97,15 @@ impl Root {
         Some(r)
     }
 
+    /// A root whose /etc/runit/1, 2 and 3 have these bodies.
+    fn with_stages(tag: &str, stages: [&str; 3]) -> Root {
+        let r = Root::new(tag);
+        for (n, body) in ["1", "2", "3"].into_iter().zip(stages) {
+            r.stage(n, body);
+        }
+        r
+    }
+
     fn join(&self, p: &str) -> PathBuf {
         self.dir.join(p)
     }
@@ -185,6 +194,15 @@ impl Pid1 {
     }
 }
 
+/// Boots runit in `r`, waits for a stage to create /tmp/up, sends `sig` to PID 1, and
+/// waits for the end.
+fn stop_with(r: &Root, sig: i32, env: &[(&str, &str)]) -> (ExitStatus, String) {
+    let p = boot(r, "/sbin/runit", env);
+    wait_until(SLOW, "a stage's /tmp/up", || r.has("tmp/up"));
+    p.signal(sig);
+    p.end()
+}
+
 /// runit's stderr for stages that all succeed, from booting up to (excluding) the end.
 fn stages_ok() -> String {
     let mut s = String::from(BOOT);
@@ -262,10 +280,7 @@ fn runit_init_as_pid1() {
     if !ns_ok() {
         return;
     }
-    let r = Root::new("init-pid1");
-    r.stage("1", "echo \"1 $0 $#\" >> /tmp/log");
-    r.stage("2", "echo \"2 $(cat /proc/1/cmdline)\" >> /tmp/log");
-    r.stage("3", "exit 0");
+    let r = Root::with_stages("init-pid1", ["echo \"1 $0 $#\" >> /tmp/log", "echo \"2 $(cat /proc/1/cmdline)\" >> /tmp/log", "exit 0"]);
     let (st, err) = boot(&r, "/sbin/runit-init", &[]).end();
     assert_eq!(st.code(), Some(0), "{err}");
     assert_eq!(err, format!("{}{KILL_ALL}- runit: exit 0.\n", stages_ok()));
@@ -289,10 +304,7 @@ fn stages_in_order() {
     if !ns_ok() {
         return;
     }
-    let r = Root::new("stages");
-    r.stage("1", &format!("N=1\n{LOG_STAGE}"));
-    r.stage("2", &format!("N=2\n{LOG_STAGE}exit 0"));
-    r.stage("3", &format!("N=3\n{LOG_STAGE}exit 0"));
+    let r = Root::with_stages("stages", [&format!("N=1\n{LOG_STAGE}"), &format!("N=2\n{LOG_STAGE}exit 0"), &format!("N=3\n{LOG_STAGE}exit 0")]);
     let (st, err) = boot(&r, "/sbin/runit", &[("FOO", "bar"), ("URUNIT_PID1", "7")]).end();
     assert_eq!(st.code(), Some(0));
     assert_eq!(err, format!("{}{KILL_ALL}- runit: exit 0.\n", stages_ok()));
@@ -307,27 +319,35 @@ fn stages_in_order() {
     );
 }
 
-/// The same stages under C runit print the same lines up to the final kill (C runit
-/// then powers off, which ends the namespace with SIGINT).
-#[test]
-fn stages_like_c_runit() {
-    if !ns_ok() {
-        return;
-    }
-    let Some(c) = Root::with_crunit("stages-c") else { return };
-    let r = Root::new("stages-u");
-    for root in [&c, &r] {
-        root.stage("1", "echo 1 >> /tmp/log");
-        root.stage("2", "echo 2 >> /tmp/log; exit 7");
-        root.stage("3", "echo 3 >> /tmp/log; exit 0");
+/// Runs the same stages under C runit and urunit: the same stage logs, the same stderr up
+/// to the end, where C runit powers off (the namespace ends as if its init got SIGINT) and
+/// urunit exits with `code`. Returns urunit's stderr.
+fn same_as_c_runit(tag: &str, stages: [&str; 3], code: i32) -> Option<String> {
+    let c = Root::with_crunit(&format!("{tag}-c"))?;
+    let r = Root::with_stages(&format!("{tag}-u"), stages);
+    for (n, body) in ["1", "2", "3"].into_iter().zip(stages) {
+        c.stage(n, body);
     }
     let (cst, cerr) = boot(&c, "/sbin/runit", &[]).end();
     let (st, err) = boot(&r, "/sbin/runit", &[]).end();
     assert_eq!(c.log(), r.log());
     let cerr = cerr.strip_suffix("- runit: power off...\n").unwrap_or_else(|| panic!("{cerr}"));
-    assert_eq!(err.strip_suffix("- runit: exit 7.\n"), Some(cerr));
-    assert!(cerr.contains("- runit: warning: child failed: /etc/runit/2\n- runit: leave stage: /etc/runit/2\n"));
-    assert_eq!((cst.signal(), st.code()), (Some(libc::SIGINT), Some(7)), "stage 2's code is the container's");
+    assert_eq!(err.strip_suffix(&format!("- runit: exit {code}.\n")), Some(cerr));
+    assert_eq!((cst.signal(), st.code()), (Some(libc::SIGINT), Some(code)));
+    Some(err)
+}
+
+/// Stage 2 exiting non-zero (not 111): runit's warning, then stage 3; in a container the
+/// code is the container's.
+#[test]
+fn stages_like_c_runit() {
+    if !ns_ok() {
+        return;
+    }
+    let stages = ["echo 1 >> /tmp/log", "echo 2 >> /tmp/log; exit 7", "echo 3 >> /tmp/log; exit 0"];
+    if let Some(err) = same_as_c_runit("stages", stages, 7) {
+        assert!(err.contains("- runit: warning: child failed: /etc/runit/2\n- runit: leave stage: /etc/runit/2\n"), "{err}");
+    }
 }
 
 /// Stage 2 exiting 111 or crashing: its process group is killed, and it runs again 5 s later.
@@ -379,10 +399,7 @@ fn runit_init_0_stops() {
     if !ns_ok() {
         return;
     }
-    let r = Root::new("init0");
-    r.stage("1", "exit 0");
-    r.stage("2", STAGE2_TRAP);
-    r.stage("3", "echo 3 >> /tmp/log; exit 4");
+    let r = Root::with_stages("init0", ["exit 0", STAGE2_TRAP, "echo 3 >> /tmp/log; exit 4"]);
     let p = boot(&r, "/sbin/runit", &[]);
     wait_until(SLOW, "stage 2", || r.has("tmp/up"));
     // SIGCONT without the flag does nothing.
@@ -411,10 +428,7 @@ fn runit_init_6_reboots_namespace() {
     if !ns_ok() {
         return;
     }
-    let r = Root::new("init6");
-    r.stage("1", "exit 0");
-    r.stage("2", STAGE2_TRAP);
-    r.stage("3", "exit 0");
+    let r = Root::with_stages("init6", ["exit 0", STAGE2_TRAP, "exit 0"]);
     let p = boot(&r, "/sbin/runit", &[]);
     wait_until(SLOW, "stage 2", || r.has("tmp/up"));
     expect(&p.exec(&["/sbin/runit-init", "6"]), 0, "", "");
@@ -431,14 +445,8 @@ fn sigterm_and_sigint_stop_gracefully() {
         return;
     }
     for sig in [libc::SIGTERM, libc::SIGINT] {
-        let r = Root::new("term");
-        r.stage("1", "exit 0");
-        r.stage("2", STAGE2_TRAP);
-        r.stage("3", "echo 3 >> /tmp/log; exit 3");
-        let p = boot(&r, "/sbin/runit", &[]);
-        wait_until(SLOW, "stage 2", || r.has("tmp/up"));
-        p.signal(sig);
-        let (st, err) = p.end();
+        let r = Root::with_stages("term", ["exit 0", STAGE2_TRAP, "echo 3 >> /tmp/log; exit 3"]);
+        let (st, err) = stop_with(&r, sig, &[]);
         assert_eq!(st.code(), Some(3), "{err}");
         assert!(err.contains("- runit: enter stage: /etc/runit/2\n- runit: leave stage: /etc/runit/2\n- runit: enter stage: /etc/runit/3\n"), "{err}");
         assert!(err.ends_with(&format!("{KILL_ALL}- runit: exit 3.\n")), "{err}");
@@ -453,14 +461,9 @@ fn sigterm_deadline() {
     if !ns_ok() {
         return;
     }
-    let r = Root::new("deadline");
-    r.stage("1", "exit 0");
-    r.stage("2", "trap 'echo term >> /tmp/log' TERM\nsleep 1000 &\necho up > /tmp/up\nwhile :; do sleep 0.1; done");
-    r.stage("3", "echo 3 >> /tmp/log; exit 0");
-    let p = boot(&r, "/sbin/runit", &[("URUNIT_STOP_TIMEOUT", "1")]);
-    wait_until(SLOW, "stage 2", || r.has("tmp/up"));
-    p.signal(libc::SIGTERM);
-    let (st, err) = p.end();
+    let stage2 = "trap 'echo term >> /tmp/log' TERM\nsleep 1000 &\necho up > /tmp/up\nwhile :; do sleep 0.1; done";
+    let r = Root::with_stages("deadline", ["exit 0", stage2, "echo 3 >> /tmp/log; exit 0"]);
+    let (st, err) = stop_with(&r, libc::SIGTERM, &[("URUNIT_STOP_TIMEOUT", "1")]);
     assert_eq!(st.code(), Some(0), "{err}");
     assert!(
         err.contains(
@@ -479,14 +482,9 @@ fn sigterm_in_stage1() {
     if !ns_ok() {
         return;
     }
-    let r = Root::new("term1");
-    r.stage("1", "echo up > /tmp/up\nwhile :; do sleep 0.1; done");
-    r.stage("2", "echo 2 >> /tmp/log");
-    r.stage("3", "echo 3 >> /tmp/log");
-    let p = boot(&r, "/sbin/runit", &[]);
-    wait_until(SLOW, "stage 1", || r.has("tmp/up"));
-    p.signal(libc::SIGTERM);
-    let (st, err) = p.end();
+    let stage1 = "echo up > /tmp/up\nwhile :; do sleep 0.1; done";
+    let r = Root::with_stages("term1", [stage1, "echo 2 >> /tmp/log", "echo 3 >> /tmp/log"]);
+    let (st, err) = stop_with(&r, libc::SIGTERM, &[]);
     assert_eq!(st.code(), Some(0), "{err}");
     assert_eq!(
         err,
@@ -541,10 +539,7 @@ fn stage1_fails() {
     assert!(err.contains("- runit: fatal: unable to start child: /etc/runit/1: access denied\n"), "{err}");
 
     // exit 1 is only reported: stage 2 follows.
-    let r = Root::new("fail1c");
-    r.stage("1", "exit 1");
-    r.stage("2", "echo 2 >> /tmp/log");
-    r.stage("3", "echo 3 >> /tmp/log; exit 0");
+    let r = Root::with_stages("fail1c", ["exit 1", "echo 2 >> /tmp/log", "echo 3 >> /tmp/log; exit 0"]);
     let (st, err) = boot(&r, "/sbin/runit", &[]).end();
     assert_eq!(st.code(), Some(0), "{err}");
     assert!(err.contains("- runit: warning: child failed: /etc/runit/1\n- runit: leave stage: /etc/runit/1\n- runit: enter stage: /etc/runit/2\n"), "{err}");
@@ -554,22 +549,9 @@ fn stage1_fails() {
 /// The stage 1 failure prints what C runit prints.
 #[test]
 fn stage1_fails_like_c_runit() {
-    if !ns_ok() {
-        return;
+    if ns_ok() {
+        same_as_c_runit("fail1", ["exit 100", "echo 2 >> /tmp/log", "echo 3 >> /tmp/log"], 100);
     }
-    let Some(c) = Root::with_crunit("fail1-c") else { return };
-    let r = Root::new("fail1-u");
-    for root in [&c, &r] {
-        root.stage("1", "exit 100");
-        root.stage("2", "echo 2 >> /tmp/log");
-        root.stage("3", "echo 3 >> /tmp/log");
-    }
-    let (_, cerr) = boot(&c, "/sbin/runit", &[]).end();
-    let (st, err) = boot(&r, "/sbin/runit", &[]).end();
-    assert_eq!(c.log(), r.log());
-    let cerr = cerr.strip_suffix("- runit: power off...\n").unwrap_or_else(|| panic!("{cerr}"));
-    assert_eq!(err.strip_suffix("- runit: exit 100.\n"), Some(cerr));
-    assert_eq!(st.code(), Some(100));
 }
 
 /// Signals in stage 1 or 3 are only reported (runit); SIGCONT without the flag does nothing.
@@ -578,10 +560,7 @@ fn signals_only_in_stage2() {
     if !ns_ok() {
         return;
     }
-    let r = Root::new("sig13");
-    r.stage("1", "echo up > /tmp/up1\nwhile [ ! -e /tmp/go1 ]; do sleep 0.05; done");
-    r.stage("2", "exit 0");
-    r.stage("3", "echo up > /tmp/up3\nwhile [ ! -e /tmp/go3 ]; do sleep 0.05; done; exit 0");
+    let r = Root::with_stages("sig13", ["echo up > /tmp/up1\nwhile [ ! -e /tmp/go1 ]; do sleep 0.05; done", "exit 0", "echo up > /tmp/up3\nwhile [ ! -e /tmp/go3 ]; do sleep 0.05; done; exit 0"]);
     let p = boot(&r, "/sbin/runit", &[]);
     wait_until(SLOW, "stage 1", || r.has("tmp/up1"));
     p.signal(libc::SIGCONT);
@@ -648,10 +627,7 @@ fn sigterm_cancels_restart() {
     if !ns_ok() {
         return;
     }
-    let r = Root::new("cancel");
-    r.stage("1", "exit 0");
-    r.stage("2", "echo 2 >> /tmp/log; exit 111");
-    r.stage("3", "echo 3 >> /tmp/log; exit 0");
+    let r = Root::with_stages("cancel", ["exit 0", "echo 2 >> /tmp/log; exit 111", "echo 3 >> /tmp/log; exit 0"]);
     let p = boot(&r, "/sbin/runit", &[]);
     p.wait_stderr("- runit: warning: killing all processes in stage 2...\n");
     p.signal(libc::SIGTERM);
@@ -684,10 +660,7 @@ fn sigterm_stops_services_then_stage3() {
     if !ns_ok() || !has_runsvdir() {
         return;
     }
-    let r = Root::new("svstop");
-    r.stage("1", "exit 0");
-    r.stage("2", "exec runsvdir /etc/service");
-    r.stage("3", "echo 3 >> /tmp/log; exit 0");
+    let r = Root::with_stages("svstop", ["exit 0", "exec runsvdir /etc/service", "echo 3 >> /tmp/log; exit 0"]);
     for s in ["a", "b"] {
         service(&r, s, "while :; do sleep 0.1; done");
     }
@@ -715,10 +688,7 @@ fn critical_service_code_is_the_exit_code() {
     if !ns_ok() || !has_runsvdir() {
         return;
     }
-    let r = Root::new("critical");
-    r.stage("1", "exit 0");
-    r.stage("2", "exec runsvdir /etc/service");
-    r.stage("3", "echo 3 >> /tmp/log; exit 0");
+    let r = Root::with_stages("critical", ["exit 0", "exec runsvdir /etc/service", "echo 3 >> /tmp/log; exit 0"]);
     service(&r, "a", "while :; do sleep 0.1; done");
     service(&r, "c", "while [ ! -e /tmp/a-up ]; do sleep 0.1; done; exit 5");
     std::fs::write(r.join("etc/service/c/critical"), "").unwrap();

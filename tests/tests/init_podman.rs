@@ -112,6 +112,16 @@ const BOOT: &str = "- runit: $Id: 25da3b86f7bed4038b8a039d2f8e8c9bbcf0822b $: bo
 const STAGE3: &str = "- runit: enter stage: /etc/runit/3\nstage 3\n- runit: warning: child failed: /etc/runit/3\n\
                       - runit: leave stage: /etc/runit/3\n- runit: sending KILL signal to all processes...\n";
 
+/// A container of the image, and `runit-init ARG` run in it once stage 2 is up: the logs
+/// must be booting, `stage2`, stage 3, `end`, and stage 3's exit code 3.
+fn init_request(p: &Podman, tag: &str, opts: &[&str], arg: &str, stage2: &str, end: &str) {
+    let c = p.start(tag, opts);
+    p.wait_log(&c, "stage 2: URUNIT_PID1=");
+    p.run(&["exec", &c, "runit-init", arg]);
+    assert_eq!(p.exit_code(&c), 3);
+    assert_eq!(p.logs(&c), format!("{BOOT}{stage2}{STAGE3}{end}- runit: exit 3.\n"));
+}
+
 /// One image, the scenarios run one after the other (each is a container of its own).
 #[test]
 fn runit_in_podman() {
@@ -142,38 +152,16 @@ fn runit_in_podman() {
     }
 
     // runit-init 0 inside the container.
-    let c = p.start("init0", &[]);
-    p.wait_log(&c, "stage 2: URUNIT_PID1=1");
-    p.run(&["exec", &c, "runit-init", "0"]);
-    assert_eq!(p.exit_code(&c), 3);
-    assert_eq!(p.logs(&c), format!("{BOOT}{stage2}stage 2: TERM\n- runit: leave stage: /etc/runit/2\n{STAGE3}- runit: exit 3.\n"));
-
+    let term = "stage 2: TERM\n- runit: leave stage: /etc/runit/2\n";
+    init_request(&p, "init0", &[], "0", &format!("{stage2}{term}"), "");
     // runit-init 6: no CAP_SYS_BOOT, so no reboot: runit says so and exits.
-    let c = p.start("init6", &[]);
-    p.wait_log(&c, "stage 2: URUNIT_PID1=1");
-    p.run(&["exec", &c, "runit-init", "6"]);
-    assert_eq!(p.exit_code(&c), 3);
-    assert_eq!(
-        p.logs(&c),
-        format!(
-            "{BOOT}{stage2}stage 2: TERM\n- runit: leave stage: /etc/runit/2\n{STAGE3}\
-             - runit: system reboot.\n- runit: warning: unable to reboot: permission denied\n- runit: exit 3.\n"
-        )
-    );
-
+    let end = "- runit: system reboot.\n- runit: warning: unable to reboot: permission denied\n";
+    init_request(&p, "init6", &[], "6", &format!("{stage2}{term}"), end);
     // C runit's machine behaviour forced (URUNIT_CONTAINER=0): halting is attempted as C
     // runit does, fails for want of CAP_SYS_BOOT, and runit exits instead of hanging.
-    let c = p.start("machine", &["-e", "URUNIT_CONTAINER=0"]);
-    p.wait_log(&c, "stage 2: URUNIT_PID1=\n");
-    p.run(&["exec", &c, "runit-init", "0"]);
-    assert_eq!(p.exit_code(&c), 3);
-    assert_eq!(
-        p.logs(&c),
-        format!(
-            "{BOOT}- runit: enter stage: /etc/runit/2\nstage 2: URUNIT_PID1=\nstage 2: TERM\n- runit: leave stage: /etc/runit/2\n{STAGE3}\
-             - runit: power off...\n- runit: system halt.\n- runit: warning: unable to halt: permission denied\n- runit: exit 3.\n"
-        )
-    );
+    let stage2 = "- runit: enter stage: /etc/runit/2\nstage 2: URUNIT_PID1=\n";
+    let end = "- runit: power off...\n- runit: system halt.\n- runit: warning: unable to halt: permission denied\n";
+    init_request(&p, "machine", &["-e", "URUNIT_CONTAINER=0"], "0", &format!("{stage2}{term}"), end);
 
     // Stage 1 fails: runit's messages, stage 2 skipped, the container ends by itself
     // with stage 1's code.
