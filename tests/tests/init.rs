@@ -699,3 +699,23 @@ fn critical_service_code_is_the_exit_code() {
     assert!(log.contains(&"a-term".to_string()) && log.contains(&"a-finish".to_string()), "{log:?}");
     assert!(err.ends_with(&format!("- runit: warning: child failed: /etc/runit/2\n- runit: leave stage: /etc/runit/2\n- runit: enter stage: /etc/runit/3\n- runit: leave stage: /etc/runit/3\n{KILL_ALL}- runit: exit 5.\n")), "{err}");
 }
+
+/// A stage 1 that ignores the stop is SIGKILLed after the same deadline; stage 3 follows.
+#[test]
+fn sigterm_in_stage1_deadline() {
+    if !ns_ok() {
+        return;
+    }
+    let stage1 = "trap '' TERM\necho up > /tmp/up\nwhile :; do sleep 0.1; done";
+    let r = Root::with_stages("term1k", [stage1, "echo 2 >> /tmp/log", "echo 3 >> /tmp/log"]);
+    let (st, err) = stop_with(&r, libc::SIGTERM, &[("URUNIT_STOP_TIMEOUT", "0")]);
+    assert_eq!(st.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "- runit: enter stage: /etc/runit/1\n- runit: warning: stage 1 not terminated, sending sigkill...\n\
+             - runit: leave stage: /etc/runit/1\n- runit: warning: skipping stage 2...\n"
+        ),
+        "{err}"
+    );
+    assert_eq!(r.log(), ["3"]);
+}
