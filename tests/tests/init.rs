@@ -161,14 +161,20 @@ fn boot(root: &Root, prog: &str, env: &[(&str, &str)]) -> Pid1 {
         }
     });
     let u = proc.pid();
+    // 0 if the namespace is already gone (an init that failed at once).
     let init = wait_for(SLOW, "the namespace's init", || {
-        std::fs::read_to_string(format!("/proc/{u}/task/{u}/children")).ok()?.split_whitespace().next()?.parse().ok()
+        let children = std::fs::read_to_string(format!("/proc/{u}/task/{u}/children")).unwrap_or_default();
+        match children.split_whitespace().next() {
+            Some(pid) => pid.parse().ok(),
+            None => proc.child.try_wait().unwrap().map(|_| 0),
+        }
     });
     Pid1 { proc, init, stderr, reader }
 }
 
 impl Pid1 {
     fn signal(&self, sig: i32) {
+        assert!(self.init > 0, "the namespace has ended");
         // SAFETY: kill on the namespace init we started.
         unsafe { libc::kill(self.init, sig) };
     }
