@@ -166,7 +166,8 @@ impl Runsvdir {
                 // come to us instead of to that init.
                 let _ = proc::set_subreaper();
             }
-            if let Some((t, _)) = proc::getenv(b"URUNIT_STOP_TIMEOUT").and_then(crate::num::scan_u64) {
+            // Anything but plain digits keeps the default.
+            if let Some(t) = proc::getenv(b"URUNIT_STOP_TIMEOUT").and_then(crate::num::parse_u64) {
                 stop_ms = t.saturating_mul(1000);
             }
         }
@@ -229,9 +230,13 @@ impl Runsvdir {
                 l.tick(now);
             }
 
-            let mut wake = self.next_check;
-            for t in [self.scan_at, self.log.as_ref().map(|l| l.next_dot), self.stop.as_ref().map(|s| s.deadline)] {
-                wake = t.map_or(wake, |t| wake.min(t));
+            // While stopping only the deadline (and children, signals, the log) wake us.
+            let mut wake = match &self.stop {
+                Some(s) => s.deadline,
+                None => self.scan_at.map_or(self.next_check, |t| t.min(self.next_check)),
+            };
+            if let Some(l) = &self.log {
+                wake = wake.min(l.next_dot);
             }
             let mut pfd = [
                 fd::pollfd(sigfd.raw(), fd::POLLIN),

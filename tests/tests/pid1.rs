@@ -95,6 +95,13 @@ fn processes() -> Vec<(i32, i32, char)> {
     v
 }
 
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: i32) -> Option<u64> {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let f: Vec<&str> = st.rsplit(')').next()?.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
 fn zombies_of(parent: i32) -> usize {
     processes().iter().filter(|&&(_, pp, s)| pp == parent && s == 'Z').count()
 }
@@ -129,8 +136,18 @@ fn stop_twenty(sig: i32, runsv: Runsv) {
     let mut ns = Ns::start(&t, &path, &[("URUNIT_STOP_TIMEOUT", "4")]);
     wait_until(60, "all 20 services up", || runsvdir_stop::all_up(&out));
     let t0 = Instant::now();
+    let cpu0 = cpu_ticks(ns.init).unwrap();
     ns.signal(sig);
-    assert_eq!(ns.wait(60), Some(0), "exit code; console:\n{}", ns.console());
+    // While it waits for the deadline, runsvdir sleeps (no busy loop).
+    let mut cpu = cpu0;
+    let init = ns.init;
+    let child = &mut ns.p.child;
+    let status = wait_for(60, "runsvdir exit", || {
+        cpu = cpu_ticks(init).unwrap_or(cpu);
+        child.try_wait().unwrap()
+    });
+    assert_eq!(status.code(), Some(0), "exit code; console:\n{}", ns.console());
+    assert!(cpu - cpu0 < 100, "runsvdir used {} clock ticks of CPU during the stop", cpu - cpu0);
     eprintln!("{runsv:?} runsv, signal {sig}: stop took {:?} (deadline 4 s, one service ignores TERM)", t0.elapsed());
     runsvdir_stop::check(&out);
     assert!(ns.console().contains("runsvdir svc: warning: stop deadline reached, killed what was left.\n"));
