@@ -1,6 +1,6 @@
 //! The graceful stop in a real container: a FROM scratch image holding only the urunit binary
-//! (with its program links), busybox for the run scripts, and the 20 test services; run with
-//! podman, stopped with `podman stop`; exit code and `podman logs` checked.
+//! (as /bin/runsvdir), busybox for the run scripts, and the 20 test services; run with podman,
+//! stopped with `podman stop`; exit code and `podman logs` checked.
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -41,23 +41,13 @@ impl Drop for Cleanup<'_> {
     }
 }
 
-/// The image's root: /bin/urunit with a link per program, busybox with the applets the
-/// scripts use, the services in /etc/service, and /out (a volume at run time).
+/// The image's root: the urunit binary as /bin/runsvdir and nothing else of urunit (runsv is
+/// then this binary through /proc/self/exe), busybox with the applets the scripts use, the
+/// services in /etc/service, and /out (a volume at run time).
 fn rootfs(root: &Path) {
     let b = root.join("bin");
     std::fs::create_dir_all(&b).unwrap();
-    std::fs::copy(bin(), b.join("urunit")).unwrap();
-    let list = run(
-        {
-            let mut c = Command::new(bin());
-            c.arg("--list");
-            c
-        },
-        10,
-    );
-    for name in String::from_utf8_lossy(&list.stdout).lines() {
-        symlink("urunit", b.join(name)).unwrap();
-    }
+    std::fs::copy(bin(), b.join("runsvdir")).unwrap();
     std::fs::copy("/bin/busybox", b.join("busybox")).unwrap();
     for applet in ["sh", "sleep", "tee", "cat"] {
         symlink("busybox", b.join(applet)).unwrap();
@@ -83,7 +73,7 @@ fn podman_stop_is_graceful() {
     rootfs(&t.join("ctx/rootfs"));
     std::fs::write(
         t.join("ctx/Containerfile"),
-        "FROM scratch\nCOPY rootfs/ /\nENV URUNIT_STOP_TIMEOUT=4\nCMD [\"runsvdir\", \"/etc/service\"]\n",
+        "FROM scratch\nCOPY rootfs/ /\nENV URUNIT_STOP_TIMEOUT=4\nCMD [\"/bin/runsvdir\", \"/etc/service\"]\n",
     )
     .unwrap();
     let tag = format!("{}-{}", std::process::id(), t.path().file_name().unwrap().to_string_lossy().rsplit('-').next().unwrap());
