@@ -3,12 +3,13 @@
 //! and SIGINT stop every service gracefully within one deadline, SIGHUP rescans, a critical
 //! service ends everything with its exit code.
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 use urunit_tests::*;
 
-mod runsvdir_stop;
+mod runsvdir_common;
+use runsvdir_common::{children, service, setup};
 
 /// True if this machine lets us make PID namespaces (root, unshare(1)); a clear skip otherwise.
 fn namespaces() -> bool {
@@ -76,11 +77,6 @@ impl Ns {
     }
 }
 
-fn children(pid: i32) -> Vec<i32> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-    s.split_whitespace().filter_map(|p| p.parse().ok()).collect()
-}
-
 /// (pid, ppid, state) of every process.
 fn processes() -> Vec<(i32, i32, char)> {
     let mut v = Vec::new();
@@ -106,24 +102,6 @@ fn zombies_of(parent: i32) -> usize {
     processes().iter().filter(|&&(_, pp, s)| pp == parent && s == 'Z').count()
 }
 
-fn setup(tag: &str) -> (TempDir, PathBuf, PathBuf) {
-    let t = TempDir::new(tag);
-    let (svc, out) = (t.join("svc"), t.join("out"));
-    std::fs::create_dir_all(&svc).unwrap();
-    std::fs::create_dir_all(&out).unwrap();
-    (t, svc, out)
-}
-
-/// A service that records up/TERM/finish in `out`.
-fn service(dir: &Path, out: &Path, name: &str) {
-    let o = out.display();
-    script(
-        dir.join("run"),
-        &format!("#!/bin/sh\nsleep 100000 &\np=$!\ntrap 'echo term >> {o}/{name}.term; kill $p; exit 0' TERM\necho up > {o}/{name}.up\nwait\n"),
-    );
-    script(dir.join("finish"), &format!("#!/bin/sh\necho \"$@\" >> {o}/{name}.finish\n"));
-}
-
 /// 20 services, SIGTERM or SIGINT to PID 1: every service gets TERM, every finish runs, the
 /// TERM-ignorer is killed at the deadline, no log line is lost, exit 0.
 fn stop_twenty(sig: i32, runsv: Runsv) {
@@ -132,9 +110,9 @@ fn stop_twenty(sig: i32, runsv: Runsv) {
     }
     let (t, svc, out) = setup("pid1-stop");
     let Some(path) = path_for(&t, runsv) else { return };
-    runsvdir_stop::write(&svc, &out.display().to_string());
+    runsvdir_common::write(&svc, &out.display().to_string());
     let mut ns = Ns::start(&t, &path, &[("URUNIT_STOP_TIMEOUT", "4")]);
-    wait_until(60, "all 20 services up", || runsvdir_stop::all_up(&out));
+    wait_until(60, "all 20 services up", || runsvdir_common::all_up(&out));
     let t0 = Instant::now();
     let cpu0 = cpu_ticks(ns.init).unwrap();
     ns.signal(sig);
@@ -149,7 +127,7 @@ fn stop_twenty(sig: i32, runsv: Runsv) {
     assert_eq!(status.code(), Some(0), "exit code; console:\n{}", ns.console());
     assert!(cpu - cpu0 < 100, "runsvdir used {} clock ticks of CPU during the stop", cpu - cpu0);
     eprintln!("{runsv:?} runsv, signal {sig}: stop took {:?} (deadline 4 s, one service ignores TERM)", t0.elapsed());
-    runsvdir_stop::check(&out);
+    runsvdir_common::check(&out);
     assert!(ns.console().contains("runsvdir svc: warning: stop deadline reached, killed what was left.\n"));
 }
 

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::time::Instant;
 use urunit_tests::*;
 
-mod runsvdir_stop;
+mod runsvdir_common;
 
 /// podman with the runtime and configuration that work on these machines (CONTAINERS.md).
 struct Podman {
@@ -53,7 +53,7 @@ fn rootfs(root: &Path) {
         symlink("busybox", b.join(applet)).unwrap();
     }
     std::fs::create_dir_all(root.join("out")).unwrap();
-    runsvdir_stop::write(&root.join("etc/service"), "/out");
+    runsvdir_common::write(&root.join("etc/service"), "/out");
 }
 
 #[test]
@@ -85,7 +85,7 @@ fn podman_stop_is_graceful() {
     std::fs::create_dir_all(&out).unwrap();
     let vol = format!("{}:/out", out.display());
     p.run(&["run", "-d", "--network", "none", "--name", &c.name, "-v", &vol, &c.image], 120);
-    wait_until(60, "all 20 services up in the container", || runsvdir_stop::all_up(&out));
+    wait_until(60, "all 20 services up in the container", || runsvdir_common::all_up(&out));
 
     let t0 = Instant::now();
     p.run(&["stop", "-t", "10", &c.name], 60);
@@ -93,10 +93,10 @@ fn podman_stop_is_graceful() {
     let code = p.run(&["inspect", &c.name, "--format", "{{.State.ExitCode}}"], 60);
     assert_eq!(String::from_utf8_lossy(&code.stdout).trim(), "0", "runsvdir exited 0, not killed by podman");
 
-    runsvdir_stop::check(&out);
+    runsvdir_common::check(&out);
     let logs = p.run(&["logs", &c.name], 60);
     let text = String::from_utf8_lossy(&logs.stdout).into_owned() + &String::from_utf8_lossy(&logs.stderr);
     let numbered: Vec<String> = text.lines().filter(|l| l.starts_with("line ") || l.starts_with("last ")).map(String::from).collect();
-    runsvdir_stop::check_numbered(&numbered);
+    runsvdir_common::check_numbered(&numbered);
     assert!(text.contains("runsvdir /etc/service: warning: stop deadline reached, killed what was left.\n"), "{text}");
 }

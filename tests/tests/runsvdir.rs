@@ -6,17 +6,8 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 use urunit_tests::*;
 
-/// A service that records `up`, TERM and its `./finish` in `out` (files NAME.up/.term/.finish).
-fn service(dir: &Path, out: &Path, name: &str) {
-    let o = out.display();
-    script(
-        dir.join("run"),
-        &format!(
-            "#!/bin/sh\nPATH=/usr/bin:/bin\nsleep 100000 &\np=$!\ntrap 'echo term >> {o}/{name}.term; kill $p; exit 0' TERM\necho $$ > {o}/{name}.up\nwait\n"
-        ),
-    );
-    script(dir.join("finish"), &format!("#!/bin/sh\necho \"$@\" >> {o}/{name}.finish\n"));
-}
+mod runsvdir_common;
+use runsvdir_common::{children, service, setup};
 
 fn up(out: &Path, name: &str) -> bool {
     out.join(format!("{name}.up")).exists()
@@ -68,15 +59,6 @@ impl Drop for Sup {
             }
         }
     }
-}
-
-/// A temp dir holding `svc/` and `out/`.
-fn setup(tag: &str) -> (TempDir, PathBuf, PathBuf) {
-    let t = TempDir::new(tag);
-    let (svc, out) = (t.join("svc"), t.join("out"));
-    std::fs::create_dir_all(&svc).unwrap();
-    std::fs::create_dir_all(&out).unwrap();
-    (t, svc, out)
 }
 
 #[test]
@@ -170,12 +152,6 @@ fn pickup_add_remove_replace() {
     assert_eq!(runsvs.iter().filter(|c| c.starts_with("runsv linked")).count(), 1, "{runsvs:?}");
     // (runsv, like C runsv, warns that supervise/ vanished with its directory.)
     assert!(!s.stderr().contains("runsvdir"), "{}", s.stderr());
-}
-
-/// The child pids of `pid`.
-fn children(pid: i32) -> Vec<i32> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-    s.split_whitespace().filter_map(|p| p.parse().ok()).collect()
 }
 
 /// /proc/PID/cmdline with spaces for NULs.

@@ -1,9 +1,37 @@
-//! The graceful-stop scenario shared by the PID-namespace test (pid1.rs) and the real
-//! container test (podman_stop.rs): 20 services, one ignoring TERM, one with a slow
+//! What the runsvdir tests share: a temp dir with `svc/` and `out/`, a service that records
+//! what happens to it, and the graceful-stop scenario of the PID-namespace test (pid1.rs) and
+//! the real container test (podman_stop.rs): 20 services, one ignoring TERM, one with a slow
 //! `./finish`, one writing numbered lines to its logger.
 #![allow(dead_code)]
-use std::path::Path;
-use urunit_tests::{lines, script};
+use std::path::{Path, PathBuf};
+use urunit_tests::{lines, script, TempDir};
+
+/// A temp dir holding `svc/` and `out/`.
+pub fn setup(tag: &str) -> (TempDir, PathBuf, PathBuf) {
+    let t = TempDir::new(tag);
+    let (svc, out) = (t.join("svc"), t.join("out"));
+    std::fs::create_dir_all(&svc).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    (t, svc, out)
+}
+
+/// A service that records `up` (its pid), TERM and its `./finish` in `out` (NAME.up/.term/.finish).
+pub fn service(dir: &Path, out: &Path, name: &str) {
+    let o = out.display();
+    script(
+        dir.join("run"),
+        &format!(
+            "#!/bin/sh\nPATH=/usr/bin:/bin\nsleep 100000 &\np=$!\ntrap 'echo term >> {o}/{name}.term; kill $p; exit 0' TERM\necho $$ > {o}/{name}.up\nwait\n"
+        ),
+    );
+    script(dir.join("finish"), &format!("#!/bin/sh\necho \"$@\" >> {o}/{name}.finish\n"));
+}
+
+/// The child pids of `pid`.
+pub fn children(pid: i32) -> Vec<i32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    s.split_whitespace().filter_map(|p| p.parse().ok()).collect()
+}
 
 pub const IGNORER: &str = "ign";
 pub const SLOW_FINISH: &str = "slowfin";
