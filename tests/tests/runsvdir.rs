@@ -125,11 +125,14 @@ fn pickup_add_remove_replace() {
     std::os::unix::fs::symlink(elsewhere.join("linked"), svc.join("linked2")).unwrap();
     wait_until(20, "linked up", || up(&out, "linked"));
     eprintln!("pickup of a symlinked service: {:?}", t0.elapsed());
-    // Made in place, file by file.
+    // Made in place, file by file, `log/` last: runsv is started once it is complete, so it
+    // sees `log/` (runsv looks for it only when it starts).
     let t0 = Instant::now();
     service(&svc.join("inplace"), &out, "inplace");
+    script(svc.join("inplace/log/run"), "#!/bin/sh\nexec cat > /dev/null\n");
     wait_until(20, "inplace up", || up(&out, "inplace"));
     eprintln!("pickup of a service written in place: {:?}", t0.elapsed());
+    wait_until(20, "inplace's logger supervised", || supervised(svc.join("inplace/log")));
 
     // Removed: its runsv gets SIGTERM, the service TERM (./finish went with the directory).
     std::fs::remove_dir_all(svc.join("first")).unwrap();
@@ -244,4 +247,51 @@ fn readproctitle_log() {
         s.stderr(),
         "runsvdir svc: warning: log must have at least seven characters.\nrunsvdir svc: warning: log service disabled.\n"
     );
+}
+
+/// `runsv` on PATH but not executable: runit's fatal line from the child (exit 100), retried.
+#[test]
+fn runsv_exec_failure_message() {
+    let mut progs = vec![None];
+    if let Some(c) = crunit("runsvdir") {
+        progs.push(Some(c));
+    }
+    for prog in progs {
+        let (t, svc, out) = setup("rsd-noexec");
+        service(&svc.join("a"), &out, "a");
+        let pathdir = t.join("p");
+        std::fs::create_dir_all(&pathdir).unwrap();
+        std::fs::write(pathdir.join("runsv"), "not a program").unwrap();
+        let mut c = match &prog {
+            Some(p) => Command::new(p),
+            None => Command::new(bin()),
+        };
+        c.arg0("runsvdir").arg("svc").env("PATH", &pathdir).current_dir(t.path());
+        c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(std::fs::File::create(t.join("stderr")).unwrap());
+        let s = Sup { p: Proc::spawn(c), svdir: svc.clone(), err: t.join("stderr") };
+        wait_until(20, "two attempts", || s.stderr().lines().count() >= 2);
+        for l in s.stderr().lines().take(2) {
+            assert_eq!(l, "runsvdir svc: fatal: unable to start runsv a: access denied", "{prog:?}");
+        }
+    }
+}
+
+/// `-P`: every runsv leads a session of its own; without it runsvs share runsvdir's group.
+#[test]
+fn dash_p_gives_each_runsv_a_session() {
+    for (args, own) in [(&["-P", "svc"][..], true), (&["svc"][..], false)] {
+        let (t, svc, out) = setup("rsd-setsid");
+        service(&svc.join("a"), &out, "a");
+        let s = Sup::start(None, &t, args);
+        wait_until(20, "a up", || up(&out, "a"));
+        let runsv = children(s.p.pid())[0];
+        let st = std::fs::read_to_string(format!("/proc/{runsv}/stat")).unwrap();
+        let f: Vec<i32> = st.rsplit(')').next().unwrap().split_whitespace().skip(2).take(2).map(|x| x.parse().unwrap()).collect();
+        let (pgrp, session) = (f[0], f[1]);
+        if own {
+            assert_eq!((pgrp, session), (runsv, runsv));
+        } else {
+            assert_eq!(pgrp, s.p.pid(), "runsvdir's group");
+        }
+    }
 }
