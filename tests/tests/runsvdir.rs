@@ -13,8 +13,8 @@ fn up(out: &Path, name: &str) -> bool {
     out.join(format!("{name}.up")).exists()
 }
 
-/// A runsvdir under test, with its stderr in a file. On drop it and every runsv die (they
-/// share its process group), then every service (urunit's runsv gives each its own group).
+/// A runsvdir under test, with its stderr in a file. On drop every runsv dies, then runsvdir
+/// (with its process group), then every service (urunit's runsv gives each its own group).
 struct Sup {
     p: Proc,
     svdir: PathBuf,
@@ -44,8 +44,13 @@ impl Sup {
 
 impl Drop for Sup {
     fn drop(&mut self) {
-        // SAFETY: the process group we created.
-        unsafe { libc::kill(-self.p.pid(), libc::SIGKILL) };
+        // SAFETY: our runsvdir's runsvs (in sessions of their own under -P), then its group.
+        unsafe {
+            for pid in children(self.p.pid()) {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            libc::kill(-self.p.pid(), libc::SIGKILL);
+        }
         let Ok(rd) = std::fs::read_dir(&self.svdir) else { return };
         for e in rd.flatten() {
             for f in ["supervise/pid", "log/supervise/pid"] {
@@ -203,10 +208,14 @@ fn dead_runsv_restarted() {
     wait_until(20, "a up", || up(&out, "a"));
     let first = children(s.p.pid());
     assert_eq!(first.len(), 1);
+    let service_pid: i32 = String::from_utf8_lossy(&read(out.join("a.up"))).trim().parse().unwrap();
     // SAFETY: the runsv this test's runsvdir started.
     unsafe { libc::kill(first[0], libc::SIGKILL) };
     let again = wait_for(20, "a new runsv", || children(s.p.pid()).into_iter().find(|&p| p != first[0] && cmdline(p) == "runsv a"));
     assert!(alive(again));
+    // The orphaned first instance (runit's weakness 5, runsv's business) is ours to end.
+    // SAFETY: the service's own process group (urunit's runsv makes one per service).
+    unsafe { libc::kill(-service_pid, libc::SIGKILL) };
 }
 
 /// Without runsv on PATH, runsvdir runs itself as runsv (/proc/self/exe).
