@@ -1,4 +1,5 @@
-//! What runsvdir needs as PID 1 (or as a subreaper): is any child left to wait for.
+//! What runsvdir needs as PID 1 (or as a subreaper): is any child left to wait for; and
+//! how it execs runsv (PATH, then itself).
 use super::errno;
 
 /// True while this process has a child (running or waitable): waitid(P_ALL, WNOHANG|WNOWAIT)
