@@ -8,6 +8,7 @@ pub mod fs;
 pub mod inotify;
 pub mod initsys;
 pub mod net;
+pub mod pid1;
 pub mod proc;
 pub mod sig;
 pub mod time;
