@@ -118,8 +118,8 @@ impl Init {
     fn new(sfd: SigFd, machine: bool, container: bool) -> Init {
         let mut env: Vec<&[u8]> = proc::env_vars().into_iter().filter(|e| !e.starts_with(b"URUNIT_PID1=")).collect();
         env.push(b"URUNIT_PID1=1");
-        // Parsed as runsvdir parses it (runit's scan_ulong), so both see the same deadline.
-        let secs = proc::getenv(b"URUNIT_STOP_TIMEOUT").and_then(num::scan_u64).map_or(STOP_TIMEOUT_S, |(n, _)| n);
+        // Parsed as runsvdir parses it (digits only, else the default): both see one deadline.
+        let secs = proc::getenv(b"URUNIT_STOP_TIMEOUT").and_then(num::parse_u64).unwrap_or(STOP_TIMEOUT_S);
         let stop_ms = if container { secs.saturating_mul(1000).saturating_add(STOP_MARGIN_MS) } else { MACHINE_STOP_MS };
         Init {
             sfd,
