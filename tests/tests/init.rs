@@ -591,40 +591,42 @@ fn machine_mode_like_c_runit() {
     if !ns_ok() {
         return;
     }
-    let Some(c) = Root::with_crunit("machine-c") else { return };
-    let r = Root::new("machine-u");
-    for root in [&c, &r] {
-        root.stage("1", "exit 0");
-        root.stage("2", STAGE2_TRAP);
-        root.stage("3", "echo 3 >> /tmp/log");
-        // Debian's C runit looks for /run/runit.stopit instead.
-        script(
-            root.join("etc/runit/ctrlaltdel"),
-            "#!/bin/sh\necho cad >> /tmp/log\nmkdir -p /run\nfor f in /etc/runit/stopit /run/runit.stopit; do touch $f; chmod 100 $f; done\n",
+    // A stage 2 that ends on SIGTERM, and one that ignores it (SIGKILL 5 s later).
+    let stubborn = "trap 'echo term >> /tmp/log' TERM\necho up > /tmp/up\nwhile :; do sleep 0.1; done";
+    for (tag, stage2, kill) in [("machine", STAGE2_TRAP, ""), ("machine-kill", stubborn, "- runit: warning: stage 2 not terminated, sending sigkill...\n")] {
+        let Some(c) = Root::with_crunit(&format!("{tag}-c")) else { return };
+        let r = Root::new(&format!("{tag}-u"));
+        let mut errs = Vec::new();
+        for root in [&c, &r] {
+            for (n, body) in ["1", "2", "3"].into_iter().zip(["exit 0", stage2, "echo 3 >> /tmp/log"]) {
+                root.stage(n, body);
+            }
+            // Debian's C runit looks for /run/runit.stopit instead.
+            script(
+                root.join("etc/runit/ctrlaltdel"),
+                "#!/bin/sh\necho cad >> /tmp/log\nmkdir -p /run\nfor f in /etc/runit/stopit /run/runit.stopit; do touch $f; chmod 100 $f; done\n",
+            );
+            let p = boot(root, "/sbin/runit", &[("URUNIT_CONTAINER", "0")]);
+            wait_until(SLOW, "stage 2", || root.has("tmp/up"));
+            p.signal(libc::SIGTERM);
+            p.signal(libc::SIGINT);
+            let (st, err) = p.end();
+            assert_eq!(st.signal().or(st.code().map(|c| c - 128)), Some(libc::SIGINT), "{err}");
+            assert_eq!(root.log(), ["cad", "term", "3"]);
+            errs.push(err);
+        }
+        assert_eq!(errs[0], errs[1]);
+        assert_eq!(
+            errs[1],
+            format!(
+                "{BOOT}- runit: enter stage: /etc/runit/1\n- runit: leave stage: /etc/runit/1\n\
+                 - runit: enter stage: /etc/runit/2\n- runit: ctrl-alt-del request...\n\
+                 - runit: enter stage: /etc/runit/ctrlaltdel\n- runit: leave stage: /etc/runit/ctrlaltdel\n\
+                 {kill}- runit: leave stage: /etc/runit/2\n\
+                 - runit: enter stage: /etc/runit/3\n- runit: leave stage: /etc/runit/3\n{KILL_ALL}- runit: power off...\n"
+            )
         );
     }
-    let mut errs = Vec::new();
-    for root in [&c, &r] {
-        let p = boot(root, "/sbin/runit", &[("URUNIT_CONTAINER", "0")]);
-        wait_until(SLOW, "stage 2", || root.has("tmp/up"));
-        p.signal(libc::SIGTERM);
-        p.signal(libc::SIGINT);
-        let (st, err) = p.end();
-        assert_eq!(st.signal().or(st.code().map(|c| c - 128)), Some(libc::SIGINT), "{err}");
-        assert_eq!(root.log(), ["cad", "term", "3"]);
-        errs.push(err);
-    }
-    assert_eq!(errs[0], errs[1]);
-    assert_eq!(
-        errs[1],
-        format!(
-            "{BOOT}- runit: enter stage: /etc/runit/1\n- runit: leave stage: /etc/runit/1\n\
-             - runit: enter stage: /etc/runit/2\n- runit: ctrl-alt-del request...\n\
-             - runit: enter stage: /etc/runit/ctrlaltdel\n- runit: leave stage: /etc/runit/ctrlaltdel\n\
-             - runit: leave stage: /etc/runit/2\n\
-             - runit: enter stage: /etc/runit/3\n- runit: leave stage: /etc/runit/3\n{KILL_ALL}- runit: power off...\n"
-        )
-    );
 }
 
 /// A stop during the pause before stage 2's restart cancels the restart: stage 3 follows.
