@@ -105,6 +105,13 @@ fn zombies_of(parent: i32) -> usize {
 /// 20 services, SIGTERM or SIGINT to PID 1: every service gets TERM, every finish runs, the
 /// TERM-ignorer is killed at the deadline, no log line is lost, exit 0.
 fn stop_twenty(sig: i32, runsv: Runsv) {
+    stop_twenty_as(sig, runsv, false)
+}
+
+/// With `terminal`, the signal also goes to every runsv, as Ctrl-C in a terminal sends it to
+/// the whole foreground process group (runsvdir and its runsvs; the services have groups
+/// of their own).
+fn stop_twenty_as(sig: i32, runsv: Runsv, terminal: bool) {
     if !namespaces() {
         return;
     }
@@ -115,6 +122,12 @@ fn stop_twenty(sig: i32, runsv: Runsv) {
     wait_until(60, "all 20 services up", || runsvdir_common::all_up(&out));
     let t0 = Instant::now();
     let cpu0 = cpu_ticks(ns.init).unwrap();
+    if terminal {
+        for r in children(ns.init) {
+            // SAFETY: a runsv inside the namespace this test started.
+            unsafe { libc::kill(r, sig) };
+        }
+    }
     ns.signal(sig);
     // While it waits for the deadline, runsvdir sleeps (no busy loop).
     let mut cpu = cpu0;
@@ -139,6 +152,11 @@ fn sigterm_stops_twenty_services() {
 #[test]
 fn sigint_stops_twenty_services() {
     stop_twenty(libc::SIGINT, Runsv::Urunit);
+}
+
+#[test]
+fn ctrl_c_to_the_process_group_stops_twenty_services() {
+    stop_twenty_as(libc::SIGINT, Runsv::Urunit, true);
 }
 
 #[test]
