@@ -281,3 +281,44 @@ pub fn helper(name: &str) -> PathBuf {
 pub fn s<S: AsRef<OsStr> + ?Sized>(x: &S) -> &OsStr {
     x.as_ref()
 }
+
+/// Which implementation a differential test runs: Debian's C runit or the shipped urunit.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Impl {
+    C,
+    U,
+}
+
+/// Program `name` of implementation `which` with argv[0] = `name`; None (after skip()) when
+/// C runit is missing.
+pub fn impl_cmd(which: Impl, name: &str) -> Option<Command> {
+    match which {
+        Impl::U => Some(cmd(name)),
+        Impl::C => crunit(name).map(|p| {
+            let mut c = Command::new(p);
+            c.arg0(name);
+            c
+        }),
+    }
+}
+
+/// SIGKILLs every process whose working directory is `dir` or below it (a service's
+/// leftovers, whichever process group they ended up in), until none is left.
+pub fn kill_procs_under(dir: impl AsRef<Path>) {
+    let dir = dir.as_ref();
+    for _ in 0..50 {
+        let mut found = false;
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+            if std::fs::read_link(e.path().join("cwd")).is_ok_and(|c| c.starts_with(dir)) && alive(pid) {
+                // SAFETY: kill on a process running inside our own temporary directory.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                found = true;
+            }
+        }
+        if !found {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
