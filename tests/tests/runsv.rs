@@ -141,6 +141,19 @@ impl Svc {
         c
     }
 
+    /// `runsv s` that inherits fd 7 (a copy of its stderr, not close-on-exec).
+    fn command_leaking_fd7(&self) -> Command {
+        let mut c = self.command("s");
+        // SAFETY: dup2 is async-signal-safe.
+        unsafe {
+            c.pre_exec(|| {
+                libc::dup2(2, 7);
+                Ok(())
+            })
+        };
+        c
+    }
+
     /// Starts runsv on `s` and waits until it supervises it.
     fn spawn(&mut self) {
         let c = self.command("s");
@@ -334,7 +347,11 @@ both!(
     sigterm_with_log,
     sigterm_waits_for_service,
     child_fds_env,
+    inherited_fds,
+    log_control,
+    sigint,
     w1_signals_reach_process_group,
+    w1_kill_reaches_process_group,
     w2_commands_during_throttle,
     w7_kill_during_finish,
     w8_killed_control_script,
@@ -1049,6 +1066,69 @@ fn child_fds_env(w: Impl) {
     assert_eq!(String::from_utf8_lossy(&env(tail)), String::from_utf8_lossy(&env(rpid)));
 }
 
+/// Descriptors runsv itself inherited: C runit passes them on to the service; urunit's
+/// README promises only 0, 1 and 2 (a project rule, not a runit weakness in the spec).
+fn inherited_fds(w: Impl) {
+    let mut s = Svc::with_run(w, SLEEP);
+    let c = s.command_leaking_fd7();
+    s.spawn_cmd(c);
+    let pid = s.wait_tail(b"\0u\0\x01", "run\n", 0).pid;
+    let mut fds: Vec<String> = fs::read_dir(format!("/proc/{pid}/fd")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    fds.sort();
+    match w {
+        Impl::C => assert_eq!(fds, ["0", "1", "2", "7"], "C runit leaks what it inherited"),
+        Impl::U => assert_eq!(fds, ["0", "1", "2"], "urunit: the service sees only 0, 1, 2"),
+    }
+}
+
+/// Commands to log/supervise/control: `x` is ignored for the log service, log/control/
+/// scripts are never run, `d` stops the logger (TERM, CONT) and `u` starts it again.
+fn log_control(w: Impl) {
+    let mut s = Svc::with_run(w, SLEEP);
+    script(s.p("log/run"), SIGRUN);
+    script(s.p("log/control/h"), "#!/bin/sh\necho h >> ch\nexit 0\n");
+    s.spawn();
+    s.wait_tail(b"\0u\0\x01", "run\n", 0);
+    let lst = s.wait_log_tail(b"\0u\0\x01", "run\n", 0);
+    poll(T, || (!lines(s.p("log/starts")).is_empty()).then_some(()));
+    let before = read(s.p("log/supervise/status"));
+    control(s.p("log"), b"xh");
+    poll(T, || (!lines(s.p("log/sigs")).is_empty()).then_some(()));
+    assert_eq!(lines(s.p("log/sigs")), ["HUP"]);
+    assert_eq!(read(s.p("log/supervise/status")), before);
+    assert!(!s.p("log/ch").exists() && !s.p("ch").exists());
+    control(s.p("log"), b"d");
+    s.wait_log_tail(b"\0d\0\0", "down\n", 0);
+    assert_eq!(lines(s.p("log/sigs")), ["HUP", "TERM", "CONT"]);
+    control(s.p("log"), b"u");
+    let l2 = s.wait_log_tail(b"\0u\0\x01", "run\n", lst.pid);
+    poll(T, || (lines(s.p("log/starts")).len() >= 2).then_some(()));
+    assert_eq!(lines(s.p("log/starts")), [lst.pid.to_string(), l2.pid.to_string()]);
+    s.wait_tail(b"\0u\0\x01", "run\n", 0);
+    assert!(s.runsv_alive());
+}
+
+/// SIGINT: C runit's runsv dies of it and orphans its service; urunit's stops the service
+/// like SIGTERM and exits 0 (README: "SIGINT is a stop, like SIGTERM").
+fn sigint(w: Impl) {
+    let mut s = Svc::with_run(w, SIGRUN);
+    let pid = s.spawn_up();
+    s.runsv().signal(libc::SIGINT);
+    let st = s.wait_exit();
+    match w {
+        Impl::C => {
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(st.signal(), Some(libc::SIGINT));
+            assert!(alive(pid as i32), "C runit: the service is orphaned");
+        }
+        Impl::U => {
+            assert_eq!(st.code(), Some(0));
+            assert_eq!(s.sigs(), ["TERM", "CONT"]);
+            s.wait_tail(b"\0d\0\0", "down\n", 0);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // C runit's weaknesses that urunit fixes (runsv.md, "Known weaknesses").
 
@@ -1067,6 +1147,24 @@ fn w1_signals_reach_process_group(w: Impl) {
         Impl::U => {
             poll(T, || (!alive(child)).then_some(()));
             assert!(!alive(child), "urunit: the grandchild got the TERM too (weakness 1)");
+        }
+    }
+}
+
+/// Weakness 1 for `k`: urunit's `sv kill` SIGKILLs the whole process group.
+fn w1_kill_reaches_process_group(w: Impl) {
+    let mut s = Svc::with_run(w, "#!/bin/sh\nsleep 100 &\necho $! >> child\nwait\n");
+    s.spawn();
+    let st = s.wait_tail(b"\0u\0\x01", "run\n", 0);
+    poll(T, || (!s.text("child").is_empty()).then_some(()));
+    let child: i32 = lines(s.p("child"))[0].parse().unwrap();
+    s.ctl(b"k");
+    s.wait_tail(b"\0u\0\x01", "run\n", st.pid);
+    match w {
+        Impl::C => assert!(alive(child), "C runit: the grandchild survives k"),
+        Impl::U => {
+            poll(T, || (!alive(child)).then_some(()));
+            assert!(!alive(child), "urunit: k reaches the process group (weakness 1)");
         }
     }
 }
@@ -1150,4 +1248,49 @@ fn w8_killed_control_script(w: Impl) {
 #[test]
 fn splicecat_helper_resolves() {
     assert!(helper("splicecat").is_file());
+}
+
+// ---------------------------------------------------------------------------------------
+// urunit only: critical services (README, runsv section).
+
+/// A `critical` service that exits on its own: ./finish runs, the logger drains, runsv
+/// exits with the service's exit code.
+#[test]
+fn u_only_critical_exit_code() {
+    let mut s = Svc::with_run(Impl::U, "#!/bin/sh\nseq 1 1000\nexec sleep 100\n");
+    fs::write(s.p("critical"), "").unwrap();
+    script(s.p("finish"), FINISH);
+    script(s.p("log/run"), "#!/bin/sh\nexec cat > ../out.log\n");
+    s.spawn();
+    let pid = s.wait_tail(b"\0u\0\x01", "run\n", 0).pid;
+    // Once it exec'd sleep, all its lines are in the pipe or the log.
+    poll(T, || read(format!("/proc/{pid}/cmdline")).starts_with(b"sleep\0").then_some(()));
+    kill(pid, libc::SIGKILL);
+    assert_eq!(s.wait_exit().code(), Some(128 + 9));
+    assert_eq!(lines(s.p("fin")), ["-1 9"]);
+    let want: String = (1..=1000).map(|n| format!("{n}\n")).collect();
+    assert!(read(s.p("out.log")) == want.as_bytes(), "the logger drained the pipe");
+
+    let mut s = Svc::with_run(Impl::U, "#!/bin/sh\nexit 7\n");
+    fs::write(s.p("critical"), "").unwrap();
+    script(s.p("finish"), FINISH);
+    s.spawn();
+    assert_eq!(s.wait_exit().code(), Some(7));
+    assert_eq!(lines(s.p("fin")), ["7 0"]);
+    assert_eq!(s.err(), "");
+}
+
+/// A `critical` service stopped with `d` is not "ending on its own": runsv stays.
+#[test]
+fn u_only_critical_down_is_not_an_exit() {
+    let mut s = Svc::with_run(Impl::U, SIGRUN);
+    fs::write(s.p("critical"), "").unwrap();
+    s.spawn_up();
+    s.ctl(b"d");
+    s.wait_tail(b"\0d\0\0", "down\n", 0);
+    s.ctl(b"p");
+    s.wait_tail(b"\x01d\0\0", "down, paused\n", 0);
+    assert!(s.runsv_alive());
+    s.ctl(b"x");
+    assert_eq!(s.wait_exit().code(), Some(0));
 }
