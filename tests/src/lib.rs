@@ -322,3 +322,40 @@ pub fn kill_procs_under(dir: impl AsRef<Path>) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A run script that records every catchable signal it gets in `sigs` (one name a line) and
+/// its pid in `starts` once its traps are set. On TERM it exits, but first waits while the
+/// file `hold` exists, so a test can look at the "got TERM" state. `pre`, if present, is
+/// sourced first.
+pub const SIGRUN: &str = r#"#!/bin/sh
+[ -e pre ] && . ./pre
+for s in HUP INT QUIT USR1 USR2 ALRM CONT; do trap "echo $s >> sigs" $s; done
+trap 'echo TERM >> sigs; stop=1' TERM
+stop=
+echo $$ >> starts
+while :; do
+  sleep 5 & p=$!
+  wait $p
+  kill $p 2>/dev/null
+  if [ -n "$stop" ]; then
+    while [ -e hold ]; do sleep 0.05; done
+    # a CONT sent right after the TERM is recorded before the exit
+    sleep 0.2
+    exit 0
+  fi
+done
+"#;
+
+/// Polls `f` every 10 ms until it gives Some, at most `secs`.
+pub fn poll<R>(secs: u64, mut f: impl FnMut() -> Option<R>) -> Option<R> {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -10,7 +10,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 use urunit_tests::*;
 
 /// Generous deadline for anything runsv should do (the machine is shared and noisy).
@@ -18,28 +18,6 @@ const T: u64 = 30;
 /// TAI64 label of Unix time 0 as runit writes it (2^62 + 10).
 const TAI_EPOCH: u64 = (1 << 62) + 10;
 
-/// A run script that records every catchable signal it gets in `sigs` (one name a line) and
-/// its pid in `starts` once its traps are set. On TERM it exits, but first waits while the
-/// file `hold` exists, so a test can look at the "got TERM" state. `pre`, if present, is
-/// sourced first.
-const SIGRUN: &str = r#"#!/bin/sh
-[ -e pre ] && . ./pre
-for s in HUP INT QUIT USR1 USR2 ALRM CONT; do trap "echo $s >> sigs" $s; done
-trap 'echo TERM >> sigs; stop=1' TERM
-stop=
-echo $$ >> starts
-while :; do
-  sleep 5 & p=$!
-  wait $p
-  kill $p 2>/dev/null
-  if [ -n "$stop" ]; then
-    while [ -e hold ]; do sleep 0.05; done
-    # a CONT sent right after the TERM is recorded before the exit
-    sleep 0.2
-    exit 0
-  fi
-done
-"#;
 const SLEEP: &str = "#!/bin/sh\nexec sleep 100\n";
 
 fn runsv_cmd(which: Impl) -> Command {
@@ -54,20 +32,6 @@ fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
 }
 
-/// Polls `f` every 10 ms until it gives Some, at most `secs`.
-fn poll<R>(secs: u64, mut f: impl FnMut() -> Option<R>) -> Option<R> {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() > end {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// A decoded `supervise/status`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct St {
@@ -76,6 +40,13 @@ struct St {
     pid: u32,
     /// bytes 16..20: paused, want, got TERM, state.
     tail: [u8; 4],
+}
+
+impl St {
+    /// The stamp as Unix seconds.
+    fn secs(&self) -> f64 {
+        self.tai.wrapping_sub(TAI_EPOCH) as f64 + self.nano as f64 / 1e9
+    }
 }
 
 fn parse(b: &[u8]) -> Option<St> {
@@ -864,11 +835,11 @@ fn restart_throttle(w: Impl) {
     let mut seen: Vec<(u32, f64)> = Vec::new();
     // Each new pid in supervise/pid, with the status stamp of its start.
     poll(T, || {
-        if let Some(st) = s.st() {
-            if st.tail[3] == 1 && seen.last().is_none_or(|l| l.0 != st.pid) {
-                let t = st.tai.wrapping_sub(TAI_EPOCH) as f64 + st.nano as f64 / 1e9;
-                seen.push((st.pid, t));
-            }
+        if let Some(st) = s.st()
+            && st.tail[3] == 1
+            && seen.last().is_none_or(|l| l.0 != st.pid)
+        {
+            seen.push((st.pid, st.secs()));
         }
         (s.wait_starts_now() >= 5).then_some(())
     });
@@ -1143,39 +1114,32 @@ fn sigint(w: Impl) {
 // ---------------------------------------------------------------------------------------
 // C runit's weaknesses that urunit fixes (runsv.md, "Known weaknesses").
 
-/// Weakness 1: stop signals reach only the direct child in C runit; urunit signals the
-/// service's process group, so a run script that does not exec loses its children too.
+/// Weakness 1: stop signals reach only the direct child in C runit; urunit clears the
+/// service's process group once it is stopped (`d`), and `k` SIGKILLs the whole group, so a
+/// run script that does not exec loses its children too.
 fn w1_signals_reach_process_group(w: Impl) {
-    let mut s = Svc::with_run(w, "#!/bin/sh\nsleep 100 &\necho $! > child\nwait\n");
-    s.spawn();
-    s.wait_tail(b"\0u\0\x01", "run\n", 0);
-    poll(T, || (!s.text("child").is_empty()).then_some(()));
-    let child: i32 = s.text("child").trim().parse().unwrap();
-    s.ctl(b"d");
-    s.wait_tail(b"\0d\0\0", "down\n", 0);
-    match w {
-        Impl::C => assert!(alive(child), "C runit: the grandchild survives"),
-        Impl::U => {
-            poll(T, || (!alive(child)).then_some(()));
-            assert!(!alive(child), "urunit: the grandchild got the TERM too (weakness 1)");
-        }
-    }
+    w1_grandchild(w, b"d", b"\0d\0\0", "down\n");
 }
 
-/// Weakness 1 for `k`: urunit's `sv kill` SIGKILLs the whole process group.
 fn w1_kill_reaches_process_group(w: Impl) {
+    w1_grandchild(w, b"k", b"\0u\0\x01", "run\n");
+}
+
+/// Sends `cmd` to a run script with a background child; waits for the status `tail`/`stat`
+/// (with a new pid if running); the child must survive in C runit, not in urunit.
+fn w1_grandchild(w: Impl, cmd: &[u8], tail: &[u8; 4], stat: &str) {
     let mut s = Svc::with_run(w, "#!/bin/sh\nsleep 100 &\necho $! >> child\nwait\n");
     s.spawn();
     let st = s.wait_tail(b"\0u\0\x01", "run\n", 0);
     poll(T, || (!s.text("child").is_empty()).then_some(()));
     let child: i32 = lines(s.p("child"))[0].parse().unwrap();
-    s.ctl(b"k");
-    s.wait_tail(b"\0u\0\x01", "run\n", st.pid);
+    s.ctl(cmd);
+    s.wait_tail(tail, stat, st.pid);
     match w {
-        Impl::C => assert!(alive(child), "C runit: the grandchild survives k"),
+        Impl::C => assert!(alive(child), "C runit: the grandchild survives"),
         Impl::U => {
             poll(T, || (!alive(child)).then_some(()));
-            assert!(!alive(child), "urunit: k reaches the process group (weakness 1)");
+            assert!(!alive(child), "urunit: the grandchild was not stopped (weakness 1)");
         }
     }
 }
@@ -1192,8 +1156,7 @@ fn w2_commands_during_throttle(w: Impl) {
     let start: f64 = lines(s.p("times"))[0].parse().unwrap();
     // The run exited and runsv noticed (down, want up, stamped after the run started; the
     // startup status is down, want up too, but stamped before).
-    let stamp = |st: &St| st.tai.wrapping_sub(TAI_EPOCH) as f64 + st.nano as f64 / 1e9;
-    poll(T, || s.st().filter(|st| st.tail == *b"\0u\0\0" && stamp(st) > start));
+    poll(T, || s.st().filter(|st| st.tail == *b"\0u\0\0" && st.secs() > start));
     s.ctl(b"d");
     let sent = now();
     s.wait_tail(b"\0d\0\0", "down\n", 0);
@@ -1285,7 +1248,8 @@ fn u_only_critical_exit_code() {
     let mut s = Svc::with_run(Impl::U, "#!/bin/sh\nexit 7\n");
     fs::write(s.p("critical"), "").unwrap();
     script(s.p("finish"), FINISH);
-    s.spawn();
+    // runsv may be gone before anyone sees it supervising.
+    s.runsv = Some(Proc::spawn(s.command("s")));
     assert_eq!(s.wait_exit().code(), Some(7));
     assert_eq!(lines(s.p("fin")), ["7 0"]);
     assert_eq!(s.err(), "");

@@ -7,42 +7,9 @@ use std::fs::{self, OpenOptions};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 use urunit_tests::*;
 
 const T: u64 = 30;
-
-/// Records every catchable signal in `sigs`, its pid in `starts`; exits on TERM, but not
-/// while the file `hold` exists.
-const SIGRUN: &str = r#"#!/bin/sh
-for s in HUP INT QUIT USR1 USR2 ALRM CONT; do trap "echo $s >> sigs" $s; done
-trap 'echo TERM >> sigs; stop=1' TERM
-stop=
-echo $$ >> starts
-while :; do
-  sleep 5 & p=$!
-  wait $p
-  kill $p 2>/dev/null
-  if [ -n "$stop" ]; then
-    while [ -e hold ]; do sleep 0.05; done
-    sleep 0.2
-    exit 0
-  fi
-done
-"#;
-
-fn poll<R>(secs: u64, mut f: impl FnMut() -> Option<R>) -> Option<R> {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() > end {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// `(pid 123)` -> `(pid N)`, `45s` -> `Ns`.
 fn normalise(s: &str) -> String {
@@ -145,16 +112,17 @@ impl Drop for Rig {
 /// The whole sequence; returns the transcript.
 fn transcript(w: Impl) -> Option<Vec<String>> {
     let mut r = Rig::start(w)?;
-    let mut t = Vec::new();
-    t.push(r.sv(&["status", "s"]));
-    t.push(r.sv(&["-v", "down", "s"]));
-    t.push(r.tail());
-    t.push(r.sv(&["status", "s"]));
-    t.push(r.sv(&["-v", "up", "s"]));
-    t.push(r.tail());
-    t.push(r.sv(&["-v", "once", "s"]));
-    t.push(r.tail());
-    t.push(r.sv(&["up", "s"]));
+    let mut t = vec![
+        r.sv(&["status", "s"]),
+        r.sv(&["-v", "down", "s"]),
+        r.tail(),
+        r.sv(&["status", "s"]),
+        r.sv(&["-v", "up", "s"]),
+        r.tail(),
+        r.sv(&["-v", "once", "s"]),
+        r.tail(),
+        r.sv(&["up", "s"]),
+    ];
     r.wait(|st| st.2 == b'u');
     t.push(r.tail());
     let pid = r.pid();
