@@ -319,6 +319,12 @@ both!(
     sigterm_waits_for_service,
     child_fds_env,
     inherited_fds,
+    log_run_missing,
+    finish_not_executable,
+    control_exec_failure,
+    scripts_stdout_to_log,
+    supervise_removed,
+    service_dir_removed,
     log_control,
     sigint,
     w1_signals_reach_process_group,
@@ -441,6 +447,10 @@ fn supervise_bad(w: Impl) {
     let s = Svc::with_run(w, SLEEP);
     fs::write(s.p("supervise"), "").unwrap();
     expect(&run(s.command("s"), T), 111, "", "runsv s: fatal: unable to open supervise/lock: not a directory\n");
+    // A symlink target of 256 bytes or more.
+    let s = Svc::with_run(w, SLEEP);
+    symlink("x".repeat(300), s.p("supervise")).unwrap();
+    expect(&run(s.command("s"), T), 111, "", "runsv s: fatal: unable to readlink ./supervise: name too long\n");
     // control is not a FIFO.
     let s = Svc::with_run(w, SLEEP);
     fs::create_dir(s.p("supervise")).unwrap();
@@ -856,6 +866,12 @@ fn restart_throttle(w: Impl) {
 }
 
 impl Svc {
+    /// Waits until `starts` holds at least `n` lines.
+    fn wait_starts_n(&self, n: usize) {
+        poll(T, || (self.wait_starts_now() >= n).then_some(()));
+        assert!(self.wait_starts_now() >= n, "{:?}: {} starts", self.which, self.wait_starts_now());
+    }
+
     fn wait_starts_now(&self) -> usize {
         lines(self.p("starts")).len()
     }
@@ -1111,6 +1127,93 @@ fn sigint(w: Impl) {
     }
 }
 
+/// `log/` without `log/run`: each start of the logger fails (the directory is printed as
+/// given); the service itself runs.
+fn log_run_missing(w: Impl) {
+    let mut s = Svc::with_run(w, SLEEP);
+    fs::create_dir(s.p("log")).unwrap();
+    let c = s.command("./s");
+    s.spawn_cmd(c);
+    s.wait_tail(b"\0u\0\x01", "run\n", 0);
+    let line = "runsv ./s: fatal: unable to start log/./run: file does not exist\n";
+    poll(T, || (s.err().len() >= 2 * line.len()).then_some(()));
+    let e = s.err();
+    assert!(e.len() >= 2 * line.len() && e.split_inclusive('\n').all(|l| l == line), "{w:?}: stderr {e:?}");
+    assert!(s.runsv_alive());
+}
+
+/// A readable but not executable ./finish: its start fails every cycle, then runsv goes on
+/// as if it had run (the service is restarted).
+fn finish_not_executable(w: Impl) {
+    let mut s = Svc::with_run(w, "#!/bin/sh\necho $$ >> starts\nexit 0\n");
+    fs::write(s.p("finish"), FINISH).unwrap();
+    s.spawn();
+    s.wait_starts_n(2);
+    let line = "runsv s: fatal: unable to start ./finish: access denied\n";
+    poll(T, || (s.err().len() >= line.len()).then_some(()));
+    let e = s.err();
+    assert!(!e.is_empty() && e.split_inclusive('\n').all(|l| l == line), "{w:?}: stderr {e:?}");
+    s.ctl(b"d");
+    s.wait_tail(b"\0d\0\0", "down\n", 0);
+}
+
+/// A control script that cannot be exec'd: runit's message with a literal `?`, exit 111,
+/// so the command is not handled and the signal is sent.
+fn control_exec_failure(w: Impl) {
+    let mut s = Svc::with_run(w, SIGRUN);
+    script(s.p("control/h"), "#!/nonexistent/sh\n");
+    s.spawn_up();
+    s.ctl(b"h");
+    assert_eq!(s.wait_sigs(1), ["HUP"]);
+    assert_eq!(s.err(), "runsv s: fatal: unable to run control/?: file does not exist\n");
+}
+
+/// ./run, control scripts and ./finish all write to the log pipe.
+fn scripts_stdout_to_log(w: Impl) {
+    let mut s = Svc::with_run(w, "#!/bin/sh\necho run-out\ntrap '' HUP\nexec sleep 100\n");
+    script(s.p("control/h"), "#!/bin/sh\necho h-out\nexit 1\n");
+    script(s.p("finish"), "#!/bin/sh\necho fin-out\n");
+    script(s.p("log/run"), "#!/bin/sh\nexec cat > ../out.log\n");
+    s.spawn();
+    wait_until(T, "run-out", || s.text("out.log") == "run-out\n");
+    s.ctl(b"h");
+    wait_until(T, "h-out", || s.text("out.log") == "run-out\nh-out\n");
+    s.ctl(b"x");
+    assert_eq!(s.wait_exit().code(), Some(0));
+    assert_eq!(s.text("out.log"), "run-out\nh-out\nfin-out\n");
+    assert_eq!(s.out(), "");
+}
+
+/// supervise/ removed under a running runsv: status updates warn (runit's words, and the
+/// update stops at the first failure); `x` still stops the service and runsv exits 0.
+fn supervise_removed(w: Impl) {
+    let mut s = Svc::with_run(w, SLEEP);
+    s.spawn();
+    s.wait_tail(b"\0u\0\x01", "run\n", 0);
+    fs::remove_dir_all(s.p("supervise")).unwrap();
+    // The FIFO is gone from the file system: only the signal reaches runsv now.
+    s.runsv().signal(libc::SIGTERM);
+    assert_eq!(s.wait_exit().code(), Some(0));
+    let w1 = "runsv s: warning: unable to open supervise/stat.new: file does not exist\n";
+    let w2 = "runsv s: warning: unable to open supervise/pid.new: file does not exist\n";
+    assert_eq!(s.err(), format!("{w1}{w1}{w2}"));
+}
+
+/// The whole service directory removed (runsvdir then sends SIGTERM): runsv stops the
+/// service and exits 0 although its cwd is gone.
+fn service_dir_removed(w: Impl) {
+    let mut s = Svc::with_run(w, SLEEP);
+    s.spawn();
+    let pid = s.wait_tail(b"\0u\0\x01", "run\n", 0).pid;
+    fs::remove_dir_all(&s.dir).unwrap();
+    s.runsv().signal(libc::SIGTERM);
+    assert_eq!(s.wait_exit().code(), Some(0));
+    assert!(!alive(pid as i32));
+    let w1 = "runsv s: warning: unable to open supervise/stat.new: file does not exist\n";
+    let w2 = "runsv s: warning: unable to open supervise/pid.new: file does not exist\n";
+    assert_eq!(s.err(), format!("{w1}{w1}{w2}"));
+}
+
 // ---------------------------------------------------------------------------------------
 // C runit's weaknesses that urunit fixes (runsv.md, "Known weaknesses").
 
@@ -1156,7 +1259,8 @@ fn w2_commands_during_throttle(w: Impl) {
     let start: f64 = lines(s.p("times"))[0].parse().unwrap();
     // The run exited and runsv noticed (down, want up, stamped after the run started; the
     // startup status is down, want up too, but stamped before).
-    poll(T, || s.st().filter(|st| st.tail == *b"\0u\0\0" && st.secs() > start));
+    let seen = poll(T, || s.st().filter(|st| st.tail == *b"\0u\0\0" && st.secs() > start));
+    assert!(seen.is_some(), "{w:?}: no down status after the first run: {:?}", s.st());
     s.ctl(b"d");
     let sent = now();
     s.wait_tail(b"\0d\0\0", "down\n", 0);
