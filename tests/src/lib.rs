@@ -25,6 +25,8 @@ pub fn bindir() -> PathBuf {
     static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     ONCE.get_or_init(|| {
         let d = std::env::temp_dir().join(format!("urunit-bin-{}", std::process::id()));
+        // A stale directory of an earlier process with the same pid: --install won't replace.
+        let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         let out = Command::new(bin()).arg("--install").arg(&d).output().unwrap();
         assert!(out.status.success(), "urunit --install failed: {}", String::from_utf8_lossy(&out.stderr));

@@ -264,6 +264,11 @@ fn wait_svc_tail(
     st
 }
 
+/// Waits until `pid` has exec'd `sleep` (a run script's last step).
+fn wait_sleeping(pid: u32) {
+    wait_until(T, "the service exec'd sleep", || read(format!("/proc/{pid}/cmdline")).starts_with(b"sleep\0"));
+}
+
 /// The state letter of /proc/PID/stat (R, S, T, Z...).
 fn proc_state(pid: u32) -> String {
     let s = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -1205,6 +1210,7 @@ fn service_dir_removed(w: Impl) {
     let mut s = Svc::with_run(w, SLEEP);
     s.spawn();
     let pid = s.wait_tail(b"\0u\0\x01", "run\n", 0).pid;
+    wait_sleeping(pid);
     fs::remove_dir_all(&s.dir).unwrap();
     s.runsv().signal(libc::SIGTERM);
     assert_eq!(s.wait_exit().code(), Some(0));
@@ -1342,7 +1348,7 @@ fn u_only_critical_exit_code() {
     s.spawn();
     let pid = s.wait_tail(b"\0u\0\x01", "run\n", 0).pid;
     // Once it exec'd sleep, all its lines are in the pipe or the log.
-    poll(T, || read(format!("/proc/{pid}/cmdline")).starts_with(b"sleep\0").then_some(()));
+    wait_sleeping(pid);
     kill(pid, libc::SIGKILL);
     assert_eq!(s.wait_exit().code(), Some(128 + 9));
     assert_eq!(lines(s.p("fin")), ["-1 9"]);

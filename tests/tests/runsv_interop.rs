@@ -61,8 +61,7 @@ impl Rig {
         let d = rig.dir.clone();
         wait_until(T, "runsv supervising", || supervised(&d));
         rig.wait(|st| st.4 == 1 && st.2 == b'u');
-        let starts = rig.dir.join("starts");
-        wait_until(T, "run started", || !lines(&starts).is_empty());
+        rig.started(1);
         Some(rig)
     }
 
@@ -97,6 +96,12 @@ impl Rig {
         format!("  sigs {:?}", lines(self.dir.join("sigs")))
     }
 
+    /// Waits until the run script started `n` times (and set its traps).
+    fn started(&self, n: usize) {
+        let f = self.dir.join("starts");
+        wait_until(T, "run started", || lines(&f).len() >= n);
+    }
+
     fn pid(&self) -> u32 {
         status(&self.dir).unwrap().0
     }
@@ -112,22 +117,16 @@ impl Drop for Rig {
 /// The whole sequence; returns the transcript.
 fn transcript(w: Impl) -> Option<Vec<String>> {
     let mut r = Rig::start(w)?;
-    let mut t = vec![
-        r.sv(&["status", "s"]),
-        r.sv(&["-v", "down", "s"]),
-        r.tail(),
-        r.sv(&["status", "s"]),
-        r.sv(&["-v", "up", "s"]),
-        r.tail(),
-        r.sv(&["-v", "once", "s"]),
-        r.tail(),
-        r.sv(&["up", "s"]),
-    ];
+    // Before a signal is sent, the run script must have set its traps (r.started(n)).
+    let mut t = vec![r.sv(&["status", "s"]), r.sv(&["-v", "down", "s"]), r.tail(), r.sv(&["status", "s"]), r.sv(&["-v", "up", "s"])];
+    r.started(2);
+    t.extend([r.tail(), r.sv(&["-v", "once", "s"]), r.tail(), r.sv(&["up", "s"])]);
     r.wait(|st| st.2 == b'u');
     t.push(r.tail());
     let pid = r.pid();
     t.push(r.sv(&["-v", "restart", "s"]));
     r.wait(|st| st.0 != pid && st.0 != 0 && st.4 == 1);
+    r.started(3);
     t.push(r.tail());
     let pid = r.pid();
     t.push(r.sv(&["term", "s"]));
@@ -135,12 +134,12 @@ fn transcript(w: Impl) -> Option<Vec<String>> {
     let pid = r.pid();
     t.push(r.sv(&["kill", "s"]));
     r.wait(|st| st.0 != pid && st.0 != 0 && st.4 == 1);
-    wait_until(T, "restarted after kill", || lines(r.dir.join("starts")).len() >= 4);
+    r.started(5);
     t.push(r.tail());
     t.push(r.sv(&["hup", "s"]));
     t.push(r.sv(&["1", "s"]));
     t.push(r.sv(&["alarm", "s"]));
-    wait_until(T, "3 more signals", || lines(r.dir.join("sigs")).len() >= 6);
+    wait_until(T, "3 more signals", || lines(r.dir.join("sigs")).len() >= 8);
     t.push(r.sigs());
     t.push(r.sv(&["pause", "s"]));
     r.wait(|st| st.1 == 1);
@@ -162,6 +161,7 @@ fn transcript(w: Impl) -> Option<Vec<String>> {
     t.push(r.tail());
     fs::remove_file(r.dir.join("hold")).unwrap();
     t.push(r.sv(&["-v", "start", "s"]));
+    r.started(6);
     fs::write(r.dir.join("down"), "").unwrap();
     t.push(r.sv(&["status", "s"]));
     t.push(r.sv(&["-v", "exit", "s"]));
