@@ -154,6 +154,13 @@ impl Svc {
         String::from_utf8_lossy(&read(self.tmp.join("err"))).into()
     }
 
+    /// Waits until runsv's stderr holds `line` at least `n` times, and nothing else.
+    fn wait_err_lines(&self, line: &str, n: usize) {
+        poll(T, || (self.err().len() >= n * line.len()).then_some(()));
+        let e = self.err();
+        assert!(e.len() >= n * line.len() && e.split_inclusive('\n').all(|l| l == line), "{:?}: stderr {e:?}", self.which);
+    }
+
     fn out(&self) -> String {
         String::from_utf8_lossy(&read(self.tmp.join("out"))).into()
     }
@@ -539,10 +546,7 @@ fn run_fails(w: Impl, run: Option<(&str, u32)>, msg: &str) {
     }
     script(s.p("finish"), "#!/bin/sh\necho \"$@\" >> fin\n");
     s.spawn();
-    let line = format!("runsv s: fatal: unable to start ./run: {msg}\n");
-    poll(T, || (s.err().len() >= 2 * line.len()).then_some(()));
-    let e = s.err();
-    assert!(e.len() >= 2 * line.len() && e.split_inclusive('\n').all(|l| l == line), "{w:?}: stderr {e:?}");
+    s.wait_err_lines(&format!("runsv s: fatal: unable to start ./run: {msg}\n"), 2);
     poll(T, || (lines(s.p("fin")).len() >= 2).then_some(()));
     assert!(lines(s.p("fin")).iter().all(|l| l == "111 0"), "{:?}", lines(s.p("fin")));
     s.wait_tail(b"\0u\0\0", "down\n", 0);
@@ -1140,10 +1144,7 @@ fn log_run_missing(w: Impl) {
     let c = s.command("./s");
     s.spawn_cmd(c);
     s.wait_tail(b"\0u\0\x01", "run\n", 0);
-    let line = "runsv ./s: fatal: unable to start log/./run: file does not exist\n";
-    poll(T, || (s.err().len() >= 2 * line.len()).then_some(()));
-    let e = s.err();
-    assert!(e.len() >= 2 * line.len() && e.split_inclusive('\n').all(|l| l == line), "{w:?}: stderr {e:?}");
+    s.wait_err_lines("runsv ./s: fatal: unable to start log/./run: file does not exist\n", 2);
     assert!(s.runsv_alive());
 }
 
@@ -1154,10 +1155,7 @@ fn finish_not_executable(w: Impl) {
     fs::write(s.p("finish"), FINISH).unwrap();
     s.spawn();
     s.wait_starts_n(2);
-    let line = "runsv s: fatal: unable to start ./finish: access denied\n";
-    poll(T, || (s.err().len() >= line.len()).then_some(()));
-    let e = s.err();
-    assert!(!e.is_empty() && e.split_inclusive('\n').all(|l| l == line), "{w:?}: stderr {e:?}");
+    s.wait_err_lines("runsv s: fatal: unable to start ./finish: access denied\n", 1);
     s.ctl(b"d");
     s.wait_tail(b"\0d\0\0", "down\n", 0);
 }
