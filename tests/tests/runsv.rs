@@ -100,6 +100,8 @@ impl Svc {
         unsafe {
             c.pre_exec(|| {
                 libc::umask(0o022);
+                // No core dumps: a crash's wait status is then exactly its signal number.
+                libc::setrlimit(libc::RLIMIT_CORE, &libc::rlimit { rlim_cur: 0, rlim_max: 0 });
                 // The raw syscall: glibc's signal() refuses 32 and 33, which may arrive ignored.
                 let dfl = [0u64; 4]; // x86_64 kernel sigaction: handler SIG_DFL, flags, restorer, mask
                 for sig in 1..=64 {
@@ -319,6 +321,7 @@ both!(
     ctl_long_write,
     finish_exit_code,
     finish_signal,
+    finish_segv,
     finish_unexecable_run,
     finish_state,
     down_file,
@@ -342,6 +345,7 @@ both!(
     w1_signals_reach_process_group,
     w1_kill_reaches_process_group,
     w2_commands_during_throttle,
+    w6_exit_with_daemonised_child,
     w7_kill_during_finish,
     w8_killed_control_script,
 );
@@ -795,6 +799,12 @@ fn finish_exit_code(w: Impl) {
 fn finish_signal(w: Impl) {
     let (s, fin) = finish_once(w, SIGRUN, 0o755, b"k");
     assert_eq!(fin, ["-1 9"]);
+    assert_eq!(s.err(), "");
+}
+
+fn finish_segv(w: Impl) {
+    let (s, fin) = finish_once(w, "#!/bin/sh\nkill -SEGV $$\n", 0o755, b"");
+    assert_eq!(fin, ["-1 11"]);
     assert_eq!(s.err(), "");
 }
 
@@ -1281,6 +1291,31 @@ fn w2_commands_during_throttle(w: Impl) {
     match w {
         Impl::C => assert!(written - start >= 0.9, "C runit sleeps: d acted on after {:.3}s", written - start),
         Impl::U => assert!(written - start < 1.0, "urunit acted on d {:.3}s after the start, after the throttle (weakness 2)", written - start),
+    }
+}
+
+/// Weakness 6: with a log service, C runit's runsv does not exit on `x` while a child the
+/// service left behind still holds the log pipe. urunit clears the stopped service's
+/// process group, so the logger sees EOF and runsv exits 0.
+fn w6_exit_with_daemonised_child(w: Impl) {
+    let mut s = Svc::with_run(w, "#!/bin/sh\nsleep 100 &\necho $! >> child\nexec sleep 100\n");
+    script(s.p("log/run"), "#!/bin/sh\nexec cat > /dev/null\n");
+    s.spawn();
+    s.wait_tail(b"\0u\0\x01", "run\n", 0);
+    s.wait_log_tail(b"\0u\0\x01", "run\n", 0);
+    wait_until(T, "child", || !s.text("child").is_empty());
+    let child: i32 = lines(s.p("child"))[0].parse().unwrap();
+    s.ctl(b"x");
+    match w {
+        Impl::C => {
+            s.wait_tail(b"\0d\0\0", "down\n", 0);
+            s.wait_log_tail(b"\0d\0\x01", "run, want exit\n", 0);
+            assert!(s.runsv_alive() && alive(child), "C runit waits for the logger, which waits for the child");
+        }
+        Impl::U => {
+            assert_eq!(s.wait_exit().code(), Some(0), "urunit exits (weakness 6)");
+            assert!(!alive(child));
+        }
     }
 }
 
