@@ -230,3 +230,18 @@ pub fn tee(from: RawFd, to: RawFd, len: usize, flags: libc::c_uint) -> Result<us
     cvt(|| unsafe { libc::tee(from, to, len, flags) })
 }
 pub const SPLICE_F_NONBLOCK: libc::c_uint = libc::SPLICE_F_NONBLOCK;
+
+/// open(O_WRONLY|O_NONBLOCK): runit's open_write, how sv asks "is a reader there?"
+/// of the supervise/ok and supervise/control FIFOs (ENXIO: nobody reads).
+pub fn open_write_nb(path: &CStr) -> Result<Fd> {
+    open(path, libc::O_WRONLY | libc::O_NONBLOCK, 0)
+}
+
+/// open(".", O_RDONLY|O_DIRECTORY): the current directory, to fchdir back to.
+pub fn open_cwd() -> Result<Fd> {
+    open(c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+}
+
+/// errno values callers compare against.
+pub const ENOENT: Errno = Errno(libc::ENOENT);
+pub const ENXIO: Errno = Errno(libc::ENXIO);
