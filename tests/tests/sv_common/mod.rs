@@ -1,0 +1,306 @@
+//! Shared by sv.rs and sv_interop.rs: services in known states under a chosen runsv
+//! (C runit's or urunit's), the command table, and running either sv on them.
+#![allow(dead_code)]
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use urunit_tests::*;
+
+/// Which runsv supervises the services.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runsv {
+    C,
+    Urunit,
+}
+
+/// Which sv runs the command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sv {
+    C,
+    Urunit,
+}
+
+/// The state a service is put in before the command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// ./run is up (it ignores HUP INT QUIT ALRM USR1 USR2, dies on TERM), for over a second.
+    Running,
+    /// A `down` file: runsv never started it.
+    Down,
+    /// Running, then paused with `p`.
+    Paused,
+    /// ./run exited at once and ./finish is still running.
+    Finishing,
+    /// No service directory at all.
+    Missing,
+}
+
+pub const STATES: &[State] = &[State::Running, State::Down, State::Paused, State::Finishing, State::Missing];
+
+/// Every command as typed: the plain ones, the same with `-w 1` (wait, shortened), and the
+/// LSB verbs (they always wait; `-w 1` keeps timeouts short).
+pub const COMMANDS: &[&[&str]] = &[
+    &["status"],
+    &["up"],
+    &["down"],
+    &["once"],
+    &["pause"],
+    &["cont"],
+    &["hup"],
+    &["alarm"],
+    &["interrupt"],
+    &["quit"],
+    &["1"],
+    &["2"],
+    &["term"],
+    &["kill"],
+    &["exit"],
+    &["-v", "status"],
+    &["-w", "1", "up"],
+    &["-w", "1", "down"],
+    &["-w", "1", "once"],
+    &["-w", "1", "pause"],
+    &["-w", "1", "cont"],
+    &["-w", "1", "hup"],
+    &["-w", "1", "alarm"],
+    &["-w", "1", "interrupt"],
+    &["-w", "1", "quit"],
+    &["-w", "1", "1"],
+    &["-w", "1", "2"],
+    &["-w", "1", "term"],
+    &["-w", "1", "kill"],
+    &["-w", "1", "exit"],
+    &["-w", "1", "start"],
+    &["-w", "1", "stop"],
+    &["-w", "1", "reload"],
+    &["-w", "1", "restart"],
+    &["-w", "1", "shutdown"],
+    &["-w", "1", "force-stop"],
+    &["-w", "1", "force-reload"],
+    &["-w", "1", "force-restart"],
+    &["-w", "1", "force-shutdown"],
+    &["-w", "1", "try-restart"],
+    &["-w", "1", "check"],
+];
+
+pub const RUN: &str = "#!/bin/sh\ntrap '' HUP INT QUIT ALRM USR1 USR2\nexec sleep 60\n";
+
+/// A command that starts `runsv DIR`, or None (and a skip notice) if it is not available.
+pub fn runsv(which: Runsv) -> Option<Command> {
+    match which {
+        Runsv::C => crunit("runsv").map(Command::new),
+        Runsv::Urunit => {
+            if urunit_runsv_missing() {
+                skip("urunit's runsv is not implemented in this build");
+                return None;
+            }
+            Some(cmd("runsv"))
+        }
+    }
+}
+
+/// True while src/runsv.rs is still the placeholder (it exits 111 at once, printing nothing).
+fn urunit_runsv_missing() -> bool {
+    let o = run(cmd("runsv"), 10);
+    o.status.code() == Some(111) && o.stderr.is_empty()
+}
+
+/// A command running `sv` (C runit's or urunit's) as argv[0] "sv", with SVDIR.
+pub fn sv(which: Sv, svdir: &Path) -> Command {
+    let mut c = match which {
+        Sv::C => Command::new(crunit("sv").expect("C runit's sv")),
+        Sv::Urunit => cmd("sv"),
+    };
+    c.env("SVDIR", svdir).env_remove("SVWAIT").current_dir(svdir);
+    c
+}
+
+/// Services in a temporary directory, supervised by runsv processes that end on drop.
+pub struct Bench {
+    pub tmp: TempDir,
+    procs: Vec<Proc>,
+    dirs: Vec<PathBuf>,
+}
+
+impl Bench {
+    pub fn new(tag: &str) -> Bench {
+        Bench { tmp: TempDir::new(tag), procs: Vec::new(), dirs: Vec::new() }
+    }
+
+    /// Makes DIR (relative to the bench) a service in `state` under `which` runsv, and
+    /// waits until it is there (not for the one-second settling: see `settle`).
+    pub fn service(&mut self, which: Runsv, dir: &str, state: State) -> PathBuf {
+        let d = self.tmp.join(dir);
+        if state == State::Missing {
+            std::fs::create_dir_all(d.parent().unwrap()).unwrap();
+            return d;
+        }
+        std::fs::create_dir_all(&d).unwrap();
+        match state {
+            State::Finishing => {
+                script(d.join("run"), "#!/bin/sh\nexit 0\n");
+                script(d.join("finish"), RUN);
+            }
+            _ => script(d.join("run"), RUN),
+        }
+        if state == State::Down {
+            std::fs::write(d.join("down"), "").unwrap();
+        }
+        self.start(which, &d);
+        let want: fn(u32, u8, u8, u8, u8) -> bool = match state {
+            State::Running | State::Paused => |pid, _, _, _, st| pid != 0 && st == 1,
+            State::Down => |pid, _, _, _, st| pid == 0 && st == 0,
+            State::Finishing => |pid, _, _, _, st| pid != 0 && st == 2,
+            State::Missing => unreachable!(),
+        };
+        wait_until(20, "service state", || status(&d).is_some_and(|(a, b, c, e, f)| want(a, b, c, e, f)));
+        if state == State::Paused {
+            control(&d, b"p");
+            wait_until(20, "paused", || status(&d).is_some_and(|s| s.1 == 1));
+        }
+        d
+    }
+
+    /// Starts runsv on an existing directory.
+    pub fn start(&mut self, which: Runsv, d: &Path) {
+        let mut c = runsv(which).expect("runsv");
+        c.arg(d).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+        self.procs.push(Proc::spawn(c));
+        self.dirs.push(d.to_path_buf());
+        wait_until(20, "runsv up", || supervised(d) && status_bytes(d).is_some());
+    }
+
+    /// Waits until every service's last state change is over 1.2 s old: runsv restarts a
+    /// service that ran for a second at once, and the second-granular checks of C runit's
+    /// sv see the old and the new instance apart.
+    pub fn settle(&self) {
+        for d in &self.dirs {
+            let Some(t) = stamp(d) else { continue };
+            wait_until(20, "settled", || now() > t + 1.2);
+        }
+    }
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        // runsv first (the guard kills its process group), then whatever it left.
+        self.procs.clear();
+        for d in &self.dirs {
+            for s in [d.clone(), d.join("log")] {
+                if let Some((pid, ..)) = status(&s) {
+                    if pid != 0 {
+                        // SAFETY: kill on a pid our runsv started.
+                        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Wall-clock seconds (with fraction).
+pub fn now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+/// The TAI64N stamp of supervise/status as Unix seconds.
+pub fn stamp(d: &Path) -> Option<f64> {
+    let b = status_bytes(d)?;
+    let tai = u64::from_be_bytes(b[0..8].try_into().unwrap());
+    let ns = u32::from_be_bytes(b[8..12].try_into().unwrap());
+    Some((tai - (1u64 << 62) - 10) as f64 + ns as f64 / 1e9)
+}
+
+/// `(pid 123)` -> `(pid P)`, and the seconds of a status line `12s` -> `Ns`.
+pub fn normalize(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i..].starts_with(b"(pid ") {
+            let mut j = i + 5;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            if j > i + 5 && j < b.len() && b[j] == b')' {
+                out.push_str("(pid P)");
+                i = j + 1;
+                continue;
+            }
+        }
+        if b[i].is_ascii_digit() && i > 0 && b[i - 1] == b' ' {
+            let mut j = i;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let end = j + 1 >= b.len() || matches!(b[j + 1], b',' | b';' | b'\n');
+            if j < b.len() && b[j] == b's' && end {
+                out.push_str("Ns");
+                i = j + 1;
+                continue;
+            }
+        }
+        out.push(b[i] as char);
+        i += 1;
+    }
+    out
+}
+
+/// Exit code, stdout and stderr of a run, normalized.
+pub fn outcome(o: &Output) -> (Option<i32>, String, String) {
+    (o.status.code(), normalize(&String::from_utf8_lossy(&o.stdout)), normalize(&String::from_utf8_lossy(&o.stderr)))
+}
+
+/// Runs sv `args` on the service `svc` below `svdir`, with a generous deadline.
+pub fn sv_on(which: Sv, svdir: &Path, args: &[&str], svc: &str) -> Output {
+    let mut c = sv(which, svdir);
+    c.args(args).arg(svc);
+    run(c, 60)
+}
+
+/// An /etc/init.d-style link NAME -> sv (C runit's or urunit's) in `dir`.
+pub fn initd_link(which: Sv, dir: &Path, name: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let target = match which {
+        Sv::C => crunit("sv").expect("C runit's sv"),
+        Sv::Urunit => bin(),
+    };
+    let l = dir.join(name);
+    let _ = std::fs::remove_file(&l);
+    symlink(target, &l).unwrap();
+    l
+}
+
+/// Runs `f` on every item with up to `n` threads, keeping the order of the results.
+pub fn par_map<T: Sync, R: Send>(items: &[T], n: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<R>>> = items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..n {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= items.len() {
+                    break;
+                }
+                *slots[i].lock().unwrap() = Some(f(&items[i]));
+            });
+        }
+    });
+    slots.into_iter().map(|m| m.into_inner().unwrap().unwrap()).collect()
+}
+
+/// For one runsv and one state: every command of COMMANDS on a fresh service each,
+/// run by `which` sv. Returns (command, exit code, stdout, stderr), normalized.
+pub fn table(r: Runsv, state: State, which: &[Sv]) -> Vec<(String, Sv, (Option<i32>, String, String))> {
+    let mut bench = Bench::new("svtab");
+    let mut jobs = Vec::new();
+    for (i, args) in COMMANDS.iter().enumerate() {
+        for &w in which {
+            let dir = format!("{i}-{w:?}");
+            bench.service(r, &format!("{dir}/svc"), state);
+            jobs.push((args, w, bench.tmp.join(&dir)));
+        }
+    }
+    bench.settle();
+    par_map(&jobs, 8, |(args, w, svdir)| (args.join(" "), *w, outcome(&sv_on(*w, svdir, args, "svc"))))
+}
