@@ -304,3 +304,20 @@ pub fn table(r: Runsv, state: State, which: &[Sv]) -> Vec<(String, Sv, (Option<i
     bench.settle();
     par_map(&jobs, 8, |(args, w, svdir)| (args.join(" "), *w, outcome(&sv_on(*w, svdir, args, "svc"))))
 }
+
+/// Bad usage: (arguments, what comes before the usage text on stderr); exit 100.
+pub const USAGE_CASES: &[(&[&str], &str)] = &[
+    (&[], ""),
+    (&["status"], ""),
+    (&["-v", "up"], ""),
+    (&["bogus", "svc"], ""),
+    (&["Up", "svc"], ""),
+    (&["", "svc"], ""),
+    (&["rx", "svc"], ""),
+    (&["fx", "svc"], ""),
+    (&["-", "svc"], ""),
+    (&["-x", "status", "svc"], "sv: illegal option -- x\n"),
+    (&["-vq", "status", "svc"], "sv: illegal option -- q\n"),
+    (&["-w"], "sv: option requires an argument -- w\n"),
+    (&["-V", "status", "svc"], "$Id: 900314260c6d52c986c5357673bea2f3bd3f4698 $\n"),
+];

@@ -1,0 +1,635 @@
+//! sv against the shipped binary: every command on a running, a down, a paused, a
+//! finishing and a missing service (exact stdout, stderr, exit code; pids and seconds
+//! normalized), under C runit's runsv and under urunit's; bad usage; names and paths;
+//! status lines and control bytes through a fake runsv; the log part; LSB mode; check
+//! scripts; `sv check` on a directory of services.
+mod sv_common;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use sv_common::*;
+use urunit_tests::*;
+
+const USAGE: &str = "usage: sv [-v] [-w sec] command service ...\n\n";
+
+/// Every command of COMMANDS on a service in each state: (state, command, exit, stdout).
+/// stderr is empty in all of them. Pids print as P and seconds as N.
+const EXPECTED: &[(State, &str, i32, &str)] = &[
+    (State::Running, "status", 0, "run: svc: (pid P) Ns\n"),
+    (State::Running, "up", 0, ""),
+    (State::Running, "down", 0, ""),
+    (State::Running, "once", 0, ""),
+    (State::Running, "pause", 0, ""),
+    (State::Running, "cont", 0, ""),
+    (State::Running, "hup", 0, ""),
+    (State::Running, "alarm", 0, ""),
+    (State::Running, "interrupt", 0, ""),
+    (State::Running, "quit", 0, ""),
+    (State::Running, "1", 0, ""),
+    (State::Running, "2", 0, ""),
+    (State::Running, "term", 0, ""),
+    (State::Running, "kill", 0, ""),
+    (State::Running, "exit", 0, ""),
+    (State::Running, "-v status", 0, "run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 up", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 down", 0, "ok: down: svc: Ns, normally up\n"),
+    (State::Running, "-w 1 once", 0, "ok: run: svc: (pid P) Ns, want down\n"),
+    (State::Running, "-w 1 pause", 0, "ok: run: svc: (pid P) Ns, paused\n"),
+    (State::Running, "-w 1 cont", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 hup", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 alarm", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 interrupt", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 quit", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 1", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 2", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 term", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 kill", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 exit", 0, "ok: svc: runsv not running\n"),
+    (State::Running, "-w 1 start", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 stop", 0, "ok: down: svc: Ns, normally up\n"),
+    (State::Running, "-w 1 reload", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 restart", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 shutdown", 0, "ok: svc: runsv not running\n"),
+    (State::Running, "-w 1 force-stop", 0, "ok: down: svc: Ns, normally up\n"),
+    (State::Running, "-w 1 force-reload", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 force-restart", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 force-shutdown", 0, "ok: svc: runsv not running\n"),
+    (State::Running, "-w 1 try-restart", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Running, "-w 1 check", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Down, "status", 0, "down: svc: Ns\n"),
+    (State::Down, "up", 0, ""),
+    (State::Down, "down", 0, ""),
+    (State::Down, "once", 0, ""),
+    (State::Down, "pause", 0, ""),
+    (State::Down, "cont", 0, ""),
+    (State::Down, "hup", 0, ""),
+    (State::Down, "alarm", 0, ""),
+    (State::Down, "interrupt", 0, ""),
+    (State::Down, "quit", 0, ""),
+    (State::Down, "1", 0, ""),
+    (State::Down, "2", 0, ""),
+    (State::Down, "term", 0, ""),
+    (State::Down, "kill", 0, ""),
+    (State::Down, "exit", 0, ""),
+    (State::Down, "-v status", 0, "down: svc: Ns\n"),
+    (State::Down, "-w 1 up", 0, "ok: run: svc: (pid P) Ns, normally down\n"),
+    (State::Down, "-w 1 down", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 once", 0, "ok: run: svc: (pid P) Ns, normally down, want down\n"),
+    (State::Down, "-w 1 pause", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 cont", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 hup", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 alarm", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 interrupt", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 quit", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 1", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 2", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 term", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 kill", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 exit", 0, "ok: svc: runsv not running\n"),
+    (State::Down, "-w 1 start", 0, "ok: run: svc: (pid P) Ns, normally down\n"),
+    (State::Down, "-w 1 stop", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 reload", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 restart", 0, "ok: run: svc: (pid P) Ns, normally down\n"),
+    (State::Down, "-w 1 shutdown", 0, "ok: svc: runsv not running\n"),
+    (State::Down, "-w 1 force-stop", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 force-reload", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 force-restart", 0, "ok: run: svc: (pid P) Ns, normally down\n"),
+    (State::Down, "-w 1 force-shutdown", 0, "ok: svc: runsv not running\n"),
+    (State::Down, "-w 1 try-restart", 0, "ok: down: svc: Ns\n"),
+    (State::Down, "-w 1 check", 0, "ok: down: svc: Ns\n"),
+    (State::Paused, "status", 0, "run: svc: (pid P) Ns, paused\n"),
+    (State::Paused, "up", 0, ""),
+    (State::Paused, "down", 0, ""),
+    (State::Paused, "once", 0, ""),
+    (State::Paused, "pause", 0, ""),
+    (State::Paused, "cont", 0, ""),
+    (State::Paused, "hup", 0, ""),
+    (State::Paused, "alarm", 0, ""),
+    (State::Paused, "interrupt", 0, ""),
+    (State::Paused, "quit", 0, ""),
+    (State::Paused, "1", 0, ""),
+    (State::Paused, "2", 0, ""),
+    (State::Paused, "term", 0, ""),
+    (State::Paused, "kill", 0, ""),
+    (State::Paused, "exit", 0, ""),
+    (State::Paused, "-v status", 0, "run: svc: (pid P) Ns, paused\n"),
+    (State::Paused, "-w 1 up", 0, "ok: run: svc: (pid P) Ns, paused\n"),
+    (State::Paused, "-w 1 down", 0, "ok: down: svc: Ns, normally up\n"),
+    (State::Paused, "-w 1 once", 0, "ok: run: svc: (pid P) Ns, paused, want down\n"),
+    (State::Paused, "-w 1 pause", 0, "ok: run: svc: (pid P) Ns, paused\n"),
+    (State::Paused, "-w 1 cont", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Paused, "-w 1 hup", 0, "ok: run: svc: (pid P) Ns, paused\n"),
+    (State::Paused, "-w 1 alarm", 0, "ok: run: svc: (pid P) Ns, paused\n"),
+    (State::Paused, "-w 1 interrupt", 0, "ok: run: svc: (pid P) Ns, paused\n"),
+    (State::Paused, "-w 1 quit", 0, "ok: run: svc: (pid P) Ns, paused\n"),
+    (State::Paused, "-w 1 1", 0, "ok: run: svc: (pid P) Ns, paused\n"),
+    (State::Paused, "-w 1 2", 0, "ok: run: svc: (pid P) Ns, paused\n"),
+    (State::Paused, "-w 1 term", 1, "timeout: run: svc: (pid P) Ns, paused, got TERM\n"),
+    (State::Paused, "-w 1 kill", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Paused, "-w 1 exit", 0, "ok: svc: runsv not running\n"),
+    (State::Paused, "-w 1 start", 0, "ok: run: svc: (pid P) Ns, paused\n"),
+    (State::Paused, "-w 1 stop", 0, "ok: down: svc: Ns, normally up\n"),
+    (State::Paused, "-w 1 reload", 0, "ok: run: svc: (pid P) Ns, paused\n"),
+    (State::Paused, "-w 1 restart", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Paused, "-w 1 shutdown", 0, "ok: svc: runsv not running\n"),
+    (State::Paused, "-w 1 force-stop", 0, "ok: down: svc: Ns, normally up\n"),
+    (State::Paused, "-w 1 force-reload", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Paused, "-w 1 force-restart", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Paused, "-w 1 force-shutdown", 0, "ok: svc: runsv not running\n"),
+    (State::Paused, "-w 1 try-restart", 0, "ok: run: svc: (pid P) Ns\n"),
+    (State::Paused, "-w 1 check", 0, "ok: run: svc: (pid P) Ns, paused\n"),
+    (State::Finishing, "status", 0, "finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "up", 0, ""),
+    (State::Finishing, "down", 0, ""),
+    (State::Finishing, "once", 0, ""),
+    (State::Finishing, "pause", 0, ""),
+    (State::Finishing, "cont", 0, ""),
+    (State::Finishing, "hup", 0, ""),
+    (State::Finishing, "alarm", 0, ""),
+    (State::Finishing, "interrupt", 0, ""),
+    (State::Finishing, "quit", 0, ""),
+    (State::Finishing, "1", 0, ""),
+    (State::Finishing, "2", 0, ""),
+    (State::Finishing, "term", 0, ""),
+    (State::Finishing, "kill", 0, ""),
+    (State::Finishing, "exit", 0, ""),
+    (State::Finishing, "-v status", 0, "finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 up", 1, "timeout: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 down", 1, "timeout: finish: svc: (pid P) Ns, want down\n"),
+    (State::Finishing, "-w 1 once", 0, "ok: finish: svc: (pid P) Ns, want down\n"),
+    (State::Finishing, "-w 1 pause", 0, "ok: finish: svc: (pid P) Ns, paused\n"),
+    (State::Finishing, "-w 1 cont", 0, "ok: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 hup", 0, "ok: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 alarm", 0, "ok: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 interrupt", 0, "ok: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 quit", 0, "ok: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 1", 0, "ok: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 2", 0, "ok: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 term", 1, "timeout: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 kill", 1, "timeout: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 exit", 1, "timeout: finish: svc: (pid P) Ns, want down\n"),
+    (State::Finishing, "-w 1 start", 1, "timeout: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 stop", 1, "timeout: finish: svc: (pid P) Ns, want down\n"),
+    (State::Finishing, "-w 1 reload", 0, "ok: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 restart", 1, "timeout: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 shutdown", 1, "timeout: finish: svc: (pid P) Ns, want down\n"),
+    (State::Finishing, "-w 1 force-stop", 1, "kill: finish: svc: (pid P) Ns, want down\n"),
+    (State::Finishing, "-w 1 force-reload", 1, "kill: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 force-restart", 1, "kill: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 force-shutdown", 1, "kill: finish: svc: (pid P) Ns, want down\n"),
+    (State::Finishing, "-w 1 try-restart", 1, "timeout: finish: svc: (pid P) Ns\n"),
+    (State::Finishing, "-w 1 check", 1, "timeout: finish: svc: (pid P) Ns\n"),
+];
+
+const MISSING: &str = "fail: svc: unable to change to service directory: file does not exist\n";
+
+fn every_command(r: Runsv, state: State) {
+    if runsv(r).is_none() {
+        return;
+    }
+    let rows = table(r, state, &[Sv::Urunit]);
+    assert_eq!(rows.len(), COMMANDS.len());
+    let mut bad = Vec::new();
+    for (cmd, _, got) in rows {
+        let want = match state {
+            State::Missing => (Some(1), MISSING.to_string(), String::new()),
+            _ => {
+                let e = EXPECTED.iter().find(|e| e.0 == state && e.1 == cmd).expect("a row per command");
+                (Some(e.2), e.3.to_string(), String::new())
+            }
+        };
+        if got != want {
+            bad.push(format!("sv {cmd} ({state:?}, {r:?} runsv):\n  want {want:?}\n  got  {got:?}"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+macro_rules! every_command {
+    ($($name:ident: $r:expr, $state:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            every_command($r, $state);
+        }
+    )*};
+}
+
+every_command! {
+    every_command_running_c_runsv: Runsv::C, State::Running;
+    every_command_down_c_runsv: Runsv::C, State::Down;
+    every_command_paused_c_runsv: Runsv::C, State::Paused;
+    every_command_finishing_c_runsv: Runsv::C, State::Finishing;
+    every_command_missing_c_runsv: Runsv::C, State::Missing;
+    every_command_running_urunit_runsv: Runsv::Urunit, State::Running;
+    every_command_down_urunit_runsv: Runsv::Urunit, State::Down;
+    every_command_paused_urunit_runsv: Runsv::Urunit, State::Paused;
+    every_command_finishing_urunit_runsv: Runsv::Urunit, State::Finishing;
+    every_command_missing_urunit_runsv: Runsv::Urunit, State::Missing;
+}
+
+// ---- A fake runsv: exact status lines and control bytes, no timing.
+
+/// supervise/ with the `ok` and `control` FIFOs held open for reading by the test (so sv
+/// sees a runsv) and a status file the test writes.
+struct Fake {
+    dir: PathBuf,
+    _ok: File,
+    ctl: File,
+}
+
+fn mkfifo(p: &Path) {
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: c is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo {}", p.display());
+}
+
+fn open_nb(p: &Path) -> File {
+    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(p).unwrap()
+}
+
+/// The 20 status bytes: stamp (Unix seconds), pid, paused, want, got TERM, state.
+fn pack(secs: u64, pid: u32, paused: u8, want: u8, term: u8, state: u8) -> Vec<u8> {
+    let mut b = ((1u64 << 62) + 10 + secs).to_be_bytes().to_vec();
+    b.extend_from_slice(&500u32.to_be_bytes());
+    b.extend_from_slice(&pid.to_le_bytes());
+    b.extend_from_slice(&[paused, want, term, state]);
+    b
+}
+
+/// A stamp far in the future: sv prints 0s (runit: never negative) and counts it as new.
+fn future() -> u64 {
+    now() as u64 + 100_000
+}
+
+impl Fake {
+    fn new(dir: &Path) -> Fake {
+        std::fs::create_dir_all(dir.join("supervise")).unwrap();
+        mkfifo(&dir.join("supervise/ok"));
+        mkfifo(&dir.join("supervise/control"));
+        let ok = open_nb(&dir.join("supervise/ok"));
+        let ctl = open_nb(&dir.join("supervise/control"));
+        Fake { dir: dir.to_path_buf(), _ok: ok, ctl }
+    }
+    /// A fake in `state`-like shape: running (pid 42, want up) unless told otherwise.
+    fn with(dir: &Path, status: Vec<u8>) -> Fake {
+        let f = Fake::new(dir);
+        f.set(status);
+        f
+    }
+    fn set(&self, status: Vec<u8>) {
+        std::fs::write(self.dir.join("supervise/status"), status).unwrap();
+    }
+    /// Everything sv wrote to supervise/control so far.
+    fn written(&mut self) -> String {
+        let mut v = Vec::new();
+        let mut buf = [0u8; 64];
+        while let Ok(n) = self.ctl.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            v.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8(v).unwrap()
+    }
+}
+
+fn running() -> Vec<u8> {
+    pack(future(), 42, 0, b'u', 0, 1)
+}
+
+/// urunit's sv in `dir` with SVDIR=dir.
+fn usv(dir: &Path) -> Command {
+    sv(Sv::Urunit, dir)
+}
+
+fn run_sv(dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut c = usv(dir);
+    c.args(args);
+    run(c, 60)
+}
+
+#[test]
+fn usage_errors() {
+    let t = TempDir::new("svusage");
+    for (args, err) in USAGE_CASES {
+        let o = run_sv(t.path(), args);
+        expect(&o, 100, "", &format!("{err}{USAGE}"));
+    }
+}
+
+#[test]
+fn status_lines() {
+    let t = TempDir::new("svstat");
+    let d = t.join("svc");
+    let f = Fake::with(&d, running());
+    let st = |args: &[&str]| run_sv(t.path(), args);
+    expect(&st(&["status", "svc"]), 0, "run: svc: (pid 42) 0s\n", "");
+    std::fs::write(d.join("down"), "").unwrap();
+    expect(&st(&["status", "svc"]), 0, "run: svc: (pid 42) 0s, normally down\n", "");
+    f.set(pack(future(), 42, 1, b'd', 1, 1));
+    expect(&st(&["status", "svc"]), 0, "run: svc: (pid 42) 0s, normally down, paused, want down, got TERM\n", "");
+    std::fs::remove_file(d.join("down")).unwrap();
+    f.set(pack(future(), 0, 1, b'u', 1, 0));
+    expect(&st(&["status", "svc"]), 0, "down: svc: 0s, normally up, want up\n", "");
+    f.set(pack(future(), 43, 0, b'u', 0, 2));
+    expect(&st(&["stat", "svc"]), 0, "finish: svc: (pid 43) 0s\n", "");
+    // Seconds since the stamp.
+    f.set(pack(now() as u64 - 100, 0, 0, b'd', 0, 0));
+    let o = st(&["s", "svc"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(["down: svc: 100s, normally up\n", "down: svc: 101s, normally up\n"].contains(&out.as_str()), "{out}");
+    // A `down` that cannot be looked at: a warning on stderr instead of the service's part.
+    std::os::unix::fs::symlink("down", d.join("down")).unwrap();
+    expect(&st(&["status", "svc"]), 0, "\n", "warning: unable to stat svc/down: symbolic link loop\n");
+}
+
+#[test]
+fn status_file_errors() {
+    let t = TempDir::new("svstaterr");
+    let st = |args: &[&str]| run_sv(t.path(), args);
+    // No supervise/ at all.
+    std::fs::create_dir_all(t.join("bare")).unwrap();
+    expect(&st(&["status", "bare"]), 1, "warning: bare: unable to open supervise/ok: file does not exist\n", "");
+    // supervise/ok without a reader: runsv is not running (fine only for exit).
+    std::fs::create_dir_all(t.join("gone/supervise")).unwrap();
+    mkfifo(&t.join("gone/supervise/ok"));
+    expect(&st(&["status", "gone"]), 1, "fail: gone: runsv not running\n", "");
+    expect(&st(&["up", "gone"]), 1, "fail: gone: runsv not running\n", "");
+    expect(&st(&["exit", "gone"]), 0, "ok: gone: runsv not running\n", "");
+    expect(&st(&["-w", "1", "shutdown", "gone"]), 0, "ok: gone: runsv not running\n", "");
+    // A reader but no status file, and a short one.
+    let f = Fake::new(&t.join("nostat"));
+    expect(&st(&["status", "nostat"]), 1, "warning: nostat: unable to open supervise/status: file does not exist\n", "");
+    f.set(vec![1, 2, 3]);
+    expect(&st(&["up", "nostat"]), 1, "warning: nostat: unable to read supervise/status: bad format\n", "");
+    // Each failed service counts; the exit code stops at 99.
+    expect(&st(&["status", "bare", "gone", "nostat", "nope"]), 4, &format!("warning: bare: unable to open supervise/ok: file does not exist\nfail: gone: runsv not running\nwarning: nostat: unable to read supervise/status: bad format\nfail: nope: {}\n", "unable to change to service directory: file does not exist"), "");
+    let many: Vec<String> = (0..120).map(|i| format!("missing{i}")).collect();
+    let mut args = vec!["status"];
+    args.extend(many.iter().map(|s| s.as_str()));
+    let o = st(&args);
+    assert_eq!(o.status.code(), Some(99));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 120);
+}
+
+#[test]
+fn log_part() {
+    let t = TempDir::new("svlog");
+    let d = t.join("svc");
+    let _f = Fake::with(&d, running());
+    let st = |args: &[&str]| run_sv(t.path(), args);
+    // A log directory without supervise/: the warning ends the line (runit went on to
+    // print the main service's status again, named "log").
+    std::fs::create_dir_all(d.join("log")).unwrap();
+    expect(&st(&["status", "svc"]), 1, "run: svc: (pid 42) 0s; warning: svc/log: unable to open supervise/ok: file does not exist\n", "");
+    std::fs::create_dir_all(d.join("log/supervise")).unwrap();
+    mkfifo(&d.join("log/supervise/ok"));
+    expect(&st(&["status", "svc"]), 1, "run: svc: (pid 42) 0s; fail: svc/log: runsv not running\n", "");
+    std::fs::remove_dir_all(d.join("log")).unwrap();
+    let _l = Fake::with(&d.join("log"), pack(future(), 0, 0, b'u', 0, 0));
+    expect(&st(&["status", "svc"]), 0, "run: svc: (pid 42) 0s; down: log: 0s, normally up, want up\n", "");
+    // Only status looks at the log.
+    expect(&st(&["-w", "0", "up", "svc"]), 0, "ok: run: svc: (pid 42) 0s\n", "");
+}
+
+#[test]
+fn log_under_runsv() {
+    for r in [Runsv::C, Runsv::Urunit] {
+        if runsv(r).is_none() {
+            continue;
+        }
+        let mut b = Bench::new("svlogrun");
+        let d = b.tmp.join("svc");
+        script(d.join("run"), RUN);
+        script(d.join("log/run"), RUN);
+        b.start(r, &d);
+        wait_until(20, "both up", || status(&d).is_some_and(|s| s.0 != 0) && status(d.join("log")).is_some_and(|s| s.0 != 0));
+        let o = run_sv(b.tmp.path(), &["status", "svc"]);
+        assert_eq!(outcome(&o), (Some(0), "run: svc: (pid P) Ns; run: log: (pid P) Ns\n".into(), "".into()), "{r:?}");
+        let o = run_sv(b.tmp.path(), &["-w", "5", "down", "svc"]);
+        assert_eq!(outcome(&o), (Some(0), "ok: down: svc: Ns, normally up\n".into(), "".into()), "{r:?}");
+        let o = run_sv(b.tmp.path(), &["status", "svc"]);
+        assert_eq!(outcome(&o), (Some(0), "down: svc: Ns, normally up; run: log: (pid P) Ns\n".into(), "".into()), "{r:?}");
+    }
+}
+
+/// The bytes each command writes to supervise/control, and what it prints, for a service
+/// running with want down (so nothing is skipped), with SVWAIT=0.
+const CONTROL: &[(&str, &str, i32, &str)] = &[
+    ("up", "u", 0, ""),
+    ("down", "d", 0, ""),
+    ("once", "o", 0, ""),
+    ("pause", "p", 0, ""),
+    ("cont", "c", 0, ""),
+    ("hup", "h", 0, ""),
+    ("alarm", "a", 0, ""),
+    ("interrupt", "i", 0, ""),
+    ("quit", "q", 0, ""),
+    ("1", "1", 0, ""),
+    ("2", "2", 0, ""),
+    ("term", "t", 0, ""),
+    ("kill", "k", 0, ""),
+    ("exit", "x", 0, ""),
+    // runit's first-letter matching.
+    ("u", "u", 0, ""),
+    ("dOWN", "d", 0, ""),
+    ("oops", "o", 0, ""),
+    ("t", "t", 0, ""),
+    ("continue", "c", 0, ""),
+    ("k9", "k", 0, ""),
+    ("e", "x", 0, ""),
+    ("xyz", "x", 0, ""),
+    ("12", "1", 0, ""),
+    ("status", "", 0, "run: svc: (pid 42) 0s, want down\n"),
+    ("stat", "", 0, "run: svc: (pid 42) 0s, want down\n"),
+    ("s", "", 0, "run: svc: (pid 42) 0s, want down\n"),
+    // The LSB verbs, which wait.
+    ("start", "u", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
+    ("stop", "d", 1, "timeout: run: svc: (pid 42) 0s, want down\n"),
+    ("reload", "h", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
+    ("restart", "tcu", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
+    ("shutdown", "x", 1, "timeout: run: svc: (pid 42) 0s, want down\n"),
+    ("try-restart", "tc", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
+    ("check", "", 1, "timeout: run: svc: (pid 42) 0s, want down\n"),
+    ("force-stop", "dk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
+    ("force-reload", "tc", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
+    ("force-restart", "tcu", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
+    ("force-shutdown", "xk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
+    // Undocumented in runit: capitals that wait and kill.
+    ("Down", "dk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
+    ("Term", "tc", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
+    ("Xit", "xk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
+    ("Exit", "xk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
+];
+
+#[test]
+fn control_bytes() {
+    let t = TempDir::new("svctl");
+    let mut f = Fake::with(&t.join("svc"), pack(future(), 42, 0, b'd', 0, 1));
+    for (cmd, bytes, code, out) in CONTROL {
+        // SVWAIT=0: the commands that always wait give up at once.
+        let mut c = usv(t.path());
+        c.env("SVWAIT", "0").args([cmd, "svc"]);
+        expect(&run(c, 60), *code, out, "");
+        assert_eq!(f.written(), *bytes, "sv {cmd}");
+    }
+}
+
+#[test]
+fn skip_rule() {
+    let t = TempDir::new("svskip");
+    let mut f = Fake::with(&t.join("svc"), running());
+    // Already wants up: nothing is sent, the wait still happens.
+    expect(&run_sv(t.path(), &["-w", "0", "up", "svc"]), 0, "ok: run: svc: (pid 42) 0s\n", "");
+    assert_eq!(f.written(), "");
+    // Wants down and got TERM: `down` sends nothing.
+    f.set(pack(future(), 0, 0, b'd', 1, 0));
+    expect(&run_sv(t.path(), &["-w", "0", "down", "svc"]), 0, "ok: down: svc: 0s, normally up\n", "");
+    assert_eq!(f.written(), "");
+    // Wants down without TERM (started with `once`): `down` is sent.
+    f.set(pack(future(), 42, 0, b'd', 0, 1));
+    expect(&run_sv(t.path(), &["down", "svc"]), 0, "", "");
+    assert_eq!(f.written(), "d");
+}
+
+#[test]
+fn bad_wait_values() {
+    let t = TempDir::new("svbadw");
+    let mut f = Fake::with(&t.join("svc"), running());
+    // runit reads -w and $SVWAIT as their leading digits: "abc" is 0, so the first look
+    // after sending already times out (and -w still implies -v).
+    let to = "timeout: run: svc: (pid 42) 0s\n";
+    expect(&run_sv(t.path(), &["-w", "abc", "down", "svc"]), 1, to, "");
+    expect(&run_sv(t.path(), &["-wabc", "down", "svc"]), 1, to, "");
+    expect(&run_sv(t.path(), &["-vw", "0x9", "down", "svc"]), 1, to, "");
+    let mut c = usv(t.path());
+    c.env("SVWAIT", "junk").args(["-v", "down", "svc"]);
+    expect(&run(c, 60), 1, to, "");
+    let mut c = usv(t.path());
+    c.env("SVWAIT", "0").args(["stop", "svc"]);
+    expect(&run(c, 60), 1, to, "");
+    assert_eq!(f.written(), "ddddd");
+    // -w overrides SVWAIT; a satisfied wait returns at once whatever the limit.
+    let mut c = usv(t.path());
+    c.env("SVWAIT", "0").args(["-w", "99999999999999999999999", "up", "svc"]);
+    expect(&run(c, 60), 0, "ok: run: svc: (pid 42) 0s\n", "");
+}
+
+#[test]
+fn names_and_paths() {
+    let t = TempDir::new("svnames");
+    let _f = Fake::with(&t.join("svc"), running());
+    let other = TempDir::new("svnames-cwd");
+    let _g = Fake::with(&other.join("svc"), pack(future(), 0, 0, b'd', 0, 0));
+    let abs = t.join("svc");
+    let abs = abs.to_str().unwrap();
+    // SVDIR=t, cwd=other: a plain name is SVDIR's; `./`, `/`, and a trailing `/` are paths.
+    let go = |args: &[&str]| {
+        let mut c = usv(t.path());
+        c.current_dir(other.path()).args(args);
+        run(c, 60)
+    };
+    expect(&go(&["status", "svc"]), 0, "run: svc: (pid 42) 0s\n", "");
+    expect(&go(&["status", "./svc"]), 0, "down: ./svc: 0s, normally up\n", "");
+    expect(&go(&["status", "svc/"]), 0, "down: svc/: 0s, normally up\n", "");
+    expect(&go(&["status", abs]), 0, &format!("run: {abs}: (pid 42) 0s\n"), "");
+    expect(&go(&["status", "."]), 1, "warning: .: unable to open supervise/ok: file does not exist\n", "");
+    expect(&go(&["status", ""]), 1, "fail: : unable to change to service directory: file does not exist\n", "");
+    // The wait loop resolves names the same way (runit used SVDIR for `svc/` there).
+    expect(&go(&["-w", "0", "down", "svc/"]), 0, "ok: down: svc/: 0s, normally up\n", "");
+    // Without SVDIR the default is /etc/service/.
+    let mut c = usv(t.path());
+    c.env_remove("SVDIR").args(["status", "urunit-test-no-such-service"]);
+    let o = run(c, 60);
+    let svc_dir = std::fs::metadata("/etc/service/urunit-test-no-such-service");
+    assert!(svc_dir.is_err());
+    expect(&o, 1, "fail: urunit-test-no-such-service: unable to change to service directory: file does not exist\n", "");
+    let mut c = usv(t.path());
+    c.env("SVDIR", t.join("nowhere")).args(["status", "svc"]);
+    expect(&run(c, 60), 1, "fail: svc: unable to change to service directory: file does not exist\n", "");
+}
+
+#[test]
+fn front_end() {
+    let t = TempDir::new("svfront");
+    let _f = Fake::with(&t.join("svc"), running());
+    // `urunit sv ...` is normal mode (argv[0] "sv").
+    let mut c = Command::new(bin());
+    c.env("SVDIR", t.path()).args(["sv", "status", "svc"]);
+    expect(&run(c, 60), 0, "run: svc: (pid 42) 0s\n", "");
+    // A link named sv.
+    let l = t.join("bin/sv");
+    std::fs::create_dir_all(t.join("bin")).unwrap();
+    std::os::unix::fs::symlink(bin(), &l).unwrap();
+    let mut c = Command::new(&l);
+    c.env("SVDIR", t.path()).args(["status", "svc"]);
+    expect(&run(c, 60), 0, "run: svc: (pid 42) 0s\n", "");
+}
+
+// ---- LSB mode: /etc/init.d/NAME -> sv.
+
+fn lsb(t: &TempDir, name: &str, args: &[&str]) -> std::process::Output {
+    let l = initd_link(Sv::Urunit, &t.join("init.d"), name);
+    let mut c = Command::new(l);
+    c.env("SVDIR", t.join("service")).env_remove("SVWAIT").current_dir(t.path()).args(args);
+    run(c, 60)
+}
+
+#[test]
+fn lsb_mode() {
+    let t = TempDir::new("svlsb");
+    let d = t.join("service/web");
+    let f = Fake::with(&d, running());
+    let usage = "usage: web [-w sec] command\n\n";
+    expect(&lsb(&t, "web", &["status"]), 0, "run: web: (pid 42) 0s\n", "");
+    expect(&lsb(&t, "web", &["status", "ignored", "args"]), 0, "run: web: (pid 42) 0s\n", "");
+    f.set(pack(future(), 43, 0, b'u', 0, 2));
+    expect(&lsb(&t, "web", &["status"]), 0, "finish: web: (pid 43) 0s\n", "");
+    f.set(pack(future(), 0, 0, b'd', 0, 0));
+    expect(&lsb(&t, "web", &["status"]), 3, "down: web: 0s, normally up\n", "");
+    // The service decides, not its log (runit 2.1.2 returned the log's code here: 0).
+    let _l = Fake::with(&d.join("log"), pack(future(), 44, 0, b'u', 0, 1));
+    expect(&lsb(&t, "web", &["status"]), 3, "down: web: 0s, normally up; run: log: (pid 44) 0s\n", "");
+    f.set(vec![0; 3]);
+    expect(&lsb(&t, "web", &["status"]), 4, "warning: web: unable to read supervise/status: bad format\n", "");
+    expect(&lsb(&t, "nope", &["status"]), 1, "fail: nope: unable to change to service directory: file does not exist\n", "");
+    std::fs::create_dir_all(t.join("service/gone/supervise")).unwrap();
+    mkfifo(&t.join("service/gone/supervise/ok"));
+    expect(&lsb(&t, "gone", &["status"]), 1, "fail: gone: runsv not running\n", "");
+    expect(&lsb(&t, "gone", &["stop"]), 1, "fail: gone: runsv not running\n", "");
+    expect(&lsb(&t, "gone", &["shutdown"]), 0, "ok: gone: runsv not running\n", "");
+    // Verbs wait without -v; exit 0 when done, 1 on a timeout.
+    f.set(running());
+    expect(&lsb(&t, "web", &["start"]), 0, "ok: run: web: (pid 42) 0s\n", "");
+    expect(&lsb(&t, "web", &["-w", "0", "stop"]), 1, "timeout: run: web: (pid 42) 0s\n", "");
+    expect(&lsb(&t, "web", &["up"]), 0, "", "");
+    // Usage: exit 2, also for s-words other than the four verbs.
+    for args in [&[][..], &["bogus"], &["stat"], &["sx"], &["rx"], &["force"]] {
+        expect(&lsb(&t, "web", args), 2, "", usage);
+    }
+    expect(&lsb(&t, "web", &["-x", "status"]), 2, "", &format!("web: illegal option -- x\n{usage}"));
+    expect(&lsb(&t, "web", &["-V"]), 2, "", &format!("$Id: 900314260c6d52c986c5357673bea2f3bd3f4698 $\n{usage}"));
+}
+
+#[test]
+fn lsb_under_runsv() {
+    for r in [Runsv::C, Runsv::Urunit] {
+        let mut b = Bench::new("svlsbrun");
+        if runsv(r).is_none() {
+            continue;
+        }
+        let d = b.service(r, "service/db", State::Running);
+        let t = &b.tmp;
+        let norm = |o: std::process::Output| outcome(&o);
+        assert_eq!(norm(lsb(t, "db", &["status"])), (Some(0), "run: db: (pid P) Ns\n".into(), "".into()), "{r:?}");
+        assert_eq!(norm(lsb(t, "db", &["stop"])), (Some(0), "ok: down: db: Ns, normally up\n".into(), "".into()), "{r:?}");
+        assert_eq!(norm(lsb(t, "db", &["status"])), (Some(3), "down: db: Ns, normally up\n".into(), "".into()), "{r:?}");
+        assert_eq!(norm(lsb(t, "db", &["start"])), (Some(0), "ok: run: db: (pid P) Ns\n".into(), "".into()), "{r:?}");
+        let pid = status(&d).unwrap().0;
+        assert_eq!(norm(lsb(t, "db", &["restart"])), (Some(0), "ok: run: db: (pid P) Ns\n".into(), "".into()), "{r:?}");
+        assert_ne!(status(&d).unwrap().0, pid, "restart gave a new process ({r:?})");
+        assert_eq!(norm(lsb(t, "db", &["force-shutdown"])), (Some(0), "ok: db: runsv not running\n".into(), "".into()), "{r:?}");
+    }
+}
