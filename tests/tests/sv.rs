@@ -633,3 +633,115 @@ fn lsb_under_runsv() {
         assert_eq!(norm(lsb(t, "db", &["force-shutdown"])), (Some(0), "ok: db: runsv not running\n".into(), "".into()), "{r:?}");
     }
 }
+
+// ---- The check script.
+
+#[test]
+fn check_scripts() {
+    let t = TempDir::new("svcheck");
+    let d = t.join("svc");
+    let _f = Fake::with(&d, running());
+    let ok = "ok: run: svc: (pid 42) 0s\n";
+    let to = "timeout: run: svc: (pid 42) 0s\n";
+    // Passes: ok. It runs in the service directory, without stdout.
+    script(d.join("check"), "#!/bin/sh\ntest -e ./supervise/status || exit 1\nif echo hi 2>/dev/null; then exit 1; fi\nexit 0\n");
+    expect(&run_sv(t.path(), &["-w", "5", "up", "svc"]), 0, ok, "");
+    expect(&run_sv(t.path(), &["-w", "5", "check", "svc"]), 0, ok, "");
+    expect(&run_sv(t.path(), &["-w", "5", "start", "svc"]), 0, ok, "");
+    expect(&run_sv(t.path(), &["-w", "5", "try-restart", "svc"]), 0, ok, "");
+    // Fails: timeout; not run for commands that do not need it.
+    script(d.join("check"), "#!/bin/sh\nexit 1\n");
+    expect(&run_sv(t.path(), &["-w", "1", "check", "svc"]), 1, to, "");
+    expect(&run_sv(t.path(), &["-w", "1", "up", "svc"]), 1, to, "");
+    expect(&run_sv(t.path(), &["-w", "1", "hup", "svc"]), 0, ok, "");
+    // Killed by a signal, or not runnable: not passed (runit passed both); the
+    // warning comes once, not on every poll.
+    script(d.join("check"), "#!/bin/sh\nkill -9 $$\n");
+    expect(&run_sv(t.path(), &["-w", "1", "check", "svc"]), 1, to, "");
+    std::fs::set_permissions(d.join("check"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    expect(&run_sv(t.path(), &["-w", "1", "check", "svc"]), 1, to, "warning: unable to run svc/check: access denied\n");
+    std::fs::write(d.join("check"), "no interpreter line\n").unwrap();
+    std::fs::set_permissions(d.join("check"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    expect(&run_sv(t.path(), &["-w", "1", "check", "svc"]), 1, to, "warning: unable to run svc/check: exec format error\n");
+    // A check that cannot be looked at has not passed (runit: the same).
+    std::fs::remove_file(d.join("check")).unwrap();
+    std::os::unix::fs::symlink("check", d.join("check")).unwrap();
+    expect(&run_sv(t.path(), &["-w", "0", "check", "svc"]), 1, to, "warning: unable to stat svc/check: symbolic link loop\n");
+}
+
+#[test]
+fn check_becomes_ready() {
+    let t = TempDir::new("svready");
+    let d = t.join("svc");
+    let _f = Fake::with(&d, running());
+    script(d.join("check"), "#!/bin/sh\ntouch ran\nexec test -e ready\n");
+    let mut c = usv(t.path());
+    c.args(["-w", "30", "check", "svc"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let p = Proc::spawn(c);
+    wait_until(20, "a first check", || d.join("ran").exists());
+    std::fs::write(d.join("ready"), "").unwrap();
+    let o = p.output(30);
+    expect(&o, 0, "ok: run: svc: (pid 42) 0s\n", "");
+}
+
+// ---- `sv check DIR` on a directory of services (the container health check).
+
+#[test]
+fn check_collection() {
+    let t = TempDir::new("svcoll");
+    let s = t.join("service");
+    let _a = Fake::with(&s.join("a"), running());
+    let _b = Fake::with(&s.join("b"), pack(future(), 0, 0, b'd', 0, 0));
+    // Not services: dot-names, plain files.
+    std::fs::create_dir_all(s.join(".hidden")).unwrap();
+    std::fs::write(s.join("README"), "").unwrap();
+    let sp = s.to_str().unwrap();
+    let all_ok = format!("ok: run: {sp}/a: (pid 42) 0s\nok: down: {sp}/b: 0s, normally up\n");
+    expect(&run_sv(t.path(), &["check", sp]), 0, &all_ok, "");
+    // A trailing slash is not doubled.
+    expect(&run_sv(t.path(), &["-w", "0", "check", &format!("{sp}/")]), 0, &all_ok, "");
+    // Names as usual: via SVDIR, or relative to the current directory.
+    expect(&run_sv(t.path(), &["check", "service"]), 0, "ok: run: service/a: (pid 42) 0s\nok: down: service/b: 0s, normally up\n", "");
+    expect(&run_sv(t.path(), &["check", "./service"]), 0, "ok: run: ./service/a: (pid 42) 0s\nok: down: ./service/b: 0s, normally up\n", "");
+    expect(&run_sv(t.path(), &["check", "service/"]), 0, "ok: run: service/a: (pid 42) 0s\nok: down: service/b: 0s, normally up\n", "");
+    // A service that is not ready, and one without runsv: each counts.
+    let _c = Fake::with(&s.join("c"), pack(future(), 43, 0, b'u', 0, 2));
+    std::fs::create_dir_all(s.join("d/supervise")).unwrap();
+    mkfifo(&s.join("d/supervise/ok"));
+    expect(
+        &run_sv(t.path(), &["-w", "0", "check", "service"]),
+        2,
+        "ok: run: service/a: (pid 42) 0s\nok: down: service/b: 0s, normally up\nfail: service/d: runsv not running\ntimeout: finish: service/c: (pid 43) 0s\n",
+        "",
+    );
+    // One service of it, and only for check.
+    expect(&run_sv(t.path(), &["check", "service/a"]), 0, "ok: run: service/a: (pid 42) 0s\n", "");
+    expect(&run_sv(t.path(), &["status", "service"]), 1, "warning: service: unable to open supervise/ok: file does not exist\n", "");
+    // A directory with `run` is a service, even with service directories inside; so is
+    // one with no service directories at all.
+    std::fs::create_dir_all(t.join("empty")).unwrap();
+    expect(&run_sv(t.path(), &["check", "empty"]), 1, "warning: empty: unable to open supervise/ok: file does not exist\n", "");
+    script(s.join("run"), RUN);
+    expect(&run_sv(t.path(), &["check", "service"]), 1, "warning: service: unable to open supervise/ok: file does not exist\n", "");
+}
+
+#[test]
+fn check_collection_under_runsv() {
+    for r in [Runsv::C, Runsv::Urunit] {
+        let mut b = Bench::new("svcollrun");
+        if runsv(r).is_none() {
+            continue;
+        }
+        b.service(r, "service/web", State::Running);
+        b.service(r, "service/cron", State::Down);
+        b.service(r, "service/db", State::Paused);
+        let sp = b.tmp.join("service");
+        let o = run_sv(b.tmp.path(), &["check", sp.to_str().unwrap()]);
+        let want = "ok: down: S/cron: Ns\nok: run: S/db: (pid P) Ns, paused\nok: run: S/web: (pid P) Ns\n";
+        assert_eq!(outcome(&o), (Some(0), want.replace('S', sp.to_str().unwrap()), String::new()), "{r:?}");
+        b.service(r, "service/batch", State::Finishing);
+        let o = run_sv(b.tmp.path(), &["-w", "1", "check", "service"]);
+        let want = "ok: down: service/cron: Ns\nok: run: service/db: (pid P) Ns, paused\nok: run: service/web: (pid P) Ns\ntimeout: finish: service/batch: (pid P) Ns\n";
+        assert_eq!(outcome(&o), (Some(1), want.into(), String::new()), "{r:?}");
+    }
+}
