@@ -229,76 +229,6 @@ every_command! {
     every_command_missing_urunit_runsv: Runsv::Urunit, State::Missing;
 }
 
-// ---- A fake runsv: exact status lines and control bytes, no timing.
-
-/// supervise/ with the `ok` and `control` FIFOs held open for reading by the test (so sv
-/// sees a runsv) and a status file the test writes.
-struct Fake {
-    dir: PathBuf,
-    _ok: File,
-    ctl: File,
-}
-
-fn mkfifo(p: &Path) {
-    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: c is a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo {}", p.display());
-}
-
-fn open_nb(p: &Path) -> File {
-    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(p).unwrap()
-}
-
-/// The 20 status bytes: stamp (Unix seconds), pid, paused, want, got TERM, state.
-fn pack(secs: u64, pid: u32, paused: u8, want: u8, term: u8, state: u8) -> Vec<u8> {
-    let mut b = ((1u64 << 62) + 10 + secs).to_be_bytes().to_vec();
-    b.extend_from_slice(&500u32.to_be_bytes());
-    b.extend_from_slice(&pid.to_le_bytes());
-    b.extend_from_slice(&[paused, want, term, state]);
-    b
-}
-
-/// A stamp far in the future: sv prints 0s (runit: never negative) and counts it as new.
-fn future() -> u64 {
-    now() as u64 + 100_000
-}
-
-impl Fake {
-    fn new(dir: &Path) -> Fake {
-        std::fs::create_dir_all(dir.join("supervise")).unwrap();
-        mkfifo(&dir.join("supervise/ok"));
-        mkfifo(&dir.join("supervise/control"));
-        let ok = open_nb(&dir.join("supervise/ok"));
-        let ctl = open_nb(&dir.join("supervise/control"));
-        Fake { dir: dir.to_path_buf(), _ok: ok, ctl }
-    }
-    /// A fake in `state`-like shape: running (pid 42, want up) unless told otherwise.
-    fn with(dir: &Path, status: Vec<u8>) -> Fake {
-        let f = Fake::new(dir);
-        f.set(status);
-        f
-    }
-    fn set(&self, status: Vec<u8>) {
-        std::fs::write(self.dir.join("supervise/status"), status).unwrap();
-    }
-    /// Everything sv wrote to supervise/control so far.
-    fn written(&mut self) -> String {
-        let mut v = Vec::new();
-        let mut buf = [0u8; 64];
-        while let Ok(n) = self.ctl.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            v.extend_from_slice(&buf[..n]);
-        }
-        String::from_utf8(v).unwrap()
-    }
-}
-
-fn running() -> Vec<u8> {
-    pack(future(), 42, 0, b'u', 0, 1)
-}
-
 /// urunit's sv in `dir` with SVDIR=dir.
 fn usv(dir: &Path) -> Command {
     sv(Sv::Urunit, dir)
@@ -414,55 +344,6 @@ fn log_under_runsv() {
         assert_eq!(outcome(&o), (Some(0), "down: svc: Ns, normally up; run: log: (pid P) Ns\n".into(), "".into()), "{r:?}");
     }
 }
-
-/// The bytes each command writes to supervise/control, and what it prints, for a service
-/// running with want down (so nothing is skipped), with SVWAIT=0.
-const CONTROL: &[(&str, &str, i32, &str)] = &[
-    ("up", "u", 0, ""),
-    ("down", "d", 0, ""),
-    ("once", "o", 0, ""),
-    ("pause", "p", 0, ""),
-    ("cont", "c", 0, ""),
-    ("hup", "h", 0, ""),
-    ("alarm", "a", 0, ""),
-    ("interrupt", "i", 0, ""),
-    ("quit", "q", 0, ""),
-    ("1", "1", 0, ""),
-    ("2", "2", 0, ""),
-    ("term", "t", 0, ""),
-    ("kill", "k", 0, ""),
-    ("exit", "x", 0, ""),
-    // runit's first-letter matching.
-    ("u", "u", 0, ""),
-    ("dOWN", "d", 0, ""),
-    ("oops", "o", 0, ""),
-    ("t", "t", 0, ""),
-    ("continue", "c", 0, ""),
-    ("k9", "k", 0, ""),
-    ("e", "x", 0, ""),
-    ("xyz", "x", 0, ""),
-    ("12", "1", 0, ""),
-    ("status", "", 0, "run: svc: (pid 42) 0s, want down\n"),
-    ("stat", "", 0, "run: svc: (pid 42) 0s, want down\n"),
-    ("s", "", 0, "run: svc: (pid 42) 0s, want down\n"),
-    // The LSB verbs, which wait.
-    ("start", "u", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
-    ("stop", "d", 1, "timeout: run: svc: (pid 42) 0s, want down\n"),
-    ("reload", "h", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
-    ("restart", "tcu", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
-    ("shutdown", "x", 1, "timeout: run: svc: (pid 42) 0s, want down\n"),
-    ("try-restart", "tc", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
-    ("check", "", 1, "timeout: run: svc: (pid 42) 0s, want down\n"),
-    ("force-stop", "dk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
-    ("force-reload", "tc", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
-    ("force-restart", "tcu", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
-    ("force-shutdown", "xk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
-    // Undocumented in runit: capitals that wait and kill.
-    ("Down", "dk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
-    ("Term", "tc", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
-    ("Xit", "xk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
-    ("Exit", "xk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
-];
 
 #[test]
 fn control_bytes() {

@@ -2,6 +2,9 @@
 //! (C runit's or urunit's), the command table, and running either sv on them.
 #![allow(dead_code)]
 use std::os::unix::fs::symlink;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use urunit_tests::*;
@@ -321,3 +324,124 @@ pub const USAGE_CASES: &[(&[&str], &str)] = &[
     (&["-w"], "sv: option requires an argument -- w\n"),
     (&["-V", "status", "svc"], "$Id: 900314260c6d52c986c5357673bea2f3bd3f4698 $\n"),
 ];
+
+// ---- A fake runsv: exact status lines and control bytes, no timing.
+
+/// supervise/ with the `ok` and `control` FIFOs held open for reading by the test (so sv
+/// sees a runsv) and a status file the test writes.
+pub struct Fake {
+    pub dir: PathBuf,
+    _ok: File,
+    ctl: File,
+}
+
+pub fn mkfifo(p: &Path) {
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: c is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo {}", p.display());
+}
+
+pub fn open_nb(p: &Path) -> File {
+    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(p).unwrap()
+}
+
+/// The 20 status bytes: stamp (Unix seconds), pid, paused, want, got TERM, state.
+pub fn pack(secs: u64, pid: u32, paused: u8, want: u8, term: u8, state: u8) -> Vec<u8> {
+    let mut b = ((1u64 << 62) + 10 + secs).to_be_bytes().to_vec();
+    b.extend_from_slice(&500u32.to_be_bytes());
+    b.extend_from_slice(&pid.to_le_bytes());
+    b.extend_from_slice(&[paused, want, term, state]);
+    b
+}
+
+/// A stamp far in the future: sv prints 0s (runit: never negative) and counts it as new.
+pub fn future() -> u64 {
+    now() as u64 + 100_000
+}
+
+impl Fake {
+    pub fn new(dir: &Path) -> Fake {
+        std::fs::create_dir_all(dir.join("supervise")).unwrap();
+        mkfifo(&dir.join("supervise/ok"));
+        mkfifo(&dir.join("supervise/control"));
+        let ok = open_nb(&dir.join("supervise/ok"));
+        let ctl = open_nb(&dir.join("supervise/control"));
+        Fake { dir: dir.to_path_buf(), _ok: ok, ctl }
+    }
+    /// A fake in `state`-like shape: running (pid 42, want up) unless told otherwise.
+    pub fn with(dir: &Path, status: Vec<u8>) -> Fake {
+        let f = Fake::new(dir);
+        f.set(status);
+        f
+    }
+    pub fn set(&self, status: Vec<u8>) {
+        std::fs::write(self.dir.join("supervise/status"), status).unwrap();
+    }
+    /// Everything sv wrote to supervise/control so far.
+    pub fn written(&mut self) -> String {
+        let mut v = Vec::new();
+        let mut buf = [0u8; 64];
+        while let Ok(n) = self.ctl.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            v.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8(v).unwrap()
+    }
+}
+
+pub fn running() -> Vec<u8> {
+    pack(future(), 42, 0, b'u', 0, 1)
+}
+
+
+/// The bytes each command writes to supervise/control, and what it prints, for a service
+/// running with want down (so nothing is skipped), with SVWAIT=0.
+pub const CONTROL: &[(&str, &str, i32, &str)] = &[
+    ("up", "u", 0, ""),
+    ("down", "d", 0, ""),
+    ("once", "o", 0, ""),
+    ("pause", "p", 0, ""),
+    ("cont", "c", 0, ""),
+    ("hup", "h", 0, ""),
+    ("alarm", "a", 0, ""),
+    ("interrupt", "i", 0, ""),
+    ("quit", "q", 0, ""),
+    ("1", "1", 0, ""),
+    ("2", "2", 0, ""),
+    ("term", "t", 0, ""),
+    ("kill", "k", 0, ""),
+    ("exit", "x", 0, ""),
+    // runit's first-letter matching.
+    ("u", "u", 0, ""),
+    ("dOWN", "d", 0, ""),
+    ("oops", "o", 0, ""),
+    ("t", "t", 0, ""),
+    ("continue", "c", 0, ""),
+    ("k9", "k", 0, ""),
+    ("e", "x", 0, ""),
+    ("xyz", "x", 0, ""),
+    ("12", "1", 0, ""),
+    ("status", "", 0, "run: svc: (pid 42) 0s, want down\n"),
+    ("stat", "", 0, "run: svc: (pid 42) 0s, want down\n"),
+    ("s", "", 0, "run: svc: (pid 42) 0s, want down\n"),
+    // The LSB verbs, which wait.
+    ("start", "u", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
+    ("stop", "d", 1, "timeout: run: svc: (pid 42) 0s, want down\n"),
+    ("reload", "h", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
+    ("restart", "tcu", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
+    ("shutdown", "x", 1, "timeout: run: svc: (pid 42) 0s, want down\n"),
+    ("try-restart", "tc", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
+    ("check", "", 1, "timeout: run: svc: (pid 42) 0s, want down\n"),
+    ("force-stop", "dk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
+    ("force-reload", "tc", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
+    ("force-restart", "tcu", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
+    ("force-shutdown", "xk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
+    // Undocumented in runit: capitals that wait and kill.
+    ("Down", "dk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
+    ("Term", "tc", 0, "ok: run: svc: (pid 42) 0s, want down\n"),
+    ("Xit", "xk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
+    ("Exit", "xk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
+];
+
