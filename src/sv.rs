@@ -26,10 +26,16 @@ const DEFAULT_WAIT: u64 = 7;
 /// runit polls every 420 ms. urunit keeps that only as the cadence of a failing `check`
 /// script and as the longest safety-net sleep; state changes come in through inotify.
 const CHECK_MS: u64 = 420;
-/// Safety-net sleeps while waiting: from FIRST_NAP_MS doubling up to the cap, with
-/// inotify watching every pending service, or FALLBACK_MAX_MS without it.
-const FIRST_NAP_MS: u64 = 2;
-const FALLBACK_MAX_MS: u64 = 64;
+/// Waiting first polls every FINE_MS: most commands take effect within a few
+/// milliseconds. A wait still pending after INOTIFY_AFTER_MS switches to inotify on each
+/// `supervise/`, with sleeps from FIRST_NAP_MS doubling up to CHECK_MS as a safety net
+/// (up to FALLBACK_MS where inotify is unavailable). Not inotify from the start, because
+/// closing an inotify descriptor costs the kernel an RCU grace period (measured 15-20 ms
+/// at exit), more than a quick command takes.
+const FINE_MS: u64 = 2;
+const INOTIFY_AFTER_MS: u64 = 50;
+const FIRST_NAP_MS: u64 = 1;
+const FALLBACK_MS: u64 = 16;
 /// The exit code is the number of failed services, at most this.
 const MAX_RC: u32 = 99;
 
@@ -66,7 +72,8 @@ struct Service {
     /// Resolved as SVDIR/path (runit: not starting with `/` or `.`, not empty, not ending in `/`).
     via_svdir: bool,
     pending: bool,
-    watched: bool,
+    /// The inotify watch on its supervise/, once there is one.
+    watch: Option<i32>,
     /// An unrunnable check script is reported once, not on every poll.
     check_warned: bool,
     /// When the check script last failed, and the status it failed for.
@@ -79,7 +86,7 @@ impl Service {
         Service::at(name.to_vec(), CBuf::new(&[name]), via_svdir)
     }
     fn at(name: Vec<u8>, path: CBuf, via_svdir: bool) -> Service {
-        Service { name, path, via_svdir, pending: true, watched: false, check_warned: false, last_check: None }
+        Service { name, path, via_svdir, pending: true, watch: None, check_warned: false, last_check: None }
     }
 }
 
@@ -518,14 +525,16 @@ impl Sv {
 
     // ---- Waiting.
 
-    /// Polls the pending services until each has taken the command, failed, or timed out.
-    /// inotify on each `supervise/` reports runsv's status renames at once; the sleeps
-    /// in between are only a safety net (and the check scripts' cadence).
+    /// Polls the pending services until each has taken the command, failed, or timed out:
+    /// finely at first, then woken by inotify when runsv renames `status` into place (or
+    /// exits); the sleeps in between are a safety net and the check scripts' cadence.
     fn wait(&mut self, services: &mut [Service]) {
         // The check script is waited for by pid: an inherited SIG_IGN would reap it.
         sig::default(sig::SIGCHLD);
-        let ino = inotify::Inotify::new().ok();
+        let mut ino: Option<inotify::Inotify> = None;
+        let mut tried_inotify = false;
         let limit = self.wait_secs.saturating_mul(1000);
+        let deadline = self.start_ms.saturating_add(limit) + 1;
         let mut nap = FIRST_NAP_MS;
         loop {
             let elapsed = time::mono_ms().saturating_sub(self.start_ms);
@@ -534,8 +543,9 @@ impl Sv {
             let mut next_check = u64::MAX;
             for s in services.iter_mut().filter(|s| s.pending) {
                 if self.enter_or_fail(s) {
-                    if let (Some(ino), false) = (&ino, s.watched) {
-                        s.watched = ino.add(c"supervise", WATCH).is_ok();
+                    // Watch before looking, so no change falls between the two.
+                    if let (Some(ino), None) = (&ino, s.watch) {
+                        s.watch = ino.add(c"supervise", WATCH).ok();
                     }
                     if self.evaluate(s) != Eval::Pending {
                         s.pending = false;
@@ -545,7 +555,7 @@ impl Sv {
                         s.pending = false;
                     } else {
                         pending = true;
-                        all_watched &= s.watched;
+                        all_watched &= s.watch.is_some();
                         if let Some((t, _)) = s.last_check {
                             next_check = next_check.min(t + CHECK_MS);
                         }
@@ -554,11 +564,25 @@ impl Sv {
                 self.back();
             }
             if !pending {
+                if let Some(ino) = ino {
+                    close_inotify(ino, services);
+                }
                 return;
             }
             let now = time::mono_ms();
-            let cap = if all_watched { CHECK_MS } else { FALLBACK_MAX_MS };
-            let until = (now + nap.min(cap)).min(next_check).min(self.start_ms.saturating_add(limit) + 1);
+            if !tried_inotify && now.saturating_sub(self.start_ms) >= INOTIFY_AFTER_MS {
+                tried_inotify = true;
+                ino = inotify::Inotify::new().ok();
+                if ino.is_some() {
+                    continue;
+                }
+            }
+            let cap = match (&ino, all_watched, tried_inotify) {
+                (Some(_), true, _) => CHECK_MS,
+                (_, _, false) => FINE_MS,
+                _ => FALLBACK_MS,
+            };
+            let until = (now + nap.min(cap)).min(next_check).min(deadline);
             nap = match &ino {
                 Some(ino) if sleep_until_event(ino, until) => FIRST_NAP_MS,
                 Some(_) => (nap * 2).min(cap),
@@ -691,6 +715,18 @@ impl Sv {
             }
         }
     }
+}
+
+/// Closing an inotify descriptor that still has watches waits for the kernel to reap
+/// them (an RCU grace period: 8-20 ms measured, paid at exit). Removed watches are
+/// reaped in the background within about half a millisecond, after which the close is
+/// free: so remove them, yield a millisecond, then close.
+fn close_inotify(ino: inotify::Inotify, services: &[Service]) {
+    for wd in services.iter().filter_map(|s| s.watch) {
+        ino.remove(wd);
+    }
+    time::sleep_ms(1);
+    drop(ino);
 }
 
 /// Sleeps until a relevant inotify event (true) or the monotonic time `until` (false).
