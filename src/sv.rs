@@ -1,10 +1,10 @@
 //! sv: runit's control and status client. It talks to runsv only through the files of
 //! `supervise/` (the `ok` and `control` FIFOs, the 20-byte `status`), and any program name
 //! other than `sv` selects the LSB init-script mode (`/etc/init.d/NAME -> sv`).
+use crate::Args;
 use crate::msg::{self, CBuf, Out};
 use crate::svstatus::Status;
-use crate::sys::{fd, fs, inotify, proc, sig, time, Errno};
-use crate::Args;
+use crate::sys::{Errno, fd, fs, inotify, proc, sig, time};
 use alloc::vec::Vec;
 
 const USAGE: &[u8] = b" [-v] [-w sec] command service ...";
@@ -123,9 +123,8 @@ pub fn main(args: Args) -> i32 {
     let prog = msg::basename(args.first().copied().unwrap_or(b"sv"));
     // runit: any name but "sv" is an init script, /etc/init.d/NAME -> sv.
     let lsb = prog != b"sv";
-    let usage = || -> ! {
-        if lsb { msg::usage(USAGE_EXIT_LSB, prog, USAGE_LSB) } else { msg::usage(USAGE_EXIT, prog, USAGE) }
-    };
+    let usage =
+        || -> ! { if lsb { msg::usage(USAGE_EXIT_LSB, prog, USAGE_LSB) } else { msg::usage(USAGE_EXIT, prog, USAGE) } };
     let svdir = env(b"SVDIR").unwrap_or(DEFAULT_SVDIR);
     let mut wait_secs = env(b"SVWAIT").map(scan_secs).unwrap_or(DEFAULT_WAIT);
     let mut verbose = false;
@@ -182,21 +181,12 @@ pub fn main(args: Args) -> i32 {
     let start = time::now();
     let start_ms = time::mono_ms();
     let fatal_exit = if lsb { FATAL_EXIT_LSB } else { FATAL_EXIT };
-    let curdir = fd::open_cwd()
-        .unwrap_or_else(|e| msg::die(fatal_exit, &[b"fatal: unable to open current directory"], Some(e)));
+    let curdir =
+        fd::open_cwd().unwrap_or_else(|e| msg::die(fatal_exit, &[b"fatal: unable to open current directory"], Some(e)));
     let Some(cmd) = parse_command(action, lsb, verbose) else { usage() };
 
-    let mut sv = Sv {
-        lsb,
-        svdir: CBuf::new(&[svdir]),
-        cmd,
-        wait_secs,
-        start,
-        start_ms,
-        rc: 0,
-        out: Out::new(),
-        curdir,
-    };
+    let mut sv =
+        Sv { lsb, svdir: CBuf::new(&[svdir]), cmd, wait_secs, start, start_ms, rc: 0, out: Out::new(), curdir };
     let mut services: Vec<Service> = Vec::with_capacity(names.len());
     for &n in names {
         let s = Service::new(n);
@@ -215,9 +205,7 @@ pub fn main(args: Args) -> i32 {
 
 /// The value of an environment variable (an empty value counts, as with getenv).
 fn env(name: &[u8]) -> Option<&'static [u8]> {
-    proc::env_vars()
-        .into_iter()
-        .find_map(|e| e.strip_prefix(name).and_then(|v| v.strip_prefix(b"=")))
+    proc::env_vars().into_iter().find_map(|e| e.strip_prefix(name).and_then(|v| v.strip_prefix(b"=")))
 }
 
 /// Seconds from -w or $SVWAIT: the leading digits (runit's scan_ulong; none is 0).
@@ -622,7 +610,14 @@ impl Sv {
                 b't' | b'k' => {
                     (!running && st.want == b'd') || (fresh && running && !st.term && self.check_passes(s, &b))
                 }
-                b'o' => !(!running && !fresh) && !(running && st.want != b'd'),
+                // Ran since sv began, or runs and will not be restarted.
+                b'o' => {
+                    if running {
+                        st.want == b'd'
+                    } else {
+                        fresh
+                    }
+                }
                 b'p' => !running || st.paused,
                 b'c' => !running || !st.paused,
                 _ => true,
@@ -656,10 +651,8 @@ impl Sv {
     /// A failed check is not re-run for the same status before CHECK_MS has passed.
     fn check_passes(&mut self, s: &mut Service, b: &[u8; 20]) -> bool {
         let now = time::mono_ms();
-        if let Some((t, old)) = s.last_check {
-            if old == *b && now < t + CHECK_MS {
-                return false;
-            }
+        if s.last_check.is_some_and(|(t, old)| old == *b && now < t + CHECK_MS) {
+            return false;
         }
         let passed = self.run_check(s);
         s.last_check = if passed { None } else { Some((time::mono_ms(), *b)) };
@@ -745,8 +738,12 @@ fn sleep_until_event(ino: &inotify::Inotify, until: u64) -> bool {
 }
 
 /// What sv watches in each `supervise/`.
-const WATCH: u32 = inotify::IN_MOVED_TO | inotify::IN_CLOSE_WRITE | inotify::IN_CLOSE_NOWRITE | inotify::IN_MODIFY
-    | inotify::IN_DELETE_SELF | inotify::IN_MOVE_SELF;
+const WATCH: u32 = inotify::IN_MOVED_TO
+    | inotify::IN_CLOSE_WRITE
+    | inotify::IN_CLOSE_NOWRITE
+    | inotify::IN_MODIFY
+    | inotify::IN_DELETE_SELF
+    | inotify::IN_MOVE_SELF;
 
 /// An event that may change a service's answer: `status` replaced or written by runsv,
 /// or runsv gone (its `lock` and `ok` descriptors closed at exit). sv's own reads and

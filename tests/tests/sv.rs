@@ -4,10 +4,8 @@
 //! status lines and control bytes through a fake runsv; the log part; LSB mode; check
 //! scripts; `sv check` on a directory of services.
 mod sv_common;
-use std::fs::File;
-use std::io::Read;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::Command;
 use sv_common::*;
 use urunit_tests::*;
@@ -291,11 +289,24 @@ fn status_file_errors() {
     expect(&st(&["-w", "1", "shutdown", "gone"]), 0, "ok: gone: runsv not running\n", "");
     // A reader but no status file, and a short one.
     let f = Fake::new(&t.join("nostat"));
-    expect(&st(&["status", "nostat"]), 1, "warning: nostat: unable to open supervise/status: file does not exist\n", "");
+    expect(
+        &st(&["status", "nostat"]),
+        1,
+        "warning: nostat: unable to open supervise/status: file does not exist\n",
+        "",
+    );
     f.set(vec![1, 2, 3]);
     expect(&st(&["up", "nostat"]), 1, "warning: nostat: unable to read supervise/status: bad format\n", "");
     // Each failed service counts; the exit code stops at 99.
-    expect(&st(&["status", "bare", "gone", "nostat", "nope"]), 4, &format!("warning: bare: unable to open supervise/ok: file does not exist\nfail: gone: runsv not running\nwarning: nostat: unable to read supervise/status: bad format\nfail: nope: {}\n", "unable to change to service directory: file does not exist"), "");
+    expect(
+        &st(&["status", "bare", "gone", "nostat", "nope"]),
+        4,
+        "warning: bare: unable to open supervise/ok: file does not exist\n\
+         fail: gone: runsv not running\n\
+         warning: nostat: unable to read supervise/status: bad format\n\
+         fail: nope: unable to change to service directory: file does not exist\n",
+        "",
+    );
     let many: Vec<String> = (0..120).map(|i| format!("missing{i}")).collect();
     let mut args = vec!["status"];
     args.extend(many.iter().map(|s| s.as_str()));
@@ -313,7 +324,12 @@ fn log_part() {
     // A log directory without supervise/: the warning ends the line (runit went on to
     // print the main service's status again, named "log").
     std::fs::create_dir_all(d.join("log")).unwrap();
-    expect(&st(&["status", "svc"]), 1, "run: svc: (pid 42) 0s; warning: svc/log: unable to open supervise/ok: file does not exist\n", "");
+    expect(
+        &st(&["status", "svc"]),
+        1,
+        "run: svc: (pid 42) 0s; warning: svc/log: unable to open supervise/ok: file does not exist\n",
+        "",
+    );
     std::fs::create_dir_all(d.join("log/supervise")).unwrap();
     mkfifo(&d.join("log/supervise/ok"));
     expect(&st(&["status", "svc"]), 1, "run: svc: (pid 42) 0s; fail: svc/log: runsv not running\n", "");
@@ -335,13 +351,19 @@ fn log_under_runsv() {
         script(d.join("run"), RUN);
         script(d.join("log/run"), RUN);
         b.start(r, &d);
-        wait_until(20, "both up", || status(&d).is_some_and(|s| s.0 != 0) && status(d.join("log")).is_some_and(|s| s.0 != 0));
+        wait_until(20, "both up", || {
+            status(&d).is_some_and(|s| s.0 != 0) && status(d.join("log")).is_some_and(|s| s.0 != 0)
+        });
         let o = run_sv(b.tmp.path(), &["status", "svc"]);
         assert_eq!(outcome(&o), (Some(0), "run: svc: (pid P) Ns; run: log: (pid P) Ns\n".into(), "".into()), "{r:?}");
         let o = run_sv(b.tmp.path(), &["-w", "5", "down", "svc"]);
         assert_eq!(outcome(&o), (Some(0), "ok: down: svc: Ns, normally up\n".into(), "".into()), "{r:?}");
         let o = run_sv(b.tmp.path(), &["status", "svc"]);
-        assert_eq!(outcome(&o), (Some(0), "down: svc: Ns, normally up; run: log: (pid P) Ns\n".into(), "".into()), "{r:?}");
+        assert_eq!(
+            outcome(&o),
+            (Some(0), "down: svc: Ns, normally up; run: log: (pid P) Ns\n".into(), "".into()),
+            "{r:?}"
+        );
     }
 }
 
@@ -426,7 +448,12 @@ fn names_and_paths() {
     let o = run(c, 60);
     let svc_dir = std::fs::metadata("/etc/service/urunit-test-no-such-service");
     assert!(svc_dir.is_err());
-    expect(&o, 1, "fail: urunit-test-no-such-service: unable to change to service directory: file does not exist\n", "");
+    expect(
+        &o,
+        1,
+        "fail: urunit-test-no-such-service: unable to change to service directory: file does not exist\n",
+        "",
+    );
     let mut c = usv(t.path());
     c.env("SVDIR", t.join("nowhere")).args(["status", "svc"]);
     expect(&run(c, 60), 1, "fail: svc: unable to change to service directory: file does not exist\n", "");
@@ -475,7 +502,12 @@ fn lsb_mode() {
     expect(&lsb(&t, "web", &["status"]), 3, "down: web: 0s, normally up; run: log: (pid 44) 0s\n", "");
     f.set(vec![0; 3]);
     expect(&lsb(&t, "web", &["status"]), 4, "warning: web: unable to read supervise/status: bad format\n", "");
-    expect(&lsb(&t, "nope", &["status"]), 1, "fail: nope: unable to change to service directory: file does not exist\n", "");
+    expect(
+        &lsb(&t, "nope", &["status"]),
+        1,
+        "fail: nope: unable to change to service directory: file does not exist\n",
+        "",
+    );
     std::fs::create_dir_all(t.join("service/gone/supervise")).unwrap();
     mkfifo(&t.join("service/gone/supervise/ok"));
     expect(&lsb(&t, "gone", &["status"]), 1, "fail: gone: runsv not running\n", "");
@@ -505,13 +537,25 @@ fn lsb_under_runsv() {
         let t = &b.tmp;
         let norm = |o: std::process::Output| outcome(&o);
         assert_eq!(norm(lsb(t, "db", &["status"])), (Some(0), "run: db: (pid P) Ns\n".into(), "".into()), "{r:?}");
-        assert_eq!(norm(lsb(t, "db", &["stop"])), (Some(0), "ok: down: db: Ns, normally up\n".into(), "".into()), "{r:?}");
-        assert_eq!(norm(lsb(t, "db", &["status"])), (Some(3), "down: db: Ns, normally up\n".into(), "".into()), "{r:?}");
+        assert_eq!(
+            norm(lsb(t, "db", &["stop"])),
+            (Some(0), "ok: down: db: Ns, normally up\n".into(), "".into()),
+            "{r:?}"
+        );
+        assert_eq!(
+            norm(lsb(t, "db", &["status"])),
+            (Some(3), "down: db: Ns, normally up\n".into(), "".into()),
+            "{r:?}"
+        );
         assert_eq!(norm(lsb(t, "db", &["start"])), (Some(0), "ok: run: db: (pid P) Ns\n".into(), "".into()), "{r:?}");
         let pid = status(&d).unwrap().0;
         assert_eq!(norm(lsb(t, "db", &["restart"])), (Some(0), "ok: run: db: (pid P) Ns\n".into(), "".into()), "{r:?}");
         assert_ne!(status(&d).unwrap().0, pid, "restart gave a new process ({r:?})");
-        assert_eq!(norm(lsb(t, "db", &["force-shutdown"])), (Some(0), "ok: db: runsv not running\n".into(), "".into()), "{r:?}");
+        assert_eq!(
+            norm(lsb(t, "db", &["force-shutdown"])),
+            (Some(0), "ok: db: runsv not running\n".into(), "".into()),
+            "{r:?}"
+        );
     }
 }
 
@@ -525,7 +569,10 @@ fn check_scripts() {
     let ok = "ok: run: svc: (pid 42) 0s\n";
     let to = "timeout: run: svc: (pid 42) 0s\n";
     // Passes: ok. It runs in the service directory, without stdout.
-    script(d.join("check"), "#!/bin/sh\ntest -e ./supervise/status || exit 1\nif echo hi 2>/dev/null; then exit 1; fi\nexit 0\n");
+    script(
+        d.join("check"),
+        "#!/bin/sh\ntest -e ./supervise/status || exit 1\nif echo hi 2>/dev/null; then exit 1; fi\nexit 0\n",
+    );
     expect(&run_sv(t.path(), &["-w", "5", "up", "svc"]), 0, ok, "");
     expect(&run_sv(t.path(), &["-w", "5", "check", "svc"]), 0, ok, "");
     expect(&run_sv(t.path(), &["-w", "5", "start", "svc"]), 0, ok, "");
@@ -543,11 +590,21 @@ fn check_scripts() {
     expect(&run_sv(t.path(), &["-w", "1", "check", "svc"]), 1, to, "warning: unable to run svc/check: access denied\n");
     std::fs::write(d.join("check"), "no interpreter line\n").unwrap();
     std::fs::set_permissions(d.join("check"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    expect(&run_sv(t.path(), &["-w", "1", "check", "svc"]), 1, to, "warning: unable to run svc/check: exec format error\n");
+    expect(
+        &run_sv(t.path(), &["-w", "1", "check", "svc"]),
+        1,
+        to,
+        "warning: unable to run svc/check: exec format error\n",
+    );
     // A check that cannot be looked at has not passed (runit: the same).
     std::fs::remove_file(d.join("check")).unwrap();
     std::os::unix::fs::symlink("check", d.join("check")).unwrap();
-    expect(&run_sv(t.path(), &["-w", "0", "check", "svc"]), 1, to, "warning: unable to stat svc/check: symbolic link loop\n");
+    expect(
+        &run_sv(t.path(), &["-w", "0", "check", "svc"]),
+        1,
+        to,
+        "warning: unable to stat svc/check: symbolic link loop\n",
+    );
 }
 
 #[test]
@@ -582,9 +639,24 @@ fn check_collection() {
     // A trailing slash is not doubled.
     expect(&run_sv(t.path(), &["-w", "0", "check", &format!("{sp}/")]), 0, &all_ok, "");
     // Names as usual: via SVDIR, or relative to the current directory.
-    expect(&run_sv(t.path(), &["check", "service"]), 0, "ok: run: service/a: (pid 42) 0s\nok: down: service/b: 0s, normally up\n", "");
-    expect(&run_sv(t.path(), &["check", "./service"]), 0, "ok: run: ./service/a: (pid 42) 0s\nok: down: ./service/b: 0s, normally up\n", "");
-    expect(&run_sv(t.path(), &["check", "service/"]), 0, "ok: run: service/a: (pid 42) 0s\nok: down: service/b: 0s, normally up\n", "");
+    expect(
+        &run_sv(t.path(), &["check", "service"]),
+        0,
+        "ok: run: service/a: (pid 42) 0s\nok: down: service/b: 0s, normally up\n",
+        "",
+    );
+    expect(
+        &run_sv(t.path(), &["check", "./service"]),
+        0,
+        "ok: run: ./service/a: (pid 42) 0s\nok: down: ./service/b: 0s, normally up\n",
+        "",
+    );
+    expect(
+        &run_sv(t.path(), &["check", "service/"]),
+        0,
+        "ok: run: service/a: (pid 42) 0s\nok: down: service/b: 0s, normally up\n",
+        "",
+    );
     // A service that is not ready, and one without runsv: each counts.
     let _c = Fake::with(&s.join("c"), pack(future(), 43, 0, b'u', 0, 2));
     std::fs::create_dir_all(s.join("d/supervise")).unwrap();
@@ -597,13 +669,28 @@ fn check_collection() {
     );
     // One service of it, and only for check.
     expect(&run_sv(t.path(), &["check", "service/a"]), 0, "ok: run: service/a: (pid 42) 0s\n", "");
-    expect(&run_sv(t.path(), &["status", "service"]), 1, "warning: service: unable to open supervise/ok: file does not exist\n", "");
+    expect(
+        &run_sv(t.path(), &["status", "service"]),
+        1,
+        "warning: service: unable to open supervise/ok: file does not exist\n",
+        "",
+    );
     // A directory with `run` is a service, even with service directories inside; so is
     // one with no service directories at all.
     std::fs::create_dir_all(t.join("empty")).unwrap();
-    expect(&run_sv(t.path(), &["check", "empty"]), 1, "warning: empty: unable to open supervise/ok: file does not exist\n", "");
+    expect(
+        &run_sv(t.path(), &["check", "empty"]),
+        1,
+        "warning: empty: unable to open supervise/ok: file does not exist\n",
+        "",
+    );
     script(s.join("run"), RUN);
-    expect(&run_sv(t.path(), &["check", "service"]), 1, "warning: service: unable to open supervise/ok: file does not exist\n", "");
+    expect(
+        &run_sv(t.path(), &["check", "service"]),
+        1,
+        "warning: service: unable to open supervise/ok: file does not exist\n",
+        "",
+    );
 }
 
 #[test]
@@ -625,4 +712,71 @@ fn check_collection_under_runsv() {
         let want = "ok: down: service/cron: Ns\nok: run: service/db: (pid P) Ns, paused\nok: run: service/web: (pid P) Ns\ntimeout: finish: service/batch: (pid P) Ns\n";
         assert_eq!(outcome(&o), (Some(1), want.into(), String::new()), "{r:?}");
     }
+}
+
+/// `HEALTHCHECK CMD ["sv", "check", "/etc/service"]` in a FROM scratch image, with podman
+/// (runc, as /work/shared/CONTAINERS.md describes for this machine).
+#[test]
+fn healthcheck_in_scratch_image() {
+    let podman = ["/usr/bin/podman", "/usr/local/bin/podman"].into_iter().find(|p| Path::new(p).exists());
+    let (Some(podman), true, true) = (podman, Path::new("/usr/sbin/runc").exists(), Path::new("/bin/busybox").exists())
+    else {
+        skip("podman, runc or busybox missing: the scratch-image health check is not tested");
+        return;
+    };
+    let t = TempDir::new("svhc");
+    std::fs::write(t.join("containers.conf"), "[containers]\ndefault_ulimits = []\n").unwrap();
+    let ctx = t.join("ctx");
+    std::fs::create_dir_all(ctx.join("bin")).unwrap();
+    std::fs::copy(bin(), ctx.join("bin/urunit")).unwrap();
+    std::fs::copy(std::fs::canonicalize("/bin/busybox").unwrap(), ctx.join("bin/busybox")).unwrap();
+    script(ctx.join("etc/service/web/run"), "#!/bin/busybox sh\nexec /bin/busybox sleep 1000\n");
+    std::fs::write(
+        ctx.join("Containerfile"),
+        "FROM scratch\nCOPY bin /bin\nCOPY etc /etc\nRUN [\"/bin/urunit\", \"--install\", \"/bin\"]\n\
+         CMD [\"runsv\", \"/etc/service/web\"]\nHEALTHCHECK CMD [\"sv\", \"-w\", \"2\", \"check\", \"/etc/service\"]\n",
+    )
+    .unwrap();
+    let tag = format!("localhost/urunit-sv-hc-{}", std::process::id());
+    let name = format!("urunit-sv-hc-{}", std::process::id());
+    let p = |args: &[&str]| {
+        let mut c = Command::new(podman);
+        c.env("CONTAINERS_CONF", t.join("containers.conf")).args(["--runtime", "/usr/sbin/runc"]).args(args);
+        run(c, 120)
+    };
+    let o = p(&["build", "--format", "docker", "-q", "-t", &tag, ctx.to_str().unwrap()]);
+    assert!(o.status.success(), "podman build: {}", String::from_utf8_lossy(&o.stderr));
+    struct Cleanup<'a>(&'a dyn Fn(&[&str]) -> std::process::Output, String, String);
+    impl Drop for Cleanup<'_> {
+        fn drop(&mut self) {
+            (self.0)(&["rm", "-f", &self.2]);
+            (self.0)(&["rmi", "-f", &self.1]);
+        }
+    }
+    let _c = Cleanup(&p, tag.clone(), name.clone());
+    let o = p(&["run", "-d", "--network", "none", "--name", &name, &tag]);
+    assert!(o.status.success(), "podman run: {}", String::from_utf8_lossy(&o.stderr));
+    wait_until(60, "web up in the container", || {
+        p(&["exec", &name, "sv", "status", "web"]).stdout.starts_with(b"run: ")
+    });
+    let o = p(&["healthcheck", "run", &name]);
+    assert_eq!(o.status.code(), Some(0), "healthy: {}", String::from_utf8_lossy(&o.stdout));
+    let o = p(&["exec", &name, "sv", "check", "/etc/service"]);
+    assert_eq!(outcome(&o).1, "ok: run: /etc/service/web: (pid P) Ns\n");
+    // Stopped on purpose: still healthy. A check that cannot run: unhealthy.
+    let o = p(&["exec", &name, "sv", "-w", "5", "down", "/etc/service/web"]);
+    assert_eq!(outcome(&o).1, "ok: down: /etc/service/web: Ns, normally up\n");
+    assert_eq!(p(&["healthcheck", "run", &name]).status.code(), Some(0));
+    p(&["exec", &name, "sv", "-w", "5", "up", "/etc/service/web"]);
+    p(&["exec", &name, "/bin/busybox", "touch", "/etc/service/web/check"]);
+    let o = p(&["exec", &name, "sv", "-w", "0", "check", "/etc/service"]);
+    assert_eq!(
+        outcome(&o),
+        (
+            Some(1),
+            "timeout: run: /etc/service/web: (pid P) Ns\n".into(),
+            "warning: unable to run /etc/service/web/check: access denied\n".into()
+        )
+    );
+    assert_eq!(p(&["healthcheck", "run", &name]).status.code(), Some(1));
 }

@@ -28,7 +28,9 @@ fn compare(r: Runsv, state: State) {
             // A fixed runit weakness: both sides must show exactly the documented outputs.
             let want = |w: &(i32, &str)| (Some(w.0), w.1.to_string(), String::new());
             if (c, u) != (&want(want_c), &want(want_u)) {
-                diffs.push(format!("sv {cmd} ({state:?}, {r:?} runsv), a documented deviation:\n  C runit: {c:?}\n  urunit:  {u:?}"));
+                diffs.push(format!(
+                    "sv {cmd} ({state:?}, {r:?} runsv), a documented deviation:\n  C runit: {c:?}\n  urunit:  {u:?}"
+                ));
             }
         } else if c != u {
             diffs.push(format!("sv {cmd} ({state:?}, {r:?} runsv):\n  C runit: {c:?}\n  urunit:  {u:?}"));
@@ -270,7 +272,9 @@ fn lsb_mode() {
         let [c, u] = lsb_both(name, args);
         assert_eq!(c, u, "{name} {args:?}: C runit (left) and urunit (right) differ");
     };
-    for args in [&["status"][..], &["status", "x", "y"], &["start"], &["-w", "0", "stop"], &["up"], &["reload"], &["check"]] {
+    for args in
+        [&["status"][..], &["status", "x", "y"], &["start"], &["-w", "0", "stop"], &["up"], &["reload"], &["check"]]
+    {
         same("web", args);
     }
     for args in [&[][..], &["bogus"], &["stat"], &["sx"], &["rx"], &["force"], &["-x", "status"], &["-V"]] {

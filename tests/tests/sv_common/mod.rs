@@ -1,10 +1,10 @@
 //! Shared by sv.rs and sv_interop.rs: services in known states under a chosen runsv
 //! (C runit's or urunit's), the command table, and running either sv on them.
 #![allow(dead_code)]
-use std::os::unix::fs::symlink;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use urunit_tests::*;
@@ -280,12 +280,14 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], n: usize, f: impl Fn(&T) -> R + Sy
     let slots: Vec<std::sync::Mutex<Option<R>>> = items.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..n {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= items.len() {
-                    break;
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= items.len() {
+                        break;
+                    }
+                    *slots[i].lock().unwrap() = Some(f(&items[i]));
                 }
-                *slots[i].lock().unwrap() = Some(f(&items[i]));
             });
         }
     });
@@ -395,7 +397,6 @@ pub fn running() -> Vec<u8> {
     pack(future(), 42, 0, b'u', 0, 1)
 }
 
-
 /// The bytes each command writes to supervise/control, and what it prints, for a service
 /// running with want down (so nothing is skipped), with SVWAIT=0.
 pub const CONTROL: &[(&str, &str, i32, &str)] = &[
@@ -444,4 +445,3 @@ pub const CONTROL: &[(&str, &str, i32, &str)] = &[
     ("Xit", "xk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
     ("Exit", "xk", 1, "kill: run: svc: (pid 42) 0s, want down\n"),
 ];
-
