@@ -182,7 +182,7 @@ pub fn main(args: Args) -> i32 {
     let start_ms = time::mono_ms();
     let fatal_exit = if lsb { FATAL_EXIT_LSB } else { FATAL_EXIT };
     let curdir =
-        fd::open_cwd().unwrap_or_else(|e| msg::die(fatal_exit, &[b"fatal: unable to open current directory"], Some(e)));
+        fd::open_dir_path(c".").unwrap_or_else(|e| msg::die(fatal_exit, &[b"fatal: unable to open current directory"], Some(e)));
     let Some(cmd) = parse_command(action, lsb, verbose) else { usage() };
 
     let mut sv =

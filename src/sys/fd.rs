@@ -245,15 +245,20 @@ pub fn close_from(min: RawFd) {
     }
 }
 
+/// open(O_RDONLY|O_NONBLOCK): runit's open_read (opening a FIFO never waits for a writer).
+pub fn open_read_nb(path: &CStr) -> Result<Fd> {
+    open(path, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+}
+
+/// open(O_PATH|O_DIRECTORY): a handle to fchdir back to, without needing read access.
+pub fn open_dir_path(path: &CStr) -> Result<Fd> {
+    open(path, libc::O_PATH | libc::O_DIRECTORY, 0)
+}
+
 /// open(O_WRONLY|O_NONBLOCK): runit's open_write, how sv asks "is a reader there?"
 /// of the supervise/ok and supervise/control FIFOs (ENXIO: nobody reads).
 pub fn open_write_nb(path: &CStr) -> Result<Fd> {
     open(path, libc::O_WRONLY | libc::O_NONBLOCK, 0)
-}
-
-/// open(".", O_RDONLY|O_DIRECTORY): the current directory, to fchdir back to.
-pub fn open_cwd() -> Result<Fd> {
-    open(c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
 }
 
 /// errno values callers compare against.
