@@ -522,7 +522,7 @@ impl Sv {
         let mut ino: Option<inotify::Inotify> = None;
         let mut tried_inotify = false;
         let limit = self.wait_secs.saturating_mul(1000);
-        let deadline = self.start_ms.saturating_add(limit) + 1;
+        let deadline = self.start_ms.saturating_add(limit).saturating_add(1);
         let mut nap = FIRST_NAP_MS;
         loop {
             let elapsed = time::mono_ms().saturating_sub(self.start_ms);

@@ -780,3 +780,29 @@ fn healthcheck_in_scratch_image() {
     );
     assert_eq!(p(&["healthcheck", "run", &name]).status.code(), Some(1));
 }
+
+/// A service that last started earlier in the second sv began is the old instance:
+/// `term`, `kill`, `once`, `try-restart` wait for a newer one (runit compared whole seconds
+/// and answered `ok` with the old pid).
+#[test]
+fn same_second_is_old() {
+    let t = TempDir::new("svsecond");
+    let d = t.join("svc");
+    let f = Fake::new(&d);
+    for cmd in ["term", "kill", "try-restart", "restart"] {
+        // This second, one nanosecond in: before sv starts, whatever the clock says.
+        let mut b = pack(now() as u64, 42, 0, b'u', 0, 1);
+        b[8..12].copy_from_slice(&1u32.to_be_bytes());
+        f.set(b);
+        let o = run_sv(t.path(), &["-w", "0", cmd, "svc"]);
+        assert_eq!(outcome(&o), (Some(1), "timeout: run: svc: (pid P) Ns\n".into(), String::new()), "sv {cmd}");
+    }
+    // A down service that ran since sv began satisfies `once`; one that ran before does not.
+    let mut b = pack(now() as u64, 0, 0, b'd', 0, 0);
+    b[8..12].copy_from_slice(&1u32.to_be_bytes());
+    f.set(b);
+    let o = run_sv(t.path(), &["-w", "0", "once", "svc"]);
+    assert_eq!(outcome(&o), (Some(1), "timeout: down: svc: Ns, normally up\n".into(), String::new()));
+    f.set(pack(future(), 0, 0, b'd', 0, 0));
+    expect(&run_sv(t.path(), &["-w", "0", "once", "svc"]), 0, "ok: down: svc: 0s, normally up\n", "");
+}
