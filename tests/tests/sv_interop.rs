@@ -12,7 +12,7 @@ use urunit_tests::*;
 const DEVIATIONS: &[(State, &str, (i32, &str), (i32, &str))] = &[
     // Weakness 6: `check` waits for the state the service wants (up, i.e. running, and
     // ready); runit 2.1.2 passed any service with a pid, even one in ./finish.
-    (State::Finishing, "-w 1 check", (0, "ok: finish: svc: (pid P) Ns\n"), (1, "timeout: finish: svc: (pid P) Ns\n")),
+    (State::Finishing, "-w 3 check", (0, "ok: finish: svc: (pid P) Ns\n"), (1, "timeout: finish: svc: (pid P) Ns\n")),
 ];
 
 fn compare(r: Runsv, state: State) {

@@ -40,8 +40,8 @@ pub enum State {
 
 pub const STATES: &[State] = &[State::Running, State::Down, State::Paused, State::Finishing, State::Missing];
 
-/// Every command as typed: the plain ones, the same with `-w 1` (wait, shortened), and the
-/// LSB verbs (they always wait; `-w 1` keeps timeouts short).
+/// Every command as typed: the plain ones, the same with `-w 3` (wait, shortened), and the
+/// LSB verbs (they always wait; `-w 3` keeps timeouts short but well above scheduling noise).
 pub const COMMANDS: &[&[&str]] = &[
     &["status"],
     &["up"],
@@ -59,31 +59,31 @@ pub const COMMANDS: &[&[&str]] = &[
     &["kill"],
     &["exit"],
     &["-v", "status"],
-    &["-w", "1", "up"],
-    &["-w", "1", "down"],
-    &["-w", "1", "once"],
-    &["-w", "1", "pause"],
-    &["-w", "1", "cont"],
-    &["-w", "1", "hup"],
-    &["-w", "1", "alarm"],
-    &["-w", "1", "interrupt"],
-    &["-w", "1", "quit"],
-    &["-w", "1", "1"],
-    &["-w", "1", "2"],
-    &["-w", "1", "term"],
-    &["-w", "1", "kill"],
-    &["-w", "1", "exit"],
-    &["-w", "1", "start"],
-    &["-w", "1", "stop"],
-    &["-w", "1", "reload"],
-    &["-w", "1", "restart"],
-    &["-w", "1", "shutdown"],
-    &["-w", "1", "force-stop"],
-    &["-w", "1", "force-reload"],
-    &["-w", "1", "force-restart"],
-    &["-w", "1", "force-shutdown"],
-    &["-w", "1", "try-restart"],
-    &["-w", "1", "check"],
+    &["-w", "3", "up"],
+    &["-w", "3", "down"],
+    &["-w", "3", "once"],
+    &["-w", "3", "pause"],
+    &["-w", "3", "cont"],
+    &["-w", "3", "hup"],
+    &["-w", "3", "alarm"],
+    &["-w", "3", "interrupt"],
+    &["-w", "3", "quit"],
+    &["-w", "3", "1"],
+    &["-w", "3", "2"],
+    &["-w", "3", "term"],
+    &["-w", "3", "kill"],
+    &["-w", "3", "exit"],
+    &["-w", "3", "start"],
+    &["-w", "3", "stop"],
+    &["-w", "3", "reload"],
+    &["-w", "3", "restart"],
+    &["-w", "3", "shutdown"],
+    &["-w", "3", "force-stop"],
+    &["-w", "3", "force-reload"],
+    &["-w", "3", "force-restart"],
+    &["-w", "3", "force-shutdown"],
+    &["-w", "3", "try-restart"],
+    &["-w", "3", "check"],
 ];
 
 pub const RUN: &str = "#!/bin/sh\ntrap '' HUP INT QUIT ALRM USR1 USR2\nexec sleep 60\n";
@@ -307,7 +307,7 @@ pub fn table(r: Runsv, state: State, which: &[Sv]) -> Vec<(String, Sv, (Option<i
         }
     }
     bench.settle();
-    par_map(&jobs, 8, |(args, w, svdir)| (args.join(" "), *w, outcome(&sv_on(*w, svdir, args, "svc"))))
+    par_map(&jobs, 12, |(args, w, svdir)| (args.join(" "), *w, outcome(&sv_on(*w, svdir, args, "svc"))))
 }
 
 /// Bad usage: (arguments, what comes before the usage text on stderr); exit 100.
