@@ -524,8 +524,12 @@ impl Sv {
         let limit = self.wait_secs.saturating_mul(1000);
         let deadline = self.start_ms.saturating_add(limit).saturating_add(1);
         let mut nap = FIRST_NAP_MS;
+        // Every service is looked at once before any can time out, as in runit (whose
+        // first look happens as the command is sent): `-w 0` output then keeps its order.
+        let mut first = true;
         loop {
-            let elapsed = time::mono_ms().saturating_sub(self.start_ms);
+            let elapsed = if first { 0 } else { time::mono_ms().saturating_sub(self.start_ms) };
+            first = false;
             let mut pending = false;
             let mut all_watched = true;
             let mut next_check = u64::MAX;
