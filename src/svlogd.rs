@@ -323,6 +323,8 @@ impl Svlogd {
         let _ = fd::set_nonblock(fd::STDIN, true);
         self.reopen(true);
         let mut readbuf: Vec<u8> = Vec::new();
+        // What a killed svlogd left in the journal goes first.
+        while self.batch() > 0 {}
         loop {
             // The order of runit's buffer_pread: rotate, exit, reopen, timers, wait.
             if self.rotateasap {

@@ -241,3 +241,115 @@ fn unterminated_last_line_is_kept() {
     let o = run_u(&["-t"], None, b"one\ntwo\npartial");
     assert_eq!(o.status.code(), Some(0));
 }
+
+/// runsv programs to run the log service under: urunit's, and C runit's if present.
+fn runsvs() -> Vec<(&'static str, PathBuf)> {
+    let mut v = vec![("urunit runsv", bindir().join("runsv"))];
+    if let Some(c) = crunit("runsv") {
+        v.push(("C runsv", c));
+    }
+    v
+}
+
+/// All lines of a log directory in order: rotated files by name, then current.
+fn all_lines(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names.iter().filter(|n| n.starts_with('@') || *n == "current").flat_map(|n| lines(dir.join(n))).collect()
+}
+
+fn log_pid(svc: &Path) -> Option<i32> {
+    std::fs::read_to_string(svc.join("log/supervise/pid")).ok()?.trim().parse().ok().filter(|&p| p > 0)
+}
+
+#[test]
+fn sigkill_under_runsv_loses_and_duplicates_nothing() {
+    const N: usize = 100_000;
+    for (what, runsv) in runsvs() {
+        let t = TempDir::new("svlogd-kill");
+        let svc = t.join("svc");
+        script(svc.join("run"), "#!/bin/sh\nfor k in $(seq 0 99); do seq $((k*1000+1)) $((k*1000+1000)); sleep 0.03; done\n: > written\nexec sleep 3600\n");
+        script(svc.join("log/run"), &format!("#!/bin/sh\nexec {} main\n", bindir().join("svlogd").display()));
+        std::fs::create_dir(svc.join("log/main")).unwrap();
+        std::fs::write(svc.join("log/main/config"), "s20000\nn0\n").unwrap();
+        let mut c = Command::new(&runsv);
+        c.arg(&svc).stdout(Stdio::null()).stderr(Stdio::null());
+        let _p = Proc::spawn(c);
+        let mut kills = 0;
+        let mut last = 0;
+        while !svc.join("written").exists() || kills < 3 {
+            let pid = wait_for(30, "a running svlogd", || log_pid(&svc).filter(|&p| p != last && alive(p)));
+            // Let it work a little, then kill it in the middle of whatever it does.
+            std::thread::sleep(std::time::Duration::from_millis(150 + 97 * (kills % 5)));
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            last = pid;
+            kills += 1;
+            assert!(kills < 200, "{what}: the service never finished writing");
+        }
+        let main = svc.join("log/main");
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while all_lines(&main).len() < N && std::time::Instant::now() < end {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let got = all_lines(&main);
+        let want: Vec<String> = (1..=N).map(|i| i.to_string()).collect();
+        if got != want {
+            let first = got.iter().zip(&want).position(|(a, b)| a != b);
+            let stat = String::from_utf8_lossy(&read(svc.join("log/supervise/stat"))).into_owned();
+            let files: Vec<_> = std::fs::read_dir(&main).unwrap().map(|e| e.unwrap().file_name()).collect();
+            panic!("{what}: after {kills} kills: {} lines, first difference at {first:?} ({:?}), log {stat}, files {files:?}", got.len(), first.map(|i| (&got[i], &want[i])));
+        }
+        eprintln!("{what}: {kills} SIGKILLs, {N} lines exactly once, in order, over {} files", std::fs::read_dir(&main).unwrap().count());
+    }
+}
+
+#[test]
+fn stdout_mode_three_services_under_runsvdir() {
+    const N: usize = 100_000;
+    let Some(runsvdir) = crunit("runsvdir") else { return };
+    for (what, runsv) in runsvs() {
+        let t = TempDir::new("svlogd-stdout");
+        let pathdir = t.join("bin");
+        std::fs::create_dir(&pathdir).unwrap();
+        std::os::unix::fs::symlink(&runsv, pathdir.join("runsv")).unwrap();
+        let sd = t.join("service");
+        let dots = ".".repeat(80);
+        for s in 1..=3 {
+            let svc = sd.join(format!("svc{s}"));
+            script(svc.join("run"), &format!("#!/bin/sh\nseq -f 'line %06g {dots}' 1 {N}\nexec sleep 3600\n"));
+            script(svc.join("log/run"), &format!("#!/bin/sh\nexec {} -o\n", bindir().join("svlogd").display()));
+        }
+        let mut c = Command::new(&runsvdir);
+        c.arg(&sd).env("PATH", format!("{}:/usr/bin:/bin", pathdir.display())).stdout(Stdio::piped()).stderr(Stdio::null());
+        let mut p = Proc::spawn(c);
+        let mut out = p.child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                match std::io::Read::read(&mut out, &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        v.extend_from_slice(&buf[..n]);
+                        if v.iter().filter(|&&b| b == b'\n').count() >= 3 * N {
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = tx.send(v);
+        });
+        let v = rx.recv_timeout(std::time::Duration::from_secs(180)).expect("300000 lines on runsvdir's stdout");
+        drop(p);
+        let text = String::from_utf8(v).unwrap();
+        let mut next = [1usize; 3];
+        for l in text.lines() {
+            let (svc, rest) = l.split_once(": ").unwrap_or_else(|| panic!("{what}: unprefixed line {l:?}"));
+            let s: usize = svc.strip_prefix("svc").and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{what}: bad prefix {l:?}"));
+            assert_eq!(rest, format!("line {:06} {dots}", next[s - 1]), "{what}: line of svc{s}");
+            next[s - 1] += 1;
+        }
+        assert_eq!(next, [N + 1; 3], "{what}");
+    }
+}
