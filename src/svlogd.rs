@@ -25,6 +25,8 @@ const MAX_SLEEP_MS: u64 = 2744 * 1000;
 /// Lines on standard output are written whole, at most this many bytes per write(2):
 /// a pipe writes that much atomically, so lines of services never mix.
 const PIPE_BUF: usize = 4096;
+/// The most taken from stdin at once (a default pipe's capacity).
+const PIPE_CHUNK: usize = 64 * 1024;
 /// Input buffer: a partial line is processed in pieces once it fills half of it.
 const BUF_MIN: usize = 128 * 1024;
 
@@ -209,6 +211,8 @@ struct Svlogd {
     o: Opts,
     dirs: Vec<LogDir>,
     journal: Option<Journal>,
+    /// The directory holding the journal.
+    jdir: usize,
     sout: Option<StdOut>,
     /// Unprocessed input (in journal mode: the journal from `done` on).
     buf: Vec<u8>,
@@ -234,6 +238,7 @@ impl Svlogd {
             dirs: names.iter().map(|n| LogDir::new(n)).collect(),
             o,
             journal: None,
+            jdir: 0,
             sout,
             buf: Vec::with_capacity(bufmax),
             bufmax,
@@ -276,6 +281,7 @@ impl Svlogd {
                     Some(Ok(mut j)) => {
                         j.read_header();
                         self.journal = Some(j);
+                        self.jdir = i;
                     }
                     Some(Err(e)) => msg::warn(&[b"svlogd: warning: unable to open journal: ", d.name], Some(e)),
                     None => {}
@@ -362,12 +368,13 @@ impl Svlogd {
                 self.signal(s);
             }
             if p[1].revents != 0 {
-                let max = if self.exiting { 1 } else { self.bufmax - self.buf.len() };
+                // At most a pipe's worth at a time: the journal stays small.
+                let max = if self.exiting { 1 } else { (self.bufmax - self.buf.len()).min(PIPE_CHUNK) };
                 self.ingest(max, &mut readbuf);
             }
             while self.batch() > 0 {}
             if let Some(j) = self.journal.as_mut() {
-                j.compact(&self.dirs, self.midline, false);
+                j.compact(&self.dirs, self.midline);
             }
         }
         self.finish()
@@ -386,6 +393,14 @@ impl Svlogd {
             Ok(0) => self.eof = true,
             Ok(_) => {}
             Err(e) if e.0 == libc::EAGAIN => {}
+            Err(e) if self.journal.is_some() && matches!(e.0, libc::ENOSPC | libc::EDQUOT | libc::EFBIG | libc::EROFS | libc::EIO) => {
+                // The journal could not take the input: it stays in the pipe. On a full
+                // disk the N rule may make room, as for current.
+                let d = &mut self.dirs[self.jdir];
+                if !(e.0 == libc::ENOSPC && d.conf.nmin < d.conf.nmax && d.delete_for_space()) {
+                    logdir::pause(b"unable to write to journal", d.name, e);
+                }
+            }
             Err(e) => {
                 // runit: warn, then leave as at end of input.
                 msg::warn(&[b"svlogd: warning: unable to read standard input"], Some(e));
@@ -624,7 +639,7 @@ impl Svlogd {
         let v = self.o.verbose;
         if let Some(j) = self.journal.as_mut() {
             j.settle(&self.dirs, self.midline);
-            j.compact(&self.dirs, self.midline, true);
+            j.compact(&self.dirs, self.midline);
         }
         for d in self.dirs.iter_mut() {
             d.processor_wait(v);

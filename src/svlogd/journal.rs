@@ -19,8 +19,6 @@ const HDR: u64 = 4096;
 const MAGIC: &[u8; 8] = b"svlogdJ1";
 const SLOT: usize = 64;
 const MAX_SLOTS: usize = (HDR as usize - SLOT) / SLOT;
-/// Fully processed data is dropped (ftruncate) once the journal holds this much.
-const COMPACT: u64 = 16 * 1024;
 const F_SEL: u8 = 1;
 const F_PENDING: u8 = 2;
 const F_ROT: u8 = 4;
@@ -82,7 +80,7 @@ impl Journal {
         self.old = Vec::new();
         self.dirty = true;
         self.settle(dirs, midline);
-        self.compact(dirs, midline, true);
+        self.compact(dirs, midline);
         midline
     }
 
@@ -135,9 +133,10 @@ impl Journal {
         }
     }
 
-    /// Drops processed data once nothing is left to process (at `force`, any amount).
-    pub fn compact(&mut self, dirs: &[LogDir], midline: bool, force: bool) {
-        if self.done == self.end && self.end > HDR && (force || self.end > HDR + COMPACT) {
+    /// Drops processed data once nothing is left to process: the journal never holds
+    /// more than what is not yet written (small file systems fill up otherwise).
+    pub fn compact(&mut self, dirs: &[LogDir], midline: bool) {
+        if self.done == self.end && self.end > HDR {
             self.settle(dirs, midline);
             // A crash from here on finds done >= length: nothing to redo.
             if fd::ftruncate(self.fd.raw(), HDR).is_ok() {

@@ -231,8 +231,8 @@ impl LogDir {
     }
 
     /// Counts the `@` + 26 byte entries and finds the smallest name. With `tidy`,
-    /// `.t` leftovers are deleted and not counted, and our pending `.u` is never
-    /// the oldest (runit's rmoldest); without, everything counts (buffer_pwrite).
+    /// `.t` leftovers are deleted and not counted, nor is our pending `.u` (runit's
+    /// rmoldest); without, everything counts (buffer_pwrite).
     fn scan_old(&self, tidy: bool) -> (u64, Option<[u8; 27]>) {
         let dirfd = self.dirfd();
         let entries = match fd::openat(dirfd, c".", libc::O_RDONLY | libc::O_DIRECTORY, 0).and_then(|d| fs::read_dir_fd(d.raw())) {
@@ -254,9 +254,13 @@ impl LogDir {
                 }
                 continue;
             }
+            // Debian's svlogd (observed) neither counts nor deletes the `.u` just
+            // handed to the processor: with a processor, n processed logs are kept.
+            if tidy && self.fnsave[26] == b'u' && ent.name[..] == self.fnsave[..] {
+                continue;
+            }
             n += 1;
-            let pending = tidy && self.fnsave[26] == b'u' && ent.name[..] == self.fnsave[..];
-            if !pending && oldest.is_none_or(|o| ent.name[..] < o[..]) {
+            if oldest.is_none_or(|o| ent.name[..] < o[..]) {
                 let mut o = [0u8; 27];
                 o.copy_from_slice(&ent.name);
                 oldest = Some(o);
