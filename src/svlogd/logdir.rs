@@ -272,14 +272,15 @@ impl LogDir {
     /// The count limit: more than n old logs -> delete the oldest one.
     fn rmoldest(&mut self, verbose: bool) {
         let (n, oldest) = self.scan_old(true);
-        if self.conf.nmax != 0 && n > self.conf.nmax {
-            if let Some(o) = oldest {
-                if verbose {
-                    msg::warn(&[INFO, b"delete: ", self.name, b"/", &o], None);
-                }
-                if let Err(e) = fs::unlinkat(self.dirfd(), &cstr(&o)) {
-                    self.warn(b"unable to unlink oldest logfile", e);
-                }
+        if self.conf.nmax != 0
+            && n > self.conf.nmax
+            && let Some(o) = oldest
+        {
+            if verbose {
+                msg::warn(&[INFO, b"delete: ", self.name, b"/", &o], None);
+            }
+            if let Err(e) = fs::unlinkat(self.dirfd(), &cstr(&o)) {
+                self.warn(b"unable to unlink oldest logfile", e);
             }
         }
     }

@@ -29,29 +29,10 @@ fn svlogd(imp: Imp, cwd: &Path) -> Option<Command> {
 }
 
 /// Runs `c` with `input` on a pipe as stdin; returns its output.
-fn feed(mut c: Command, input: &[u8], secs: u64) -> Output {
-    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut p = Proc::spawn(c);
-    let mut i = p.child.stdin.take().unwrap();
-    let data = input.to_vec();
-    let w = std::thread::spawn(move || {
-        let _ = i.write_all(&data);
-    });
-    let mut so = p.child.stdout.take().unwrap();
-    let mut se = p.child.stderr.take().unwrap();
-    let t1 = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut so, &mut v).ok();
-        v
-    });
-    let t2 = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut se, &mut v).ok();
-        v
-    });
-    w.join().unwrap();
-    let status = p.wait_exit(secs);
-    Output { status, stdout: t1.join().unwrap(), stderr: t2.join().unwrap() }
+fn feed(c: Command, input: &[u8], secs: u64) -> Output {
+    let mut l = Live::start(c);
+    let _ = l.stdin.as_mut().unwrap().write_all(input);
+    l.finish(secs)
 }
 
 /// Replaces TAI64N and -tt/-ttt stamps by `STAMP`.
@@ -356,12 +337,39 @@ fn stdout_mode_three_services_under_runsvdir() {
     }
 }
 
-/// A running svlogd with its stdin open and its stderr collected as it comes.
+/// A running svlogd with its stdin open and its output collected as it comes.
 struct Live {
     p: Proc,
     stdin: Option<std::process::ChildStdin>,
-    err: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-    out: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    out: Collector,
+    err: Collector,
+}
+
+/// A thread reading a pipe into a shared buffer.
+struct Collector(std::sync::Arc<std::sync::Mutex<Vec<u8>>>, Option<std::thread::JoinHandle<()>>);
+
+impl Collector {
+    fn new(mut r: impl std::io::Read + Send + 'static) -> Collector {
+        let v = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let v2 = v.clone();
+        let h = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                v2.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Collector(v, Some(h))
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+    fn join(mut self) -> Vec<u8> {
+        let _ = self.1.take().unwrap().join();
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
 }
 
 impl Live {
@@ -369,40 +377,28 @@ impl Live {
         c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut p = Proc::spawn(c);
         let stdin = p.child.stdin.take();
-        let collect = |mut r: Box<dyn std::io::Read + Send>| {
-            let v = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-            let v2 = v.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = r.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    v2.lock().unwrap().extend_from_slice(&buf[..n]);
-                }
-            });
-            v
-        };
-        let err = collect(Box::new(p.child.stderr.take().unwrap()));
-        let out = collect(Box::new(p.child.stdout.take().unwrap()));
-        Live { p, stdin, err, out }
+        let out = Collector::new(p.child.stdout.take().unwrap());
+        let err = Collector::new(p.child.stderr.take().unwrap());
+        Live { p, stdin, out, err }
     }
     fn write(&mut self, b: &[u8]) {
         self.stdin.as_mut().unwrap().write_all(b).unwrap();
     }
     fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.err.lock().unwrap()).into_owned()
+        self.err.text()
     }
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
-    }
-    /// Closes stdin and waits for exit 0.
-    fn close(mut self) -> (String, String) {
+    /// Closes stdin, waits for the exit and the last output.
+    fn finish(mut self, secs: u64) -> Output {
         drop(self.stdin.take());
-        let st = self.p.wait_exit(60);
-        assert_eq!(st.code(), Some(0), "svlogd exit; stderr: {}", self.stderr());
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        (self.stdout(), self.stderr())
+        let status = self.p.wait_exit(secs);
+        Output { status, stdout: self.out.join(), stderr: self.err.join() }
+    }
+    /// finish, expecting exit 0: (stdout, stderr).
+    fn close(self) -> (String, String) {
+        let o = self.finish(60);
+        let (so, se) = (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned());
+        assert_eq!(o.status.code(), Some(0), "svlogd exit; stderr: {se}");
+        (so, se)
     }
 }
 
@@ -533,6 +529,18 @@ impl Drop for Tmpfs {
     }
 }
 
+/// svlogd writing to `mnt/log` on a tmpfs of `size`, with `config`.
+fn on_tmpfs(size: &str, config: &str) -> Option<(TempDir, Tmpfs, PathBuf, Live)> {
+    let t = TempDir::new("svlogd-tmpfs");
+    let fs = Tmpfs::new(t.join("mnt"), size)?;
+    let log = t.join("mnt/log");
+    std::fs::create_dir(&log).unwrap();
+    std::fs::write(log.join("config"), config).unwrap();
+    let mut c = svlogd(Imp::U, t.path()).unwrap();
+    c.arg("mnt/log");
+    Some((t, fs, log, Live::start(c)))
+}
+
 /// Lines "N" 1..=n, checked to be in `dir` exactly once and in order.
 fn assert_sequence(dir: &Path, from: usize, to: usize) {
     let got = all_lines(dir);
@@ -549,14 +557,7 @@ fn zlines(from: usize, to: usize) -> Vec<u8> {
 
 #[test]
 fn full_disk_pauses_then_resumes_without_loss() {
-    let t = TempDir::new("svlogd-full");
-    let Some(fs) = Tmpfs::new(t.join("mnt"), "64k") else { return };
-    let log = t.join("mnt/log");
-    std::fs::create_dir(&log).unwrap();
-    std::fs::write(log.join("config"), "s8192\nn0\n").unwrap();
-    let mut c = svlogd(Imp::U, t.path()).unwrap();
-    c.arg("mnt/log");
-    let mut l = Live::start(c);
+    let Some((_t, fs, log, mut l)) = on_tmpfs("64k", "s8192\nn0\n") else { return };
     // About 120 KB: more than the file system holds.
     let data = zlines(1, 2500);
     let mut stdin = l.stdin.take().unwrap();
@@ -571,14 +572,7 @@ fn full_disk_pauses_then_resumes_without_loss() {
 
 #[test]
 fn full_disk_with_minimum_deletes_oldest() {
-    let t = TempDir::new("svlogd-nmin");
-    let Some(_fs) = Tmpfs::new(t.join("mnt"), "256k") else { return };
-    let log = t.join("mnt/log");
-    std::fs::create_dir(&log).unwrap();
-    std::fs::write(log.join("config"), "s16384\nn40\nN3\n").unwrap();
-    let mut c = svlogd(Imp::U, t.path()).unwrap();
-    c.arg("mnt/log");
-    let mut l = Live::start(c);
+    let Some((_t, _fs, log, mut l)) = on_tmpfs("256k", "s16384\nn40\nN3\n") else { return };
     l.write(&zlines(1, 10000));
     let (_, err) = l.close();
     assert!(err.lines().count() > 0 && err.lines().all(|e| e.starts_with("svlogd: warning: out of disk space, delete: mnt/log/@")), "{err}");
