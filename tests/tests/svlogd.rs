@@ -643,3 +643,25 @@ fn stdout_mode_prefix_stamps_long_lines_and_a_directory() {
     assert_eq!(joined, long);
     assert_eq!(unstamp(&String::from_utf8_lossy(&read(svc.join("main/current")))), format!("PSTAMP D:one\nPSTAMP D:{long}\n"));
 }
+
+#[test]
+fn several_directories_with_their_own_settings_match_c() {
+    let input = numbered(200, 3);
+    let mut snaps = Vec::new();
+    for imp in [Imp::U, Imp::C] {
+        let t = TempDir::new("svlogd-multi");
+        for (d, cfg) in [("a", "s600\nn3\n-*x\npA:\n"), ("b", "s1000\nn0\n-*\n+line 1*\n"), ("c", "U127.0.0.1:9\n")] {
+            std::fs::create_dir(t.join(d)).unwrap();
+            std::fs::write(t.join(d).join("config"), cfg).unwrap();
+        }
+        let Some(mut c) = svlogd(imp, t.path()) else { continue };
+        c.args(["-ttt", "a", "b", "c"]);
+        let o = feed(c, &input, 60);
+        assert_eq!(o.status.code(), Some(0));
+        snaps.push(["a", "b", "c"].map(|d| snapshot(&t.join(d))));
+    }
+    if snaps.len() == 2 {
+        assert_eq!(snaps[0], snaps[1]);
+    }
+    assert_eq!(snaps[0][2], vec!["current 744: ".to_string()]);
+}
