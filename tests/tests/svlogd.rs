@@ -287,8 +287,10 @@ fn sigkill_under_runsv_loses_and_duplicates_nothing() {
 #[test]
 fn stdout_mode_three_services_under_runsvdir() {
     const N: usize = 100_000;
-    let Some(runsvdir) = crunit("runsvdir") else { return };
-    for (what, runsv) in runsvs() {
+    let mut runsvdirs = vec![("urunit runsvdir", bindir().join("runsvdir"))];
+    runsvdirs.extend(crunit("runsvdir").map(|p| ("C runsvdir", p)));
+    for ((what, runsv), (what2, runsvdir)) in runsvs().into_iter().flat_map(|a| runsvdirs.iter().cloned().map(move |b| (a.clone(), b))) {
+        let what = format!("{what2} + {what}");
         let t = TempDir::new("svlogd-stdout");
         let pathdir = t.join("bin");
         std::fs::create_dir(&pathdir).unwrap();
