@@ -155,7 +155,22 @@ impl LogDir {
         if verbose {
             msg::warn(&[INFO, if fresh { b"new: " } else { b"append: " }, self.name, b"/current"], None);
         }
+        self.process_leftover(verbose);
         true
+    }
+
+    /// A `.u` file left by a killed svlogd is "rotated, not yet processed": with a
+    /// processor configured it is processed too, oldest first (runit never does).
+    fn process_leftover(&mut self, verbose: bool) {
+        if self.conf.processor.is_empty() || self.ppid != 0 {
+            return;
+        }
+        let entries = fd::openat(self.dirfd(), c".", libc::O_RDONLY | libc::O_DIRECTORY, 0).and_then(|d| fs::read_dir_fd(d.raw()));
+        let oldest = entries.unwrap_or_default().into_iter().filter(|e| e.name.len() == 27 && e.name[0] == b'@' && e.name[26] == b'u').map(|e| e.name).min();
+        if let Some(name) = oldest {
+            self.fnsave.copy_from_slice(&name);
+            self.processor_start(verbose);
+        }
     }
 
     /// runit's logdir_close on a half-opened directory only says "close: NAME".
@@ -432,6 +447,7 @@ impl LogDir {
         if verbose {
             msg::warn(&[INFO, b"processed: ", self.name, b"/", &s], None);
         }
+        self.process_leftover(verbose);
     }
 
     /// Waits for a running processor until it has succeeded (at exit).

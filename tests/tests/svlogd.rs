@@ -667,3 +667,21 @@ fn several_directories_with_their_own_settings_match_c() {
     }
     assert_eq!(snaps[0][2], vec!["current 744: ".to_string()]);
 }
+
+#[test]
+fn leftover_u_files_are_processed() {
+    // runit leaves `.u` files of a killed svlogd unprocessed forever (a listed weakness).
+    let t = TempDir::new("svlogd-left");
+    let log = t.join("log");
+    std::fs::create_dir(&log).unwrap();
+    std::fs::write(log.join("config"), "!tr a-z A-Z\n").unwrap();
+    std::fs::write(log.join("@400000006000000000000000.u"), "old\n").unwrap();
+    std::fs::write(log.join("current"), "crash\n").unwrap();
+    std::fs::set_permissions(log.join("current"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut c = svlogd(Imp::U, t.path()).unwrap();
+    c.arg("log");
+    expect(&feed(c, b"new\n", 30), 0, "", "");
+    let files = snapshot(&log);
+    assert_eq!(files, ["@s 744: OLD\n", "@s 744: CRASH\n", "current 744: new\n", "state 644: "], "{files:?}");
+    assert!(log.join("@400000006000000000000000.s").exists());
+}
