@@ -313,7 +313,7 @@ impl Svlogd {
     fn rotate(&mut self, i: usize, in_batch: bool) {
         let v = self.o.verbose;
         let j = &mut self.journal;
-        self.dirs[i].rotate(v, &mut |name, _| {
+        self.dirs[i].rotate(v, &mut |name| {
             if let (Some(j), true) = (j.as_mut(), in_batch) {
                 j.note_rotation(i, name);
             }
@@ -393,6 +393,16 @@ impl Svlogd {
             Ok(0) => self.eof = true,
             Ok(_) => {}
             Err(e) if e.0 == libc::EAGAIN => {}
+            Err(e) if self.journal.is_some() && e.0 == libc::EINVAL => {
+                // A file system that takes no splice(2): go on with read(2), as runit.
+                msg::warn(&[b"svlogd: warning: unable to use journal: ", self.dirs[self.jdir].name], Some(e));
+                if let Some(mut j) = self.journal.take() {
+                    // What it holds is in memory now: the file must not be replayed.
+                    j.done = j.end;
+                    j.settle(&self.dirs, self.midline);
+                    j.compact(&self.dirs, self.midline);
+                }
+            }
             Err(e) if self.journal.is_some() && matches!(e.0, libc::ENOSPC | libc::EDQUOT | libc::EFBIG | libc::EROFS | libc::EIO) => {
                 // The journal could not take the input: it stays in the pipe. On a full
                 // disk the N rule may make room, as for current.

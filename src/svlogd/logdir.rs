@@ -303,7 +303,7 @@ impl LogDir {
     /// runit's rotate(): waits for a running processor, then (if `current` is not
     /// empty) flush, fsync, chmod 0744, rename to `@NOW.s|.u`, new `current`, count
     /// limit, processor. `before_rename` sees the new name first (the journal).
-    pub fn rotate(&mut self, verbose: bool, before_rename: &mut dyn FnMut(&[u8; 27], u64)) {
+    pub fn rotate(&mut self, verbose: bool, before_rename: &mut dyn FnMut(&[u8; 27])) {
         if !self.is_open() {
             self.conf.tmax = 0;
             return;
@@ -329,7 +329,7 @@ impl LogDir {
             let mut b = [0u8; 20];
             msg::warn(&[INFO, b"rename: ", self.name, b"/current ", &self.fnsave, b" ", crate::num::fmt_u64(&mut b, self.size)], None);
         }
-        before_rename(&self.fnsave, self.size);
+        before_rename(&self.fnsave);
         let (dirfd, to) = (self.dirfd(), self.fnsave);
         retry(b"unable to rename current", self.name, || fs::renameat(dirfd, c"current", &cstr(&to)));
         self.open_new_current(b"unable to create new current");
@@ -384,6 +384,8 @@ impl LogDir {
 
     fn processor_child(&self, argv: &proc::CVec, verbose: bool) -> ! {
         sig::unblock_all();
+        // stdout mode ignores SIGPIPE; a processor gets the usual default.
+        sig::default(sig::SIGPIPE);
         let fatal = |what: &[u8], e: Errno| -> ! { msg::die(111, &[b"svlogd: fatal: ", what, b": ", self.name], Some(e)) };
         let dirfd = self.dirfd();
         if let Err(e) = fs::fchdir(dirfd) {
