@@ -47,7 +47,7 @@ pub fn main(args: Args) -> i32 {
     let mut o = Opts { verbose: false, timestamp: 0, linemax: 1000, repl: 0, replace: b"", stdout: None };
     let mut buflen: u64 = 1024;
     let mut i = 1;
-    'args: while i < args.len() {
+    while i < args.len() {
         let a = args[i];
         if a == b"--" {
             i += 1;
@@ -116,7 +116,6 @@ pub fn main(args: Args) -> i32 {
             }
         }
         i += 1;
-        continue 'args;
     }
     let names = &args[i..];
     if (names.is_empty() && o.stdout.is_none()) || buflen <= o.linemax as u64 {
