@@ -108,7 +108,8 @@ impl LogDir {
         self.named = true;
         self.dir = Some(d);
         self.size = 0;
-        self.ppid = 0;
+        // runit forgets a processor still running at SIGHUP; it is kept here, so its
+        // end is handled and its `.u` not processed twice.
         self.sel = true;
         self.conf = Conf::new();
         match read_at(self.dirfd(), c"config") {

@@ -207,7 +207,7 @@ fn timestamps_match_c_and_formats() {
             assert!(line.starts_with("@4000") && line.len() == 26 + 6, "{line}");
             u64::from_str_radix(&line[1..17], 16).unwrap() - (1 << 62) - 10
         } else {
-            let o = Command::new("date").args(["-u", "-d", &line[..19].replace('_', " ").replace('T', " "), "+%s"]).output().unwrap();
+            let o = Command::new("date").args(["-u", "-d", &line[..19].replace(['_', 'T'], " "), "+%s"]).output().unwrap();
             assert_eq!(&line[10..11], if i == 1 { "_" } else { "T" });
             String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
         };
@@ -719,7 +719,9 @@ fn sigkill_before_each_write_rename_or_truncate_is_harmless() {
     let short = numbered(if full { 150 } else { 40 }, 3);
     let long: Vec<u8> = (1..=if full { 60 } else { 14 }).flat_map(|i| format!("{i} {}\n", "w".repeat(i * 37 % 290)).into_bytes()).collect();
     let each = |input: &[u8], f: &dyn Fn(&str) -> Option<String>| -> String { String::from_utf8_lossy(input).lines().filter_map(f).collect() };
-    let scenarios: Vec<(&[&str], Vec<(&str, String)>, &Vec<u8>)> = vec![
+    // (arguments, [(config, expected log) per directory], input)
+    type Scenario<'a> = (&'a [&'a str], Vec<(&'a str, String)>, &'a Vec<u8>);
+    let scenarios: Vec<Scenario> = vec![
         (&["-t"], vec![(if full { "s1500\nn0\n" } else { "s500\nn0\n" }, each(&short, &|l| Some(format!("STAMP {l}\n"))))], &short),
         // Lines longer than -l and split over two files at the size limit.
         (&["-l", "40"], vec![("s700\nn0\n", String::from_utf8(long.clone()).unwrap())], &long),
