@@ -112,14 +112,14 @@ impl LogDir {
         // end is handled and its `.u` not processed twice.
         self.sel = true;
         self.conf = Conf::new();
-        match read_at(self.dirfd(), c"config") {
-            Ok(Some(sa)) => {
+        match fd::read_file(&CBuf::new(&[self.name, b"/config"])) {
+            Ok(sa) => {
                 if verbose {
                     msg::warn(&[INFO, b"read: ", self.name, b"/config"], None);
                 }
                 self.conf.parse(&sa);
             }
-            Ok(None) => {}
+            Err(e) if e.0 == libc::ENOENT => {}
             Err(e) => self.warn(b"unable to read config", e),
         }
         if self.conf.tmax != 0 {
@@ -503,22 +503,4 @@ fn move_fd(f: Fd, to: fd::RawFd) -> Result<(), Errno> {
 /// A file name as a C string.
 fn cstr(name: &[u8]) -> CBuf {
     CBuf::new(&[name])
-}
-
-/// Reads a file in `dir`; Ok(None) if it does not exist.
-pub fn read_at(dir: fd::RawFd, name: &CStr) -> Result<Option<Vec<u8>>, Errno> {
-    let f = match fd::openat(dir, name, libc::O_RDONLY, 0) {
-        Ok(f) => f,
-        Err(e) if e.0 == libc::ENOENT => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let mut v = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = fd::read(f.raw(), &mut buf)?;
-        if n == 0 {
-            return Ok(Some(v));
-        }
-        v.extend_from_slice(&buf[..n]);
-    }
 }
