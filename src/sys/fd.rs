@@ -255,6 +255,16 @@ pub fn open_dir_path(path: &CStr) -> Result<Fd> {
     open(path, libc::O_PATH | libc::O_DIRECTORY, 0)
 }
 
+/// open(O_WRONLY|O_NONBLOCK): runit's open_write, how sv asks "is a reader there?"
+/// of the supervise/ok and supervise/control FIFOs (ENXIO: nobody reads).
+pub fn open_write_nb(path: &CStr) -> Result<Fd> {
+    open(path, libc::O_WRONLY | libc::O_NONBLOCK, 0)
+}
+
+/// errno values callers compare against.
+pub const ENOENT: Errno = Errno(libc::ENOENT);
+pub const ENXIO: Errno = Errno(libc::ENXIO);
+
 /// pread(2) at `off`, retrying EINTR (svlogd's journal).
 pub fn pread(fd: RawFd, buf: &mut [u8], off: u64) -> Result<usize> {
     // SAFETY: buf is valid for buf.len() bytes of writes.
