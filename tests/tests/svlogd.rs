@@ -766,3 +766,24 @@ fn sigkill_before_each_write_rename_or_truncate_is_harmless() {
     eprintln!("{points} crash points, each line exactly once");
     assert!(points > 60, "only {points} crash points");
 }
+
+#[test]
+fn sighup_while_a_processor_runs() {
+    let t = TempDir::new("svlogd-hupproc");
+    let log = t.join("log");
+    std::fs::create_dir(&log).unwrap();
+    std::fs::write(log.join("config"), "!sleep 1; tr a-z A-Z\n").unwrap();
+    let mut c = svlogd(Imp::U, t.path()).unwrap();
+    c.args(["-v", "log"]);
+    let mut l = Live::start(c);
+    l.write(b"one\n");
+    wait_until(20, "one written", || read(log.join("current")) == b"one\n");
+    l.p.signal(libc::SIGALRM);
+    wait_until(20, "processor started", || l.stderr().contains("processing: log/@"));
+    l.p.signal(libc::SIGHUP);
+    wait_until(20, "processed", || l.stderr().contains("processed: log/@"));
+    l.write(b"two\n");
+    let (_, err) = l.close();
+    assert!(!err.contains("failed") && err.matches("processing:").count() == 1, "{err}");
+    assert_eq!(snapshot(&log), ["@s 744: ONE\n", "current 744: two\n", "state 644: "]);
+}
