@@ -13,7 +13,10 @@ EXAMPLES=("$@")
 [ ${#EXAMPLES[@]} -gt 0 ] || EXAMPLES=(web-worker cron-app privdrop critical scratch)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/urunit-demo.XXXXXX")
 TAILPID=
+PID1=
 cleanup() {
+    # A demo cut short: SIGKILL to PID 1 ends its whole namespace.
+    [ -z "$PID1" ] || kill -KILL "$PID1" 2>/dev/null || true
     [ -z "$TAILPID" ] || kill "$TAILPID" 2>/dev/null || true
     rm -rf "$WORK"
 }
@@ -145,6 +148,7 @@ run_example() { # EXAMPLE
         kill -TERM "$PID1"
         wait "$UNSHARE" || rc=$?
     fi
+    PID1=
     stop_tail
     say "the container's PID 1 exited with status $rc"
     if [ -e "$root/etc/service/periodic/log/main/current" ]; then
