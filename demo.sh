@@ -21,6 +21,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 USERNS=()
 [ "$(id -u)" = 0 ] || USERNS=(--user --map-root-user)
