@@ -115,15 +115,14 @@ stop_tail() {
 
 # Every service's finish line, from the container output or its svlogd files.
 check_finish() { # ROOT OUT
-    local root=$1 out=$2 svc name line bad=0 logs
+    local root=$1 out=$2 svc name line bad=0
     for svc in "$root"/etc/service/*; do
         name=${svc##*/}
         [ -e "$svc/finish" ] || [ -L "$svc/finish" ] || continue
-        logs=("$out")
-        [ -f "$svc/log/main/current" ] && logs+=("$svc/log/main/current")
-        line=$(grep -ho "$name: finish ran.*" "${logs[@]}" | tail -1 || true)
+        line=$({ grep "^$name: " "$out" || true; cat "$svc/log/main/current" 2>/dev/null || true; } |
+            grep -o 'finish ran.*' | tail -1 || true)
         if [ -n "$line" ]; then
-            say "$name: ./finish ran: $line"
+            say "$name: ./$line"
         else
             say "$name: ./finish did NOT run"
             bad=1

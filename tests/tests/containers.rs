@@ -67,9 +67,9 @@ fn demo_app() -> PathBuf {
     .clone()
 }
 
-/// Lines of `out` a service's logger wrote ("NAME | ..."), without the prefix.
+/// Lines of `out` a service's logger wrote (svlogd -o: "NAME: LINE"), without the prefix.
 fn logged<'a>(out: &'a str, name: &str) -> Vec<&'a str> {
-    let prefix = format!("{name} | ");
+    let prefix = format!("{name}: ");
     out.lines().filter_map(|l| l.strip_prefix(prefix.as_str())).collect()
 }
 
@@ -217,37 +217,40 @@ fn pid1_example(example: &str, services: &[(&str, bool)], stop: bool, code: i32)
 #[test]
 fn web_worker_example_stops_gracefully_as_pid1() {
     let Some((tmp, out)) = pid1_example("web-worker", &[("web", true), ("worker", true)], true, 0) else { return };
-    ends_with(&logged(&out, "web"), "web: stopped", "web: finish ran (exit=0 signal=0)", &out);
-    ends_with(&logged(&out, "worker"), "worker: SIGTERM after job", "worker: finish ran (exit=0 signal=0)", &out);
-    assert!(logged(&out, "web").iter().any(|l| l.starts_with("web: listening on :8080")), "{out}");
+    ends_with(&logged(&out, "web"), "stopped", "finish ran (exit=0 signal=0)", &out);
+    ends_with(&logged(&out, "worker"), "SIGTERM after job", "finish ran (exit=0 signal=0)", &out);
+    assert!(logged(&out, "web").iter().any(|l| l.starts_with("listening on :8080")), "{out}");
     assert!(tmp.join("root/etc/service/web/supervise/status").exists());
 }
 
 #[test]
-fn cron_app_example_keeps_job_history_in_svlogd_files() {
+fn cron_app_example_logs_the_job_to_stdout_and_files() {
     let Some((tmp, out)) = pid1_example("cron-app", &[("app", true), ("periodic", true)], true, 0) else { return };
-    ends_with(&logged(&out, "app"), "app: SIGTERM, shutting down", "app: finish ran (exit=0 signal=0)", &out);
+    ends_with(&logged(&out, "app"), "SIGTERM, shutting down", "finish ran (exit=0 signal=0)", &out);
     // svlogd -tt: "YYYY-MM-DD_HH:MM:SS.xxxxx " before each line.
     let current = lines(tmp.join("root/etc/service/periodic/log/main/current"));
     let body: Vec<&str> = current.iter().map(|l| l.split_once(' ').map_or("", |(ts, b)| if ts.len() == 25 && ts.as_bytes()[10] == b'_' { b } else { "" })).collect();
-    assert!(body.iter().any(|l| l.starts_with("periodic: job ran, ")), "job history: {current:?}");
-    assert_eq!(body.last().copied(), Some("periodic: finish ran (exit=-1 signal=15)"), "job history: {current:?}");
+    assert!(body.iter().any(|l| l.starts_with("job ran, ")), "job history: {current:?}");
+    assert_eq!(body.last().copied(), Some("finish ran (exit=-1 signal=15)"), "job history: {current:?}");
+    // The same lines, stamped, on the container's stdout (svlogd -tt -o ./main).
+    let stdout: Vec<&str> = logged(&out, "periodic").iter().filter_map(|l| l.split_once(' ').map(|(_, b)| b)).collect();
+    assert_eq!(stdout, body, "{out}");
 }
 
 #[test]
 fn privdrop_example_runs_the_server_as_nobody() {
     let Some((_tmp, out)) = pid1_example("privdrop", &[("app", true)], true, 0) else { return };
     let app = logged(&out, "app");
-    assert!(app.contains(&"app: preparing as root"), "{out}");
-    assert!(app.contains(&"app: serving as nobody (uid 65534)"), "{out}");
-    ends_with(&app, "app: SIGTERM as nobody, exiting", "app: finish ran (exit=0 signal=0)", &out);
+    assert!(app.contains(&"preparing as root"), "{out}");
+    assert!(app.contains(&"serving as nobody (uid 65534)"), "{out}");
+    ends_with(&app, "SIGTERM as nobody, exiting", "finish ran (exit=0 signal=0)", &out);
 }
 
 #[test]
 fn critical_example_stops_the_container_with_its_exit_code() {
     // No signal: main exits 3 after 3 s, and the container with it.
     let Some((_tmp, out)) = pid1_example("critical", &[("main", true), ("sidecar", false)], false, 3) else { return };
-    ends_with(&logged(&out, "main"), "main: fatal: lost the database connection", "main: finish ran (exit=3 signal=0)", &out);
+    ends_with(&logged(&out, "main"), "fatal: lost the database connection", "finish ran (exit=3 signal=0)", &out);
     assert!(out.lines().any(|l| l == "sidecar: SIGTERM, exiting"), "{out}");
     assert!(out.lines().any(|l| l == "sidecar: finish ran (exit=0 signal=0)"), "{out}");
 }
@@ -407,8 +410,8 @@ fn alpine_image_runs_the_services_and_stops_gracefully() {
         let o = podman_run(&["exec", name, "sh", "-c", "for p in runsvdir runsv sv chpst svlogd; do readlink $(command -v $p); done"]);
         assert_eq!(ok(&o, "readlink"), "urunit\n".repeat(5));
     });
-    ends_with(&logged(&logs, "web"), "web: stopped", "web: finish ran (exit=0 signal=0)", &logs);
-    ends_with(&logged(&logs, "worker"), "worker: SIGTERM after job", "worker: finish ran (exit=0 signal=0)", &logs);
+    ends_with(&logged(&logs, "web"), "stopped", "finish ran (exit=0 signal=0)", &logs);
+    ends_with(&logged(&logs, "worker"), "SIGTERM after job", "finish ran (exit=0 signal=0)", &logs);
 }
 
 /// Files podman's runtime creates (empty) in every container, image or not.
