@@ -69,6 +69,7 @@ make_root() { # ROOT EXAMPLE
 # Starts PID 1 in the background; sets PID1 (its pid as seen from here) and UNSHARE.
 start_pid1() { # ROOT OUT
     local root=$1 out=$2 i
+    : >"$out" # before tail opens it
     unshare "${USERNS[@]}" --pid --net --fork --mount-proc="$root/proc" \
         env -i PATH=/usr/bin:/bin:/usr/local/bin URUNIT_STOP_TIMEOUT=7 TICK=2 \
         "$CHROOT" "$root" /usr/bin/runsvdir /etc/service >"$out" 2>&1 &
