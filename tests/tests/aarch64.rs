@@ -213,13 +213,15 @@ fn svlogd_writes_the_same_log() {
     });
 }
 
-/// Waits until the service in `dir` runs; fails at once if `p` (its supervisor) exits.
-fn wait_up(p: &mut Proc, dir: &Path) {
+/// Waits until the service in `dir` runs and its trace (next to `dir`) has `n` lines, so a
+/// signal cannot beat its `started` line; fails at once if `p` (its supervisor) exits.
+fn wait_up(p: &mut Proc, dir: &Path, n: usize) {
+    let trace = dir.parent().unwrap().join("trace");
     wait_until(SLOW, &format!("{} up", dir.display()), || {
         if let Some(st) = p.child.try_wait().unwrap() {
             panic!("the supervisor exited ({st:?}) before {} ran", dir.display());
         }
-        status(dir).is_some_and(|st| st.0 > 0 && st.4 == 1)
+        status(dir).is_some_and(|st| st.0 > 0 && st.4 == 1) && lines(&trace).len() >= n
     });
 }
 
@@ -254,7 +256,7 @@ fn runsv_and_sv_lifecycle_match() {
         let mut runsv = a.cmd("runsv");
         runsv.arg(&s).stdin(Stdio::null());
         let mut p = Proc::spawn(runsv);
-        wait_up(&mut p, &s);
+        wait_up(&mut p, &s, 1);
         let mut t = String::new();
         for args in [&["status"][..], &["-w", "30", "down"], &["status"], &["-w", "30", "up"], &["exit"]] {
             let mut c = a.cmd("sv");
@@ -264,6 +266,9 @@ fn runsv_and_sv_lifecycle_match() {
                 // Down, with ./finish done: the next status must not race it.
                 wait_until(SLOW, "finish ran", || lines(d.join("trace")).len() >= 2);
                 wait_until(SLOW, "svc down", || status(&s).is_some_and(|st| st.0 == 0 && st.4 == 0));
+            }
+            if args == ["-w", "30", "up"] {
+                wait_up(&mut p, &s, 3);
             }
         }
         let code = p.wait_exit(SLOW).code();
@@ -285,7 +290,7 @@ fn runsvdir_starts_and_stops_services_gracefully() {
         c.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut p = Proc::spawn(c);
         for s in &services {
-            wait_up(&mut p, s);
+            wait_up(&mut p, s, 2);
         }
         p.signal(libc::SIGTERM);
         let o = p.output(SLOW);

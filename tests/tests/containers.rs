@@ -188,10 +188,11 @@ fn wait_running(p: &mut Pid1, root: &Path, services: &[(&str, bool)]) {
     }
 }
 
-/// Runs `example` under PID 1 until its services run, checks `sv status`, sends SIGTERM
-/// (docker stop) when `stop`, and checks PID 1's exit code. Returns the temporary directory
-/// (the root is its `root/`) and the whole output; None (and a skip) where it cannot run.
-fn pid1_example(example: &str, services: &[(&str, bool)], stop: bool, code: i32) -> Option<(TempDir, String)> {
+/// Runs `example` under PID 1 until its services run, checks `sv status`, and with
+/// `stop_when` = Some(lines), once every line is in the output (the services are past their
+/// start-up), sends SIGTERM (docker stop); then checks PID 1's exit code. Returns the temporary
+/// directory (the root is its `root/`) and the whole output; None (and a skip) where it cannot run.
+fn pid1_example(example: &str, services: &[(&str, bool)], stop_when: Option<&[&str]>, code: i32) -> Option<(TempDir, String)> {
     if let Some(why) = missing(&["unshare", "chroot", "busybox"]) {
         skip(&format!("service-examples under PID 1: {why}"));
         return None;
@@ -204,7 +205,11 @@ fn pid1_example(example: &str, services: &[(&str, bool)], stop: bool, code: i32)
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let st = sv_in(&root, &[&["status"], names.as_slice()].concat());
     check_status(&ok(&st, "sv status"), &services.iter().zip(&names).map(|((_, l), n)| (*n, *l)).collect::<Vec<_>>());
-    if stop {
+    if let Some(ready) = stop_when {
+        wait_until(SLOW, &format!("{ready:?} in the output"), || {
+            let out = p.output();
+            ready.iter().all(|r| out.contains(r))
+        });
         // SAFETY: kill on the PID 1 we started.
         unsafe { libc::kill(p.pid1, libc::SIGTERM) };
     }
@@ -214,9 +219,12 @@ fn pid1_example(example: &str, services: &[(&str, bool)], stop: bool, code: i32)
     Some((tmp, out))
 }
 
+/// The web-worker services trap SIGTERM from these lines on.
+const WEB_WORKER_READY: &[&str] = &["web: listening on", "worker: started"];
+
 #[test]
 fn web_worker_example_stops_gracefully_as_pid1() {
-    let Some((tmp, out)) = pid1_example("web-worker", &[("web", true), ("worker", true)], true, 0) else { return };
+    let Some((tmp, out)) = pid1_example("web-worker", &[("web", true), ("worker", true)], Some(WEB_WORKER_READY), 0) else { return };
     ends_with(&logged(&out, "web"), "stopped", "finish ran (exit=0 signal=0)", &out);
     ends_with(&logged(&out, "worker"), "SIGTERM after job", "finish ran (exit=0 signal=0)", &out);
     assert!(logged(&out, "web").iter().any(|l| l.starts_with("listening on :8080")), "{out}");
@@ -225,7 +233,7 @@ fn web_worker_example_stops_gracefully_as_pid1() {
 
 #[test]
 fn cron_app_example_logs_the_job_to_stdout_and_files() {
-    let Some((tmp, out)) = pid1_example("cron-app", &[("app", true), ("periodic", true)], true, 0) else { return };
+    let Some((tmp, out)) = pid1_example("cron-app", &[("app", true), ("periodic", true)], Some(&["app: started", " job ran, "]), 0) else { return };
     ends_with(&logged(&out, "app"), "SIGTERM, shutting down", "finish ran (exit=0 signal=0)", &out);
     // svlogd -tt: "YYYY-MM-DD_HH:MM:SS.xxxxx " before each line.
     let current = lines(tmp.join("root/etc/service/periodic/log/main/current"));
@@ -239,7 +247,7 @@ fn cron_app_example_logs_the_job_to_stdout_and_files() {
 
 #[test]
 fn privdrop_example_runs_the_server_as_nobody() {
-    let Some((_tmp, out)) = pid1_example("privdrop", &[("app", true)], true, 0) else { return };
+    let Some((_tmp, out)) = pid1_example("privdrop", &[("app", true)], Some(&["app: serving as"]), 0) else { return };
     let app = logged(&out, "app");
     assert!(app.contains(&"preparing as root"), "{out}");
     assert!(app.contains(&"serving as nobody (uid 65534)"), "{out}");
@@ -249,7 +257,7 @@ fn privdrop_example_runs_the_server_as_nobody() {
 #[test]
 fn critical_example_stops_the_container_with_its_exit_code() {
     // No signal: main exits 3 after 3 s, and the container with it.
-    let Some((_tmp, out)) = pid1_example("critical", &[("main", true), ("sidecar", false)], false, 3) else { return };
+    let Some((_tmp, out)) = pid1_example("critical", &[("main", true), ("sidecar", false)], None, 3) else { return };
     ends_with(&logged(&out, "main"), "fatal: lost the database connection", "finish ran (exit=3 signal=0)", &out);
     assert!(out.lines().any(|l| l == "sidecar: SIGTERM, exiting"), "{out}");
     assert!(out.lines().any(|l| l == "sidecar: finish ran (exit=0 signal=0)"), "{out}");
@@ -349,8 +357,9 @@ fn check_config(image: &str) {
 }
 
 /// Runs the image, waits until `sv status` inside shows every service running, checks
-/// `sv check`, runs `extra` inside, then `podman stop`s it: checks the exit code, returns the logs.
-fn run_and_stop(pm: &mut Podman, image: &str, services: &[(&str, bool)], extra: impl Fn(&str)) -> String {
+/// `sv check`, runs `extra` inside, waits for the `ready` lines in its log, then `podman stop`s
+/// it: checks the exit code, returns the logs.
+fn run_and_stop(pm: &mut Podman, image: &str, services: &[(&str, bool)], ready: &[&str], extra: impl Fn(&str)) -> String {
     let name = unique("ctr");
     pm.containers.push(name.clone());
     ok(&podman_run(&["run", "-d", "--network", "none", "--no-healthcheck", "--name", &name, image]), "podman run");
@@ -373,6 +382,11 @@ fn run_and_stop(pm: &mut Podman, image: &str, services: &[(&str, bool)], extra: 
     check_status(&last, &expected);
     ok(&podman_run(&["exec", &name, "sv", "check", "/etc/service"]), "sv check /etc/service");
     extra(&name);
+    wait_until(SLOW, &format!("{ready:?} in the container's log"), || {
+        let o = podman_run(&["logs", &name]);
+        let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+        ready.iter().all(|r| all.contains(r))
+    });
     ok(&podman_run(&["stop", "-t", "30", &name]), "podman stop");
     let code = ok(&podman_run(&["inspect", &name, "--format", "{{.State.ExitCode}}"]), "podman inspect");
     let logs = podman_run(&["logs", &name]);
@@ -402,7 +416,7 @@ fn alpine_image_runs_the_services_and_stops_gracefully() {
     ok(&run(s, 120), "alpine/standin.sh");
     build(&context(&tmp), "alpine/Dockerfile", &image, &[&format!("BASE_IMAGE={base}")]);
     check_config(&image);
-    let logs = run_and_stop(&mut pm, &image, &[("web", true), ("worker", true)], |name| {
+    let logs = run_and_stop(&mut pm, &image, &[("web", true), ("worker", true)], WEB_WORKER_READY, |name| {
         // The web server answers inside the container (loopback works with --network none).
         let o = podman_run(&["exec", name, "wget", "-q", "-O", "-", "http://127.0.0.1:8080/"]);
         assert_eq!(ok(&o, "wget"), "<h1>served by a urunit-supervised httpd</h1>\n");
@@ -425,7 +439,7 @@ fn scratch_image_has_no_shell_and_stops_gracefully() {
     build(&context(&tmp), "alpine/Containerfile.scratch", &image, &["APP_BIN=prebuilt/demo-app"]);
     check_config(&image);
     let services = [("app", false), ("ticker", false)];
-    let logs = run_and_stop(&mut pm, &image, &services, |name| {
+    let logs = run_and_stop(&mut pm, &image, &services, &["app: started", "ticker: started"], |name| {
         let o = podman_run(&["exec", name, "sh", "-c", "true"]);
         assert!(!o.status.success(), "a shell ran in the scratch image");
     });
