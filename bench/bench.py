@@ -325,7 +325,7 @@ class Bench:
         self.quick = args.quick
         self.reps = args.reps or (1 if args.quick else 5)
         self.ns = [1, 5] if args.quick else [1, 10, 50, 500]
-        self.rows = []      # (section, figure, unit, {impl: value or NA}, runs, note)
+        self.rows = []      # see row()
         self.notes = []
         self.startup = {}   # (impl, case) -> {n: seconds}
         base = args.tmp or ("/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir())
@@ -362,8 +362,9 @@ class Bench:
             os.symlink(src, os.path.join(cb, p))
         self.impls = {"urunit": Impl("urunit", ub, self.root), "C runit": Impl("C runit", cb, self.root)}
 
-    def row(self, section, figure, unit, vals, runs=None, note=None, fmt=None):
-        self.rows.append((section, figure, unit, vals, runs, note, fmt))
+    def row(self, figure, unit, vals, runs=None, fmt=None, ratio=True):
+        """A table row: {impl: value or NA}; `ratio` False for counts and exit codes."""
+        self.rows.append((figure, unit, vals, runs, fmt, ratio))
 
     def measure(self, reps, fn, keys=None, group=None):
         """Medians of fn(impl) over reps, interleaved: {impl: value}, or with `keys` (fn returns
@@ -394,9 +395,9 @@ class Bench:
         u = os.path.getsize(self.ubin)
         c_all = sum(os.path.getsize(self.find_c(p)) for p in PROGS)
         c_runsv = os.path.getsize(self.find_c("runsv"))
-        self.row("size", "binary: all programs (urunit: 1 static file; C: %s)" % "+".join(PROGS),
+        self.row("binary: all programs (urunit: 1 static file; C: %s)" % "+".join(PROGS),
                  "bytes", {"urunit": u, "C runit": c_all})
-        self.row("size", "binary: vs C runsv alone", "bytes", {"urunit": u, "C runit": c_runsv})
+        self.row("binary: vs C runsv alone", "bytes", {"urunit": u, "C runit": c_runsv})
         self.notes.append("C runit's binaries are dynamically linked to glibc (not counted); "
                           "urunit is static and needs nothing else.")
 
@@ -420,10 +421,10 @@ class Bench:
 
     def runsv(self):
         r = self.measure(self.reps, self.one_runsv, ("start", "rss", "priv", "dirty"))
-        self.row("runsv", "runsv: start to service running", "ms", r["start"], self.reps, fmt="ms")
-        self.row("runsv", "runsv idle: Rss", "KiB", r["rss"], self.reps)
-        self.row("runsv", "runsv idle: private (Private_Clean+Dirty)", "KiB", r["priv"], self.reps)
-        self.row("runsv", "runsv idle: Private_Dirty alone", "KiB", r["dirty"], self.reps)
+        self.row("runsv: start to service running", "ms", r["start"], self.reps, fmt="ms")
+        self.row("runsv idle: Rss", "KiB", r["rss"], self.reps)
+        self.row("runsv idle: private (Private_Clean+Dirty)", "KiB", r["priv"], self.reps)
+        self.row("runsv idle: Private_Dirty alone", "KiB", r["dirty"], self.reps)
         self.notes.append("memory: Private_Clean counts file pages that only this process maps, so "
                           "a lone urunit process's own code counts as private until other urunit "
                           "processes map it (see the per-service rows); C runit's code mostly "
@@ -460,7 +461,7 @@ class Bench:
                     if not isinstance(r[k], NA):
                         self.startup.setdefault((k, case), {})[n] = r[k]
                 what = "service dir mtime 1 h old" if case == "old" else "service dir mtime = now"
-                self.row("runsvdir", "runsvdir: %d service%s running (%s)" % (n, "s" * (n > 1), what),
+                self.row("runsvdir: %d service%s running (%s)" % (n, "s" * (n > 1), what),
                          "ms", r, self.reps if n < 500 else max(1, self.reps - 2), fmt="ms")
         self.notes.append("runsvdir start-up: from spawning runsvdir until every service's "
                           "supervise/status says run with a pid (polled every 1 ms). C runsvdir "
@@ -503,7 +504,7 @@ class Bench:
                 r[k] = statistics.median(self.hotadd_session(self.impls[k], reps))
             except NA as e:
                 r[k] = e
-        self.row("runsvdir", "runsvdir: hot-add (rename a service dir in) to running", "ms", r, reps, fmt="ms")
+        self.row("runsvdir: hot-add (rename a service dir in) to running", "ms", r, reps, fmt="ms")
         self.notes.append("hot-add: a prepared service directory is renamed into the directory of a "
                           "running runsvdir, 3.5 s after its previous start; time until its run "
                           "runs. C runsvdir rescans every 5 s (+1 s when the mtime is in the "
@@ -589,11 +590,11 @@ class Bench:
 
         def pick(f):
             return {k: (res[k] if isinstance(res[k], NA) else f(res[k])) for k in IMPLS}
-        self.row("pid1", "runsvdir as PID 1 (%d services): Rss" % n, "KiB", pick(lambda r: r["runsvdir"][0]), 1)
-        self.row("pid1", "runsvdir as PID 1: private", "KiB", pick(lambda r: r["runsvdir"][1]), 1)
-        self.row("pid1", "per service (runsv Rss, sum / N)", "KiB", pick(lambda r: r["per"][0]), 1, fmt="f1")
-        self.row("pid1", "per service (runsv private, sum / N)", "KiB", pick(lambda r: r["per"][1]), 1, fmt="f1")
-        self.row("pid1", "idle wake-ups, runsvdir + %d runsv (over %g s)" % (n, idle), "ctxsw/s",
+        self.row("runsvdir as PID 1 (%d services): Rss" % n, "KiB", pick(lambda r: r["runsvdir"][0]), 1)
+        self.row("runsvdir as PID 1: private", "KiB", pick(lambda r: r["runsvdir"][1]), 1)
+        self.row("per service (runsv Rss, sum / N)", "KiB", pick(lambda r: r["per"][0]), 1, fmt="f1")
+        self.row("per service (runsv private, sum / N)", "KiB", pick(lambda r: r["per"][1]), 1, fmt="f1")
+        self.row("idle wake-ups, runsvdir + %d runsv (over %g s)" % (n, idle), "ctxsw/s",
                  pick(lambda r: r["wake"]), 1, fmt="f2")
         self.notes.append("idle wake-ups: voluntary + involuntary context switches of runsvdir and "
                           "every runsv (not the services), counted from /proc/PID/status after a "
@@ -633,9 +634,9 @@ class Bench:
         n = 5 if self.quick else 50
         reps = 1 if self.quick else 3
         r = self.measure(reps, lambda im: self.one_stop(im, n), ("time", "graceful", "rc"))
-        self.row("pid1", "stop as PID 1: SIGTERM to exit (%d services)" % n, "ms", r["time"], reps, fmt="ms")
-        self.row("pid1", "  services whose ./finish ran (of %d)" % n, "count", r["graceful"], reps, noratio(), fmt="int")
-        self.row("pid1", "  exit code of PID 1", "code", r["rc"], reps, noratio(), fmt="int")
+        self.row("stop as PID 1: SIGTERM to exit (%d services)" % n, "ms", r["time"], reps, fmt="ms")
+        self.row("  services whose ./finish ran (of %d)" % n, "count", r["graceful"], reps, fmt="int", ratio=False)
+        self.row("  exit code of PID 1", "code", r["rc"], reps, fmt="int", ratio=False)
         self.notes.append("stop as PID 1: C runsvdir exits at once on SIGTERM without telling its "
                           "runsv processes; the kernel then SIGKILLs the namespace, so no service "
                           "is stopped gracefully and no ./finish runs (runsvdir weakness 1). Its "
@@ -722,10 +723,10 @@ class Bench:
                 cleanup(pid)
         for cmd, label in (("status", "sv status"), ("down", "sv -w 5 down"),
                            ("up", "sv -w 5 up"), ("restart", "sv restart")):
-            self.row("sv", label, "ms", {k: (res[k] if isinstance(res[k], NA) else statistics.median(res[k][cmd]))
+            self.row(label, "ms", {k: (res[k] if isinstance(res[k], NA) else statistics.median(res[k][cmd]))
                                          for k in IMPLS}, reps, fmt="ms")
-        self.row("sv", "  sv restart answered before the new pid ran", "count",
-                 {k: (res[k] if isinstance(res[k], NA) else early[k]) for k in IMPLS}, reps, noratio(), fmt="int")
+        self.row("  sv restart answered before the new pid ran", "count",
+                 {k: (res[k] if isinstance(res[k], NA) else early[k]) for k in IMPLS}, reps, fmt="int", ratio=False)
         self.notes.append("sv: each sv against its own runsv, spawn to exit, started after the "
                           "service has been in its state for 1.1 s (past runsv's 1-second restart "
                           "throttle). C sv polls every 420 ms while it waits.")
@@ -785,8 +786,8 @@ class Bench:
         # A quick sanity run first, so that a missing svlogd fails fast.
         self.measure(1, lambda im: self.one_svlogd(im, 3), ("lps",), group="svlogd")
         r = self.measure(reps, lambda im: self.one_svlogd(im, lines), ("lps", "cpu"), group="svlogd")
-        self.row("svlogd", "svlogd: %d lines of 60 bytes, throughput" % lines, "lines/s", r["lps"], reps, fmt="int")
-        self.row("svlogd", "svlogd: CPU (user+sys) per line", "ns", r["cpu"], reps, fmt="int")
+        self.row("svlogd: %d lines of 60 bytes, throughput" % lines, "lines/s", r["lps"], reps, fmt="int")
+        self.row("svlogd: CPU (user+sys) per line", "ns", r["cpu"], reps, fmt="int")
         self.notes.append("svlogd: stdin is a file, default config (rotate at 1,000,000 bytes, "
                           "keep 10), no timestamps; log directory on %s." % fs_of(self.root))
 
@@ -807,10 +808,10 @@ class Bench:
         out = ["| figure | unit | urunit | C runit | urunit / C | runs |",
                "| --- | --- | ---: | ---: | ---: | ---: |"]
         foot = []
-        for section, fig, unit, vals, runs, note, fmt in self.rows:
+        for fig, unit, vals, runs, fmt, want_ratio in self.rows:
             u, c = vals["urunit"], vals["C runit"]
-            if isinstance(note, NoRatio) or isinstance(u, NA) or isinstance(c, NA):
-                ratio = "" if isinstance(note, NoRatio) else "n/a"
+            if not want_ratio or isinstance(u, NA) or isinstance(c, NA):
+                ratio = "n/a" if want_ratio else ""
             elif c == 0:
                 ratio = "inf" if u else "1.00"
             else:
@@ -831,14 +832,6 @@ class Bench:
     def svg(self, path):
         write_svg(path, self.startup, self.ns, "log-log; medians of %d runs (N=500: %d); %d CPUs; %s" % (
             self.reps, max(1, self.reps - 2), os.cpu_count(), time.strftime("%Y-%m-%d", time.gmtime())))
-
-
-class NoRatio:
-    """A row whose figures are not compared by ratio (counts, exit codes)."""
-
-
-def noratio():
-    return NoRatio()
 
 
 def fs_of(path):
