@@ -99,3 +99,16 @@ impl Default for Out {
         Out::new()
     }
 }
+
+/// `prefix` + ": " + REASON + "\n" on stderr from a stack buffer: for a forked child
+/// between fork and exec, where nothing may allocate.
+pub fn warn_noalloc(prefix: &[u8], e: Errno) {
+    let mut buf = [0u8; 1024];
+    let mut n = 0;
+    for part in [prefix, b": ", errstr(e), b"\n"] {
+        let take = part.len().min(buf.len() - n);
+        buf[n..n + take].copy_from_slice(&part[..take]);
+        n += take;
+    }
+    let _ = fd::write(fd::STDERR, &buf[..n]);
+}

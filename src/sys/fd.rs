@@ -230,3 +230,17 @@ pub fn tee(from: RawFd, to: RawFd, len: usize, flags: libc::c_uint) -> Result<us
     cvt(|| unsafe { libc::tee(from, to, len, flags) })
 }
 pub const SPLICE_F_NONBLOCK: libc::c_uint = libc::SPLICE_F_NONBLOCK;
+
+/// Closes every descriptor from `min` up (close_range(2), or a loop where the kernel
+/// lacks it). Used in a child just before exec so a service sees only 0, 1 and 2.
+/// Async-signal-safe, no allocation.
+pub fn close_from(min: RawFd) {
+    // SAFETY: plain syscall; closing descriptors we are about to lose at exec anyway.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, min as libc::c_uint, libc::c_uint::MAX, 0 as libc::c_uint) };
+    if r != 0 {
+        for fd in min..1024 {
+            // SAFETY: as above; EBADF for unused numbers is harmless.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
