@@ -132,6 +132,18 @@ def exited(pid):
     return os.waitstatus_to_exitcode(st)
 
 
+def wait_exit(pid, secs, what):
+    """Polls child `pid` every 1 ms until it exits: (exit code or -signal, rusage)."""
+    end = time.perf_counter() + secs
+    while True:
+        p, st, ru = os.wait4(pid, os.WNOHANG)
+        if p:
+            return os.waitstatus_to_exitcode(st), ru
+        if time.perf_counter() > end:
+            raise NA("%s still running after %d s" % (what, secs))
+        time.sleep(POLL)
+
+
 def spawn(exe, argv, env, cwd=None, stdin=os.devnull, log=os.devnull):
     """posix_spawn in a new session; stdout and stderr go to `log`."""
     acts = [
@@ -614,18 +626,9 @@ class Bench:
             poll(all_running(svcs), 30, "runsvdir as PID 1 (%d services)" % n, up, log)
             t = time.perf_counter()
             os.kill(init, signal.SIGTERM)
-            rc = [None]
-
-            def gone():
-                rc[0] = exited(up)
-                return rc[0] is not None
-            end = time.perf_counter() + 30
-            while not gone():
-                if time.perf_counter() > end:
-                    raise NA("PID 1 still running 30 s after SIGTERM")
-                time.sleep(POLL)
+            rc = wait_exit(up, 30, "PID 1 after SIGTERM")[0]
             dt = time.perf_counter() - t
-            return {"time": dt, "graceful": len(os.listdir(marks)), "rc": rc[0]}
+            return {"time": dt, "graceful": len(os.listdir(marks)), "rc": rc}
         finally:
             cleanup(up)
             shutil.rmtree(d, ignore_errors=True)
@@ -754,17 +757,9 @@ class Bench:
         log = os.path.join(d, "stderr")
         t = time.perf_counter()
         pid = spawn(im.exe("svlogd"), ["svlogd", ld], im.env, stdin=src, log=log)
-        end = t + 60 + lines / 10000
         try:
-            while True:
-                p, st, ru = os.wait4(pid, os.WNOHANG)
-                if p:
-                    break
-                if time.perf_counter() > end:
-                    raise NA("svlogd still running after %d s" % (end - t))
-                time.sleep(POLL)
+            rc, ru = wait_exit(pid, 60 + lines / 10000, "svlogd")
             dt = time.perf_counter() - t
-            rc = os.waitstatus_to_exitcode(st)
             if rc != 0:
                 raise NA("svlogd exited %d%s" % (rc, tail(log) and " (%s)" % tail(log)))
             # The default config keeps 10 rotated files: check that the last line arrived intact.
