@@ -202,14 +202,15 @@ def children(pid):
 
 
 def smaps(pid):
-    """(Rss, Private_Clean + Private_Dirty, Private_Dirty) in KiB from /proc/PID/smaps_rollup."""
+    """(Rss, Private_Clean + Private_Dirty, Private_Dirty, Pss) in KiB from /proc/PID/smaps_rollup."""
     v = {}
     with open("/proc/%d/smaps_rollup" % pid) as f:
         for line in f:
             parts = line.split()
             if len(parts) >= 2 and parts[0].endswith(":"):
                 v[parts[0][:-1]] = int(parts[1])
-    return v["Rss"], v.get("Private_Clean", 0) + v.get("Private_Dirty", 0), v.get("Private_Dirty", 0)
+    return (v["Rss"], v.get("Private_Clean", 0) + v.get("Private_Dirty", 0), v.get("Private_Dirty", 0),
+            v.get("Pss", 0))
 
 
 def comm(pid):
@@ -426,7 +427,7 @@ class Bench:
             poll(lambda: running(svc), 5, "runsv", pid, log)
             dt = time.perf_counter() - t
             poll(lambda: exec_done(pid, 1), 5, "runsv's service", pid, log)
-            rss, priv, dirty = smaps(pid)
+            rss, priv, dirty, _ = smaps(pid)
             return {"start": dt, "rss": rss, "priv": priv, "dirty": dirty}
         finally:
             cleanup(pid)
@@ -585,15 +586,17 @@ class Bench:
             end = t0 + idle
             while time.perf_counter() < end:
                 time.sleep(0.05)
+            # Pss (shared pages split among their users) gives the total cost of the tree.
             for k, (up, init, svcs, log) in st.items():
                 kids = res[k]["kids"]
                 try:
                     after = sum(ctxt(p) for p in [init] + kids)
-                    res[k]["wake"] = (after - before[k]) / (time.perf_counter() - t0)
+                    res[k]["wake"] = after - before[k]
                     mem = [smaps(p) for p in kids]
                     if len(kids) != n:
                         raise NA("runsvdir has %d children, expected %d runsv" % (len(kids), n))
                     res[k]["per"] = (sum(m[0] for m in mem) / n, sum(m[1] for m in mem) / n)
+                    res[k]["pss"] = smaps(init)[3] + sum(m[3] for m in mem)
                 except (NA, OSError) as e:
                     res[k] = NA(str(e))
         finally:
@@ -606,8 +609,9 @@ class Bench:
         self.row("runsvdir as PID 1: private", "KiB", pick(lambda r: r["runsvdir"][1]), 1)
         self.row("per service (runsv Rss, sum / N)", "KiB", pick(lambda r: r["per"][0]), 1, fmt="f1")
         self.row("per service (runsv private, sum / N)", "KiB", pick(lambda r: r["per"][1]), 1, fmt="f1")
-        self.row("idle wake-ups, runsvdir + %d runsv (over %g s)" % (n, idle), "ctxsw/s",
-                 pick(lambda r: r["wake"]), 1, fmt="f2")
+        self.row("runsvdir + %d runsv: Pss total" % n, "KiB", pick(lambda r: r["pss"]), 1)
+        self.row("idle wake-ups of runsvdir + %d runsv in %g s" % (n, idle), "ctxsw",
+                 pick(lambda r: r["wake"]), 1, fmt="int")
         self.notes.append("idle wake-ups: voluntary + involuntary context switches of runsvdir and "
                           "every runsv (not the services), counted from /proc/PID/status after a "
                           "settling pause; both implementations idle at the same time.")
