@@ -244,3 +244,13 @@ pub fn close_from(min: RawFd) {
         }
     }
 }
+
+/// open(O_RDONLY|O_NONBLOCK): runit's open_read (opening a FIFO never waits for a writer).
+pub fn open_read_nb(path: &CStr) -> Result<Fd> {
+    open(path, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+}
+
+/// open(O_PATH|O_DIRECTORY): a handle to fchdir back to, without needing read access.
+pub fn open_dir_path(path: &CStr) -> Result<Fd> {
+    open(path, libc::O_PATH | libc::O_DIRECTORY, 0)
+}

@@ -147,11 +147,22 @@ pub fn execve(path: &CStr, argv: &CVec, env: &Env) -> Errno {
 /// and go on, any other error stops. PATH unset means "/bin:/usr/bin".
 /// Returns only on failure, with the error to report.
 pub fn execvp(file: &[u8], argv: &CVec, env: &Env) -> Errno {
-    let mut buf: Vec<u8> = Vec::with_capacity(256);
+    // A fixed buffer, no malloc: this runs in forked children, and in chpst after
+    // its resource limits, where malloc may fail.
+    let mut buf = [0u8; libc::PATH_MAX as usize];
+    let mut run = |dir: &[u8], sep: &[u8]| -> Errno {
+        let n = dir.len() + sep.len() + file.len();
+        if n >= buf.len() {
+            return Errno(libc::ENAMETOOLONG);
+        }
+        buf[..dir.len()].copy_from_slice(dir);
+        buf[dir.len()..dir.len() + sep.len()].copy_from_slice(sep);
+        buf[n - file.len()..n].copy_from_slice(file);
+        buf[n] = 0;
+        execve(CStr::from_bytes_with_nul(&buf[..=n]).unwrap_or(c""), argv, env)
+    };
     if file.contains(&b'/') {
-        buf.extend_from_slice(file);
-        buf.push(0);
-        return execve(CStr::from_bytes_with_nul(&buf).unwrap_or(c""), argv, env);
+        return run(b"", b"");
     }
     let path = match env {
         Env::Built(v) => (0..v.len()).find_map(|i| v.get(i).to_bytes().strip_prefix(b"PATH=")),
@@ -160,16 +171,7 @@ pub fn execvp(file: &[u8], argv: &CVec, env: &Env) -> Errno {
     let path = path.unwrap_or(b"/bin:/usr/bin");
     let mut saved: Option<Errno> = None;
     for dir in path.split(|&b| b == b':') {
-        buf.clear();
-        if dir.is_empty() {
-            buf.push(b'.');
-        } else {
-            buf.extend_from_slice(dir);
-        }
-        buf.push(b'/');
-        buf.extend_from_slice(file);
-        buf.push(0);
-        let e = execve(CStr::from_bytes_with_nul(&buf).unwrap_or(c""), argv, env);
+        let e = run(if dir.is_empty() { b"." } else { dir }, b"/");
         match e.0 {
             libc::ENOENT => {}
             libc::EACCES | libc::EPERM | libc::EISDIR => saved = Some(e),
