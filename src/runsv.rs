@@ -92,7 +92,7 @@ pub fn main(args: Args) -> i32 {
     let name = args[1];
     let die = |what: &[u8], e: Option<Errno>| -> ! { msg::die(FATAL, &[b"runsv ", name, b": fatal: ", what], e) };
 
-    let sigs = sig::SigFd::new(&[sig::SIGCHLD, sig::SIGTERM]).unwrap_or_else(|e| die(b"unable to create selfpipe", Some(e)));
+    let sigs = sig::SigFd::new(&[sig::SIGCHLD, sig::SIGTERM, sig::SIGINT]).unwrap_or_else(|e| die(b"unable to create selfpipe", Some(e)));
     fs::chdir(&CBuf::new(&[name])).unwrap_or_else(|e| die(b"unable to change to directory", Some(e)));
 
     let mut r = Runsv { name, svc: Svc::new(false), log: None, logpipe: None, critical: None };
@@ -635,7 +635,9 @@ impl Runsv {
 
             let mut got_term = false;
             while let Some(s) = sigs.next() {
-                if s == sig::SIGTERM {
+                // SIGINT too: runit's runsv dies of it and orphans its service (weakness
+                // 3), which is what Ctrl-C does to every runsv in a terminal's process group.
+                if s == sig::SIGTERM || s == sig::SIGINT {
                     got_term = true;
                 }
             }

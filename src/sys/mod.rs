@@ -7,6 +7,7 @@ pub mod fd;
 pub mod fs;
 pub mod inotify;
 pub mod net;
+pub mod pid1;
 pub mod proc;
 pub mod sig;
 pub mod time;
