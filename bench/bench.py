@@ -281,23 +281,40 @@ def all_running(svcs):
     return cond
 
 
-def make_service(path, finish=None):
+def age(path, secs):
+    """Sets the mtime of `path` and everything in it to `secs` ago (files deepest first, so
+    that the directories keep the time too)."""
+    t = time.time() - secs
+    for d, _, files in os.walk(path, topdown=False):
+        for f in files:
+            os.utime(os.path.join(d, f), (t, t))
+        os.utime(d, (t, t))
+
+
+def make_service(path, finish=None, old=True):
+    """A service directory whose run sleeps; `old`: its files are an hour old, as in an image
+    or /etc/sv (urunit's runsvdir waits 50 ms for files written just now to settle)."""
     os.makedirs(path)
     for name, body in (("run", RUN_BODY), ("finish", finish)):
         if body is not None:
             with open(os.path.join(path, name), "w") as f:
                 f.write(body)
             os.chmod(os.path.join(path, name), 0o755)
+    if old:
+        age(path, 3600)
 
 
-def make_svdir(path, n, finish_dir=None):
+def make_svdir(path, n, finish_dir=None, old=True):
+    """`n` services in a new directory `path` (all of it an hour old if `old`)."""
     os.makedirs(path)
     svcs = []
     for i in range(n):
         s = os.path.join(path, "s%03d" % i)
         fin = None if finish_dir is None else "#!/bin/sh\n: > %s/s%03d\n" % (finish_dir, i)
-        make_service(s, fin)
+        make_service(s, fin, old=False)
         svcs.append(s)
+    if old:
+        age(path, 3600)
     return svcs
 
 
@@ -448,13 +465,10 @@ class Bench:
     def one_startup(self, im, n, fresh):
         d = im.tmp("start%d" % n)
         sd = os.path.join(d, "service")
-        svcs = make_svdir(sd, n)
+        svcs = make_svdir(sd, n, old=not fresh)
         log = os.path.join(d, "log")
-        now = time.time()
         if fresh:
-            os.utime(sd, (now, now))
-        else:
-            os.utime(sd, (now - 3600, now - 3600))
+            age(sd, 0)
         t = time.perf_counter()
         pid = spawn(im.exe("runsvdir"), ["runsvdir", sd], im.env, log=log)
         try:
@@ -468,18 +482,21 @@ class Bench:
         cases = [("old", False)] + ([] if self.quick else [("fresh", True)])
         for case, fresh in cases:
             for n in self.ns:
-                r = self.measure(self.reps if n < 500 else max(1, self.reps - 2),
-                                 lambda im: self.one_startup(im, n, fresh), group="startup")
+                reps = self.reps if n < 500 else max(1, self.reps - 2)
+                r = self.measure(reps, lambda im: self.one_startup(im, n, fresh), group="startup")
                 for k in IMPLS:
                     if not isinstance(r[k], NA):
                         self.startup.setdefault((k, case), {})[n] = r[k]
-                what = "service dir mtime 1 h old" if case == "old" else "service dir mtime = now"
+                what = "files 1 h old" if case == "old" else "files just written"
                 self.row("runsvdir: %d service%s running (%s)" % (n, "s" * (n > 1), what),
-                         "ms", r, self.reps if n < 500 else max(1, self.reps - 2), fmt="ms")
+                         "ms", r, reps, fmt="ms")
         self.notes.append("runsvdir start-up: from spawning runsvdir until every service's "
-                          "supervise/status says run with a pid (polled every 1 ms). C runsvdir "
-                          "sleeps 1 s before a scan when the directory's mtime is in the current "
-                          "second (\"mtime = now\": a directory just created or changed).")
+                          "supervise/status says run with a pid (polled every 1 ms). \"files 1 h "
+                          "old\": the service directory and everything in it has an old mtime, as "
+                          "in an image or /etc/sv. \"files just written\": all mtimes are now, as "
+                          "right after creating or copying the directory; C runsvdir then sleeps "
+                          "1 s before its scan (the directory's mtime is in the current second), "
+                          "urunit's runsvdir waits until a new service's files are 50 ms old.")
 
     # -- hot add
 
@@ -487,8 +504,6 @@ class Bench:
         d = im.tmp("hotadd")
         sd = os.path.join(d, "service")
         svcs = make_svdir(sd, 1)
-        old = time.time() - 3600
-        os.utime(sd, (old, old))
         log = os.path.join(d, "log")
         pid = spawn(im.exe("runsvdir"), ["runsvdir", sd], im.env, log=log)
         out = []
@@ -518,11 +533,12 @@ class Bench:
             except NA as e:
                 r[k] = e
         self.row("runsvdir: hot-add (rename a service dir in) to running", "ms", r, reps, fmt="ms")
-        self.notes.append("hot-add: a prepared service directory is renamed into the directory of a "
-                          "running runsvdir, 3.5 s after its previous start; time until its run "
-                          "runs. C runsvdir rescans every 5 s (+1 s when the mtime is in the "
-                          "current second), so its latency is 0-6 s depending on the phase of that "
-                          "timer; 3.5 s after a start is mid-way, its average case.")
+        self.notes.append("hot-add: a prepared service directory (files 1 h old, as when linking "
+                          "/etc/sv/NAME in) is renamed into the directory of a running runsvdir, "
+                          "3.5 s after its previous start; time until its run runs. C runsvdir "
+                          "rescans every 5 s (+1 s when the mtime is in the current second), so "
+                          "its latency is 0-6 s depending on the phase of that timer; 3.5 s after "
+                          "a start is mid-way, its average case.")
 
     # -- PID 1: memory and idle wake-ups
 
@@ -888,7 +904,7 @@ def write_svg(path, data, ns, subtitle=""):
               ("C runit", "old"): ("#d62728", ""), ("C runit", "fresh"): ("#d62728", "6,4")}
     ly = t + 10
     for key, (color, dash) in styles.items():
-        label = "%s, %s" % (key[0], "mtime old" if key[1] == "old" else "mtime now")
+        label = "%s, %s" % (key[0], "files old" if key[1] == "old" else "files new")
         series = data.get(key, {})
         pts = [(X(n), Y(series[n] * 1000)) for n in xs if n in series and series[n] > 0]
         if pts:
