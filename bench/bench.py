@@ -942,6 +942,7 @@ def main():
              "pid1": b.pid1_idle, "stop": b.pid1_stop, "sv": b.sv_all, "svlogd": b.svlogd}
     want = a.only.split(",") if a.only else list(parts)
     t0 = time.perf_counter()
+    load0 = loadavg()
     try:
         b.setup()
         for p in want:
@@ -951,9 +952,9 @@ def main():
     finally:
         cleanup_all()
         shutil.rmtree(b.root, ignore_errors=True)
-    print("urunit vs C runit (%s; %d CPUs; kernel %s; %s)" % (
+    print("urunit vs C runit (%s; %d CPUs; kernel %s; load average %s before, %s after; %s)" % (
         "quick" if a.quick else "%d repetitions, medians" % b.reps, os.cpu_count(), os.uname().release,
-        time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
+        load0, loadavg(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
     print()
     print(b.table(), end="")
     svg = a.svg or (None if a.quick else os.path.join(os.path.dirname(os.path.abspath(__file__)), "startup.svg"))
@@ -961,6 +962,14 @@ def main():
         b.svg(svg)
         print("\nchart: %s" % svg)
     print("\ntotal bench time: %.0f s" % (time.perf_counter() - t0))
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().split()[0]
+    except OSError:
+        return "?"
 
 
 def cleanup_all():
