@@ -55,6 +55,8 @@ pub fn dispatch(args: Args) -> i32 {
 
 /// Runs the program called `name` (exact match), or sv in LSB mode.
 pub fn run_program(name: &[u8], args: Args) -> i32 {
+    // runit-init is installed as /sbin/init (not listed: `--install` must not make an `init`).
+    let name: &[u8] = if name == b"init" { b"runit-init" } else { name };
     match PROGRAMS.iter().find(|(n, _)| *n == name) {
         Some((_, f)) => f(args),
         None => sv::main(args),

@@ -6,6 +6,7 @@ pub mod cred;
 pub mod fd;
 pub mod fs;
 pub mod inotify;
+pub mod initsys;
 pub mod net;
 pub mod pid1;
 pub mod proc;
