@@ -1,6 +1,795 @@
-//! sv (being written).
+//! sv: runit's control and status client. It talks to runsv only through the files of
+//! `supervise/` (the `ok` and `control` FIFOs, the 20-byte `status`), and any program name
+//! other than `sv` selects the LSB init-script mode (`/etc/init.d/NAME -> sv`).
 use crate::Args;
+use crate::msg::{self, CBuf, Out};
+use crate::svstatus::Status;
+use crate::sys::{Errno, fd, fs, inotify, proc, sig, time};
+use alloc::vec::Vec;
 
-pub fn main(_args: Args) -> i32 {
-    111
+const USAGE: &[u8] = b" [-v] [-w sec] command service ...";
+const USAGE_LSB: &[u8] = b" [-w sec] command";
+/// runit 2.1.2's sv version string (printed by -V before the usage).
+const VERSION: &[u8] = b"$Id: 900314260c6d52c986c5357673bea2f3bd3f4698 $";
+const USAGE_EXIT: i32 = 100;
+const USAGE_EXIT_LSB: i32 = 2;
+const FATAL_EXIT: i32 = 100;
+const FATAL_EXIT_LSB: i32 = 151;
+/// LSB `status` exit codes: running, not running, unknown.
+const LSB_RUNNING: i32 = 0;
+const LSB_STOPPED: i32 = 3;
+const LSB_UNKNOWN: i32 = 4;
+/// The project's default services directory (Debian's); $SVDIR overrides it.
+const DEFAULT_SVDIR: &[u8] = b"/etc/service/";
+/// runit: $SVWAIT default, in seconds.
+const DEFAULT_WAIT: u64 = 7;
+/// runit polls every 420 ms. urunit keeps that only as the cadence of a failing `check`
+/// script and as the longest safety-net sleep; state changes come in through inotify.
+const CHECK_MS: u64 = 420;
+/// Waiting first polls every FINE_MS: most commands take effect within a few
+/// milliseconds. A wait still pending after INOTIFY_AFTER_MS switches to inotify on each
+/// `supervise/`, with sleeps from FIRST_NAP_MS doubling up to CHECK_MS as a safety net
+/// (up to FALLBACK_MS where inotify is unavailable). Not inotify from the start, because
+/// closing an inotify descriptor costs the kernel an RCU grace period (measured 15-20 ms
+/// at exit), more than a quick command takes.
+const FINE_MS: u64 = 2;
+const INOTIFY_AFTER_MS: u64 = 50;
+const FIRST_NAP_MS: u64 = 1;
+const FALLBACK_MS: u64 = 16;
+/// The exit code is the number of failed services, at most this.
+const MAX_RC: u32 = 99;
+
+const OK: &[u8] = b"ok: ";
+const FAIL: &[u8] = b"fail: ";
+const WARNING: &[u8] = b"warning: ";
+
+/// What the command does per service.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Act {
+    /// Print the status line (`status`).
+    Status,
+    /// Write the command bytes to supervise/control.
+    Control,
+    /// Nothing before waiting (`check`).
+    Wait,
+}
+
+#[derive(Clone, Copy)]
+struct Cmd {
+    act: Act,
+    /// Bytes for supervise/control, and what the wait checks (runit's `acts`; `C` = check).
+    acts: &'static [u8],
+    /// Wait for the command to take effect (`-v`, or an LSB verb).
+    wait: bool,
+    /// On timeout print `kill:` and send `k`.
+    kill: bool,
+}
+
+/// One service argument: the name as typed (printed in every line) and where it is.
+struct Service {
+    name: Vec<u8>,
+    path: CBuf,
+    /// Resolved as SVDIR/path (runit: not starting with `/` or `.`, not empty, not ending in `/`).
+    via_svdir: bool,
+    pending: bool,
+    /// The inotify watch on its supervise/, once there is one.
+    watch: Option<i32>,
+    /// An unrunnable check script is reported once, not on every poll.
+    check_warned: bool,
+    /// When the check script last failed, and the status it failed for.
+    last_check: Option<(u64, [u8; 20])>,
+}
+
+impl Service {
+    fn new(name: &[u8]) -> Service {
+        let via_svdir = !name.is_empty() && name[0] != b'/' && name[0] != b'.' && name[name.len() - 1] != b'/';
+        Service::at(name.to_vec(), CBuf::new(&[name]), via_svdir)
+    }
+    fn at(name: Vec<u8>, path: CBuf, via_svdir: bool) -> Service {
+        Service { name, path, via_svdir, pending: true, watch: None, check_warned: false, last_check: None }
+    }
+}
+
+/// The result of reading supervise/ok and supervise/status (runit's svstatus_get).
+enum Got {
+    Status([u8; 20]),
+    /// runsv is not running; the `ok:` or `fail:` line is printed.
+    NotRunning,
+    /// A `warning:` line is printed.
+    Failed,
+}
+
+#[derive(PartialEq, Eq)]
+enum Eval {
+    Done,
+    Pending,
+    Failed,
+}
+
+struct Sv {
+    lsb: bool,
+    svdir: CBuf,
+    cmd: Cmd,
+    wait_secs: u64,
+    /// Wall clock (seconds, nanoseconds) when sv began: status stamps are compared with it.
+    start: (u64, u32),
+    start_ms: u64,
+    rc: u32,
+    out: Out,
+    curdir: fd::Fd,
+}
+
+pub fn main(args: Args) -> i32 {
+    let prog = msg::basename(args.first().copied().unwrap_or(b"sv"));
+    // runit: any name but "sv" is an init script, /etc/init.d/NAME -> sv.
+    let lsb = prog != b"sv";
+    let usage =
+        || -> ! { if lsb { msg::usage(USAGE_EXIT_LSB, prog, USAGE_LSB) } else { msg::usage(USAGE_EXIT, prog, USAGE) } };
+    let svdir = env(b"SVDIR").unwrap_or(DEFAULT_SVDIR);
+    let mut wait_secs = env(b"SVWAIT").map(scan_secs).unwrap_or(DEFAULT_WAIT);
+    let mut verbose = false;
+
+    // djb getopt "w:vV": no permutation, bundling, attached or separate -w argument.
+    let mut i = 1;
+    while let Some(&a) = args.get(i) {
+        if a == b"--" {
+            i += 1;
+            break;
+        }
+        if a.len() < 2 || a[0] != b'-' {
+            break;
+        }
+        i += 1;
+        let mut j = 1;
+        while j < a.len() {
+            match a[j] {
+                b'v' => verbose = true,
+                b'w' => {
+                    let val = if j + 1 < a.len() {
+                        &a[j + 1..]
+                    } else if let Some(&v) = args.get(i) {
+                        i += 1;
+                        v
+                    } else {
+                        msg::write_parts(fd::STDERR, &[prog, b": option requires an argument -- w\n"]);
+                        usage()
+                    };
+                    // runit: -w implies -v; junk reads as its leading digits (none: 0).
+                    wait_secs = scan_secs(val);
+                    verbose = true;
+                    break;
+                }
+                b'V' => {
+                    msg::warn(&[VERSION], None);
+                    usage()
+                }
+                c => {
+                    msg::write_parts(fd::STDERR, &[prog, b": illegal option -- ", &[c], b"\n"]);
+                    usage()
+                }
+            }
+            j += 1;
+        }
+    }
+    let Some(&action) = args.get(i) else { usage() };
+    // LSB mode: the program name is the service; further arguments are ignored.
+    let names: &[&[u8]] = if lsb { core::slice::from_ref(&prog) } else { &args[i + 1..] };
+    if names.is_empty() {
+        usage()
+    }
+
+    let start = time::now();
+    let start_ms = time::mono_ms();
+    let fatal_exit = if lsb { FATAL_EXIT_LSB } else { FATAL_EXIT };
+    let curdir =
+        fd::open_dir_path(c".").unwrap_or_else(|e| msg::die(fatal_exit, &[b"fatal: unable to open current directory"], Some(e)));
+    let Some(cmd) = parse_command(action, lsb, verbose) else { usage() };
+
+    let mut sv =
+        Sv { lsb, svdir: CBuf::new(&[svdir]), cmd, wait_secs, start, start_ms, rc: 0, out: Out::new(), curdir };
+    let mut services: Vec<Service> = Vec::with_capacity(names.len());
+    for &n in names {
+        let s = Service::new(n);
+        if action == b"check" && !lsb {
+            sv.expand_collection(s, &mut services);
+        } else {
+            services.push(s);
+        }
+    }
+    sv.send(&mut services);
+    if sv.cmd.wait {
+        sv.wait(&mut services);
+    }
+    sv.rc.min(MAX_RC) as i32
+}
+
+/// The value of an environment variable (an empty value counts, as with getenv).
+fn env(name: &[u8]) -> Option<&'static [u8]> {
+    proc::env_vars().into_iter().find_map(|e| e.strip_prefix(name).and_then(|v| v.strip_prefix(b"=")))
+}
+
+/// Seconds from -w or $SVWAIT: the leading digits (runit's scan_ulong; none is 0).
+fn scan_secs(s: &[u8]) -> u64 {
+    crate::num::scan_u64(s).map(|(n, _)| n).unwrap_or(u64::MAX)
+}
+
+/// runit matches most commands by their first character; the LSB verbs are whole words.
+fn parse_command(a: &[u8], lsb: bool, verbose: bool) -> Option<Cmd> {
+    let ctl = |acts: &'static [u8], wait: bool, kill: bool| Some(Cmd { act: Act::Control, acts, wait, kill });
+    match *a.first()? {
+        b'x' | b'e' => ctl(b"x", verbose, false),
+        // Undocumented in runit: capital D, T, X, E wait and kill on timeout.
+        b'X' | b'E' => ctl(b"x", true, true),
+        b'D' => ctl(b"d", true, true),
+        b'T' => ctl(b"tc", true, true),
+        b's' => match a {
+            b"shutdown" => ctl(b"x", true, false),
+            b"start" => ctl(b"u", true, false),
+            b"stop" => ctl(b"d", true, false),
+            // runit: in normal mode any other s-word is status.
+            _ if lsb && a != b"status" => None,
+            _ => Some(Cmd { act: Act::Status, acts: b"s", wait: false, kill: false }),
+        },
+        b'r' => match a {
+            b"restart" => ctl(b"tcu", true, false),
+            b"reload" => ctl(b"h", true, false),
+            _ => None,
+        },
+        b'f' => match a {
+            b"force-reload" => ctl(b"tc", true, true),
+            b"force-restart" => ctl(b"tcu", true, true),
+            b"force-shutdown" => ctl(b"x", true, true),
+            b"force-stop" => ctl(b"d", true, true),
+            _ => None,
+        },
+        _ if a == b"try-restart" => ctl(b"tc", true, false),
+        _ if a == b"check" => Some(Cmd { act: Act::Wait, acts: b"C", wait: true, kill: false }),
+        c => {
+            const ONE: &[u8] = b"udophaikq12tc";
+            let k = ONE.iter().position(|&x| x == c)?;
+            ctl(&ONE[k..k + 1], verbose, false)
+        }
+    }
+}
+
+impl Sv {
+    // ---- Messages (runit's out(): one line on stdout, flushed at its end).
+
+    fn line(&mut self, prefix: &[u8], name: &[u8], log: bool, text: &[u8], e: Option<Errno>) {
+        self.out.put(prefix).put(name);
+        if log {
+            self.out.put(b"/log");
+        }
+        self.out.put(b": ").put(text);
+        if let Some(e) = e {
+            self.out.put(b": ").put(crate::errstr::errstr(e));
+        }
+        self.out.put(b"\n").flush();
+    }
+    fn fail(&mut self, name: &[u8], log: bool, text: &[u8], e: Option<Errno>) {
+        self.rc += 1;
+        self.line(FAIL, name, log, text, e);
+    }
+    fn warn(&mut self, name: &[u8], log: bool, text: &[u8], e: Option<Errno>) {
+        self.rc += 1;
+        self.line(WARNING, name, log, text, e);
+    }
+    /// runsv is gone: fine for `exit`, a failure for everything else.
+    fn not_running(&mut self, name: &[u8], log: bool, exit_cmd: bool) {
+        if exit_cmd {
+            self.line(OK, name, log, b"runsv not running", None);
+        } else {
+            self.fail(name, log, b"runsv not running", None);
+        }
+    }
+
+    // ---- Service directories.
+
+    /// chdir into the service (SVDIR first when the name is SVDIR-relative).
+    fn enter(&self, s: &Service) -> Result<(), Errno> {
+        if s.via_svdir {
+            fs::chdir(&self.svdir)?;
+        }
+        fs::chdir(&s.path)
+    }
+    fn enter_or_fail(&mut self, s: &mut Service) -> bool {
+        match self.enter(s) {
+            Ok(()) => true,
+            Err(e) => {
+                self.fail(&s.name, false, b"unable to change to service directory", Some(e));
+                s.pending = false;
+                false
+            }
+        }
+    }
+    fn back(&self) {
+        if let Err(e) = fs::fchdir(self.curdir.raw()) {
+            let code = if self.lsb { FATAL_EXIT_LSB } else { FATAL_EXIT };
+            msg::die(code, &[b"fatal: unable to change to original directory"], Some(e));
+        }
+    }
+
+    /// urunit: `sv check DIR` where DIR has neither `supervise` nor `run` but holds service
+    /// directories checks each of them (names not starting with '.', sorted), so one
+    /// shell-free command can be a container's health check.
+    fn expand_collection(&mut self, s: Service, into: &mut Vec<Service>) {
+        if self.enter(&s).is_err() {
+            into.push(s); // the send loop reports it
+            self.back();
+            return;
+        }
+        let mut subs: Vec<Vec<u8>> = Vec::new();
+        if fs::lstat(c"supervise").err() == Some(fd::ENOENT) && fs::lstat(c"run").err() == Some(fd::ENOENT) {
+            for e in fs::read_dir(c".").unwrap_or_default() {
+                if e.name.first() != Some(&b'.') && fs::stat(&CBuf::new(&[&e.name])).is_ok_and(|st| st.is_dir()) {
+                    subs.push(e.name);
+                }
+            }
+        }
+        self.back();
+        if subs.is_empty() {
+            into.push(s);
+            return;
+        }
+        subs.sort_unstable();
+        let sep: &[u8] = if s.name.ends_with(b"/") { b"" } else { b"/" };
+        for sub in subs {
+            let mut name = s.name.clone();
+            name.extend_from_slice(sep);
+            name.extend_from_slice(&sub);
+            let path = CBuf::new(&[s.path.bytes(), sep, &sub]);
+            into.push(Service::at(name, path, s.via_svdir));
+        }
+    }
+
+    // ---- supervise/ files.
+
+    /// runit's svstatus_get, in the current directory (the service or its log).
+    fn read_status(&mut self, name: &[u8], log: bool) -> Got {
+        match fd::open_write_nb(c"supervise/ok") {
+            Ok(_) => {}
+            Err(e) if e == fd::ENXIO => {
+                self.not_running(name, log, self.cmd.acts[0] == b'x');
+                return Got::NotRunning;
+            }
+            Err(e) => {
+                self.warn(name, log, b"unable to open supervise/ok", Some(e));
+                return Got::Failed;
+            }
+        }
+        let f = match fd::open_read(c"supervise/status") {
+            Ok(f) => f,
+            Err(e) => {
+                self.warn(name, log, b"unable to open supervise/status", Some(e));
+                return Got::Failed;
+            }
+        };
+        let mut b = [0u8; 20];
+        match fd::read_full(f.raw(), &mut b) {
+            Ok(20) => Got::Status(b),
+            Ok(_) => {
+                self.warn(name, log, b"unable to read supervise/status: bad format", None);
+                Got::Failed
+            }
+            Err(e) => {
+                self.warn(name, log, b"unable to read supervise/status", Some(e));
+                Got::Failed
+            }
+        }
+    }
+
+    /// Appends runit's status text for `label` (without a newline). Returns 1 if a
+    /// process runs, 2 if not, 0 if `down` could not be looked at (nothing appended).
+    fn put_status(&mut self, arg: &[u8], label: &[u8], b: &[u8; 20]) -> u8 {
+        let normally_up = match fs::stat(c"down") {
+            Ok(_) => false,
+            Err(e) if e == fd::ENOENT => true,
+            Err(e) => {
+                msg::warn(&[WARNING, b"unable to stat ", arg, b"/down"], Some(e));
+                return 0;
+            }
+        };
+        let s = Status::unpack(b);
+        let o = &mut self.out;
+        o.put(match s.state {
+            0 => b"down: ".as_slice(),
+            1 => b"run: ",
+            2 => b"finish: ",
+            _ => b"",
+        });
+        o.put(label).put(b": ");
+        if s.state != 0 {
+            o.put(b"(pid ").num(s.pid as u64).put(b") ");
+        }
+        o.num(time::now().0.saturating_sub(s.secs)).put(b"s");
+        let running = s.pid != 0;
+        if running && !normally_up {
+            o.put(b", normally down");
+        }
+        if !running && normally_up {
+            o.put(b", normally up");
+        }
+        if running && s.paused {
+            o.put(b", paused");
+        }
+        if !running && s.want == b'u' {
+            o.put(b", want up");
+        }
+        if running && s.want == b'd' {
+            o.put(b", want down");
+        }
+        if running && s.term {
+            o.put(b", got TERM");
+        }
+        if running { 1 } else { 2 }
+    }
+
+    // ---- Commands.
+
+    /// Sends the command to every service (or prints its status).
+    fn send(&mut self, services: &mut [Service]) {
+        for s in services.iter_mut() {
+            if self.enter_or_fail(s) {
+                match self.cmd.act {
+                    Act::Status => {
+                        self.status(&s.name);
+                        s.pending = false;
+                    }
+                    Act::Control => s.pending = self.control(&s.name, self.cmd.acts),
+                    Act::Wait => {}
+                }
+            }
+            self.back();
+        }
+    }
+
+    /// `status`: the service's line, then `; ` and its log service's, if it has one.
+    fn status(&mut self, name: &[u8]) {
+        let b = match self.read_status(name, false) {
+            Got::Status(b) => b,
+            Got::Failed if self.lsb => proc::exit(LSB_UNKNOWN),
+            _ => return,
+        };
+        let r = self.put_status(name, name, &b);
+        match fs::chdir(c"log") {
+            Err(e) if e == fd::ENOENT => {
+                self.out.put(b"\n");
+            }
+            Err(e) => {
+                self.out.put(b"; ");
+                self.warn(name, true, b"unable to change directory", Some(e));
+            }
+            Ok(()) => {
+                self.out.put(b"; ");
+                // urunit: a log whose status cannot be read ends the line with that warning;
+                // runit went on to print the main service's status as the log's.
+                if let Got::Status(lb) = self.read_status(name, true) {
+                    self.put_status(name, b"log", &lb);
+                    self.out.put(b"\n");
+                }
+            }
+        }
+        self.out.flush();
+        if self.lsb {
+            // urunit: the service decides the exit code, not its log (runit used the log's).
+            proc::exit(match r {
+                1 => LSB_RUNNING,
+                2 => LSB_STOPPED,
+                _ => LSB_UNKNOWN,
+            });
+        }
+    }
+
+    /// Writes `acts` to supervise/control (runit's control()). False: stop here.
+    fn control(&mut self, name: &[u8], acts: &[u8]) -> bool {
+        let b = match self.read_status(name, false) {
+            Got::Status(b) => b,
+            _ => return false,
+        };
+        // runit: nothing to send if the service already wants this ("d" is still sent to
+        // a service that wants down without TERM, i.e. one started with `once`).
+        if b[17] == acts[0] && (acts[0] != b'd' || b[18] == 1) {
+            return true;
+        }
+        let f = match fd::open_write_nb(c"supervise/control") {
+            Ok(f) => f,
+            Err(e) if e == fd::ENXIO => {
+                self.not_running(name, false, acts[0] == b'x');
+                return false;
+            }
+            Err(e) => {
+                self.warn(name, false, b"unable to open supervise/control", Some(e));
+                return false;
+            }
+        };
+        match fd::write(f.raw(), acts) {
+            Ok(n) if n == acts.len() => true,
+            r => {
+                self.warn(name, false, b"unable to write to supervise/control", r.err());
+                false
+            }
+        }
+    }
+
+    // ---- Waiting.
+
+    /// Polls the pending services until each has taken the command, failed, or timed out:
+    /// finely at first, then woken by inotify when runsv renames `status` into place (or
+    /// exits); the sleeps in between are a safety net and the check scripts' cadence.
+    fn wait(&mut self, services: &mut [Service]) {
+        // The check script is waited for by pid: an inherited SIG_IGN would reap it.
+        sig::default(sig::SIGCHLD);
+        let mut ino: Option<inotify::Inotify> = None;
+        let mut tried_inotify = false;
+        let limit = self.wait_secs.saturating_mul(1000);
+        let deadline = self.start_ms.saturating_add(limit).saturating_add(1);
+        let mut nap = FIRST_NAP_MS;
+        // Every service is looked at once before any can time out, as in runit (whose
+        // first look happens as the command is sent): `-w 0` output then keeps its order.
+        let mut first = true;
+        loop {
+            let elapsed = if first { 0 } else { time::mono_ms().saturating_sub(self.start_ms) };
+            first = false;
+            let mut pending = false;
+            let mut all_watched = true;
+            let mut next_check = u64::MAX;
+            for s in services.iter_mut().filter(|s| s.pending) {
+                if self.enter_or_fail(s) {
+                    // Watch before looking, so no change falls between the two.
+                    if let (Some(ino), None) = (&ino, s.watch) {
+                        s.watch = ino.add(c"supervise", WATCH).ok();
+                    }
+                    if self.evaluate(s) != Eval::Pending {
+                        s.pending = false;
+                    } else if elapsed > limit {
+                        // runit: the first look after the limit has passed gives up.
+                        self.timeout(&s.name);
+                        s.pending = false;
+                    } else {
+                        pending = true;
+                        all_watched &= s.watch.is_some();
+                        if let Some((t, _)) = s.last_check {
+                            next_check = next_check.min(t + CHECK_MS);
+                        }
+                    }
+                }
+                self.back();
+            }
+            if !pending {
+                if let Some(ino) = ino {
+                    close_inotify(ino, services);
+                }
+                return;
+            }
+            let now = time::mono_ms();
+            if !tried_inotify && now.saturating_sub(self.start_ms) >= INOTIFY_AFTER_MS {
+                tried_inotify = true;
+                ino = inotify::Inotify::new().ok();
+                if ino.is_some() {
+                    continue;
+                }
+            }
+            let cap = match (&ino, all_watched, tried_inotify) {
+                (Some(_), true, _) => CHECK_MS,
+                (_, _, false) => FINE_MS,
+                _ => FALLBACK_MS,
+            };
+            let until = (now + nap.min(cap)).min(next_check).min(deadline);
+            nap = match &ino {
+                Some(ino) if sleep_until_event(ino, until) => FIRST_NAP_MS,
+                Some(_) => (nap * 2).min(cap),
+                None => {
+                    time::sleep_ms(until.saturating_sub(now));
+                    (nap * 2).min(cap)
+                }
+            };
+        }
+    }
+
+    /// Has the service taken the command? (runit's check(); prints the `ok:` line.)
+    fn evaluate(&mut self, s: &mut Service) -> Eval {
+        let b = match self.read_status(&s.name, false) {
+            Got::Status(b) => b,
+            Got::NotRunning if self.cmd.acts[0] == b'x' => return Eval::Done,
+            _ => return Eval::Failed,
+        };
+        let st = Status::unpack(&b);
+        let running = st.pid != 0;
+        // urunit: the stamp is compared with sv's start to the nanosecond, so a service
+        // (re)started earlier in the same second is not taken for the new instance.
+        // A runsv writing whole seconds (nanoseconds 0) gets runit's comparison.
+        let fresh = if st.nanos == 0 { st.secs >= self.start.0 } else { (st.secs, st.nanos) >= self.start };
+        for &c in self.cmd.acts {
+            // urunit: `check` waits for the state the service wants (up and ready, or
+            // down); runit 2.1.2 passed any service that was down.
+            let c = match (c, st.want) {
+                (b'C', b'd') => b'd',
+                (b'C', _) => b'u',
+                _ => c,
+            };
+            let ok = match c {
+                b'x' => false,
+                b'u' => running && st.state == 1 && self.check_passes(s, &b),
+                b'd' => !running && st.state == 0,
+                b't' | b'k' => {
+                    (!running && st.want == b'd') || (fresh && running && !st.term && self.check_passes(s, &b))
+                }
+                // Ran since sv began, or runs and will not be restarted.
+                b'o' => {
+                    if running {
+                        st.want == b'd'
+                    } else {
+                        fresh
+                    }
+                }
+                b'p' => !running || st.paused,
+                b'c' => !running || !st.paused,
+                _ => true,
+            };
+            if !ok {
+                return Eval::Pending;
+            }
+        }
+        self.out.put(OK);
+        self.put_status(&s.name, &s.name, &b);
+        self.out.put(b"\n").flush();
+        Eval::Done
+    }
+
+    /// `timeout:` (or `kill:`, then `k` is sent) with the service's current status.
+    fn timeout(&mut self, name: &[u8]) {
+        // urunit: if the status cannot be re-read, that line alone is printed (and counted);
+        // runit printed it after "timeout: " and did not count the timeout.
+        if let Got::Status(b) = self.read_status(name, false) {
+            self.out.put(if self.cmd.kill { b"kill: ".as_slice() } else { b"timeout: " });
+            self.put_status(name, name, &b);
+            self.out.put(b"\n").flush();
+            self.rc += 1;
+            if self.cmd.kill {
+                self.control(name, b"k");
+            }
+        }
+    }
+
+    /// Runs `./check` (if there is one) in the service directory: passed iff it exits 0.
+    /// A failed check is not re-run for the same status before CHECK_MS has passed.
+    fn check_passes(&mut self, s: &mut Service, b: &[u8; 20]) -> bool {
+        let now = time::mono_ms();
+        if s.last_check.is_some_and(|(t, old)| old == *b && now < t + CHECK_MS) {
+            return false;
+        }
+        let passed = self.run_check(s);
+        s.last_check = if passed { None } else { Some((time::mono_ms(), *b)) };
+        passed
+    }
+
+    fn run_check(&mut self, s: &mut Service) -> bool {
+        let name = &s.name;
+        match fs::stat(c"check") {
+            Ok(_) => {}
+            Err(e) if e == fd::ENOENT => return true,
+            Err(e) => {
+                msg::warn(&[WARNING, b"unable to stat ", name, b"/check"], Some(e));
+                return false;
+            }
+        }
+        let argv = proc::CVec::new([b"./check".as_slice()]);
+        // The child reports a failed exec through this pipe (closed by a good exec).
+        let fork = fd::pipe(0).and_then(|p| proc::fork().map(|pid| (p, pid)));
+        let ((rd, wr), pid) = match fork {
+            Ok(x) => x,
+            Err(e) => {
+                msg::warn(&[WARNING, b"unable to fork for ", name, b"/check"], Some(e));
+                return false;
+            }
+        };
+        if pid == 0 {
+            // runit: the check runs without stdout, with sv's stdin, stderr and environment.
+            let _ = fd::close_raw(fd::STDOUT);
+            let e = proc::execve(c"check", &argv, &proc::Env::Inherit);
+            let _ = fd::write(wr.raw(), &e.0.to_ne_bytes());
+            proc::exit(111);
+        }
+        drop(wr);
+        let mut eb = [0u8; 4];
+        let failed_exec = fd::read_full(rd.raw(), &mut eb) == Ok(4);
+        let st = proc::wait_pid(pid, 0);
+        if failed_exec {
+            // urunit: a check that cannot run has not passed (runit counted it as passed).
+            if !s.check_warned {
+                msg::warn(&[WARNING, b"unable to run ", name, b"/check"], Some(Errno(i32::from_ne_bytes(eb))));
+                s.check_warned = true;
+            }
+            return false;
+        }
+        match st {
+            // urunit: killed by a signal is not passed either.
+            Ok(Some((_, w))) => proc::wifexited(w) && proc::wexitstatus(w) == 0,
+            Ok(None) => false,
+            Err(e) => {
+                msg::warn(&[WARNING, b"unable to wait for child ", name, b"/check"], Some(e));
+                false
+            }
+        }
+    }
+}
+
+/// Closing an inotify descriptor that still has watches waits for the kernel to reap
+/// them (an RCU grace period: 8-20 ms measured, paid at exit). Removed watches are
+/// reaped in the background within about half a millisecond, after which the close is
+/// free: so remove them, yield a millisecond, then close.
+fn close_inotify(ino: inotify::Inotify, services: &[Service]) {
+    for wd in services.iter().filter_map(|s| s.watch) {
+        ino.remove(wd);
+    }
+    time::sleep_ms(1);
+    drop(ino);
+}
+
+/// Sleeps until a relevant inotify event (true) or the monotonic time `until` (false).
+fn sleep_until_event(ino: &inotify::Inotify, until: u64) -> bool {
+    loop {
+        let now = time::mono_ms();
+        if now >= until {
+            return false;
+        }
+        let mut p = [fd::pollfd(ino.raw(), fd::POLLIN)];
+        let _ = fd::poll(&mut p, (until - now).min(i32::MAX as u64) as i32);
+        if ino.read_events().iter().any(relevant) {
+            return true;
+        }
+    }
+}
+
+/// What sv watches in each `supervise/`.
+const WATCH: u32 = inotify::IN_MOVED_TO
+    | inotify::IN_CLOSE_WRITE
+    | inotify::IN_CLOSE_NOWRITE
+    | inotify::IN_MODIFY
+    | inotify::IN_DELETE_SELF
+    | inotify::IN_MOVE_SELF;
+
+/// An event that may change a service's answer: `status` replaced or written by runsv,
+/// or runsv gone (its `lock` and `ok` descriptors closed at exit). sv's own reads and
+/// writes (of `status`, of `ok` for writing) are left out, or every look would wake it.
+fn relevant(e: &inotify::Event) -> bool {
+    match e.name.as_slice() {
+        b"" => true,
+        b"status" => e.mask & (inotify::IN_MOVED_TO | inotify::IN_CLOSE_WRITE | inotify::IN_MODIFY) != 0,
+        b"lock" => e.mask & inotify::IN_CLOSE_WRITE != 0,
+        b"ok" => e.mask & inotify::IN_CLOSE_NOWRITE != 0,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn commands() {
+        let acts = |a: &[u8], lsb| parse_command(a, lsb, false).map(|c| (c.acts, c.wait, c.kill));
+        assert_eq!(acts(b"up", false), Some((b"u".as_slice(), false, false)));
+        assert_eq!(acts(b"term", false), Some((b"t".as_slice(), false, false)));
+        assert_eq!(acts(b"try-restart", false), Some((b"tc".as_slice(), true, false)));
+        assert_eq!(acts(b"cont", false), Some((b"c".as_slice(), false, false)));
+        assert_eq!(acts(b"check", false), Some((b"C".as_slice(), true, false)));
+        assert_eq!(acts(b"exit", false), Some((b"x".as_slice(), false, false)));
+        assert_eq!(acts(b"Down", false), Some((b"d".as_slice(), true, true)));
+        assert_eq!(acts(b"force-restart", false), Some((b"tcu".as_slice(), true, true)));
+        assert_eq!(acts(b"stat", false), Some((b"s".as_slice(), false, false)));
+        assert_eq!(acts(b"stat", true), None);
+        assert_eq!(acts(b"status", true), Some((b"s".as_slice(), false, false)));
+        assert_eq!(acts(b"rx", false), None);
+        assert_eq!(acts(b"fx", false), None);
+        assert_eq!(acts(b"bogus", false), None);
+        assert_eq!(acts(b"", false), None);
+    }
+    #[test]
+    fn names() {
+        assert!(Service::new(b"foo").via_svdir);
+        assert!(!Service::new(b"foo/").via_svdir);
+        assert!(!Service::new(b"./foo").via_svdir);
+        assert!(!Service::new(b"/foo").via_svdir);
+        assert!(!Service::new(b"").via_svdir);
+    }
 }

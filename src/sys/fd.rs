@@ -254,3 +254,13 @@ pub fn open_read_nb(path: &CStr) -> Result<Fd> {
 pub fn open_dir_path(path: &CStr) -> Result<Fd> {
     open(path, libc::O_PATH | libc::O_DIRECTORY, 0)
 }
+
+/// open(O_WRONLY|O_NONBLOCK): runit's open_write, how sv asks "is a reader there?"
+/// of the supervise/ok and supervise/control FIFOs (ENXIO: nobody reads).
+pub fn open_write_nb(path: &CStr) -> Result<Fd> {
+    open(path, libc::O_WRONLY | libc::O_NONBLOCK, 0)
+}
+
+/// errno values callers compare against.
+pub const ENOENT: Errno = Errno(libc::ENOENT);
+pub const ENXIO: Errno = Errno(libc::ENXIO);

@@ -61,3 +61,6 @@ impl Inotify {
         }
     }
 }
+
+/// A file opened without write access was closed (runsv closing supervise/ok at exit).
+pub const IN_CLOSE_NOWRITE: u32 = libc::IN_CLOSE_NOWRITE;

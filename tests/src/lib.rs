@@ -25,6 +25,8 @@ pub fn bindir() -> PathBuf {
     static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     ONCE.get_or_init(|| {
         let d = std::env::temp_dir().join(format!("urunit-bin-{}", std::process::id()));
+        // A stale directory of an earlier process with the same pid: --install won't replace.
+        let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         let out = Command::new(bin()).arg("--install").arg(&d).output().unwrap();
         assert!(out.status.success(), "urunit --install failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -280,4 +282,82 @@ pub fn helper(name: &str) -> PathBuf {
 /// Runs `f` with `OsStr` conversions handy.
 pub fn s<S: AsRef<OsStr> + ?Sized>(x: &S) -> &OsStr {
     x.as_ref()
+}
+
+/// Which implementation a differential test runs: Debian's C runit or the shipped urunit.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Impl {
+    C,
+    U,
+}
+
+/// Program `name` of implementation `which` with argv[0] = `name`; None (after skip()) when
+/// C runit is missing.
+pub fn impl_cmd(which: Impl, name: &str) -> Option<Command> {
+    match which {
+        Impl::U => Some(cmd(name)),
+        Impl::C => crunit(name).map(|p| {
+            let mut c = Command::new(p);
+            c.arg0(name);
+            c
+        }),
+    }
+}
+
+/// SIGKILLs every process whose working directory is `dir` or below it (a service's
+/// leftovers, whichever process group they ended up in), until none is left.
+pub fn kill_procs_under(dir: impl AsRef<Path>) {
+    let dir = dir.as_ref();
+    for _ in 0..50 {
+        let mut found = false;
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+            if std::fs::read_link(e.path().join("cwd")).is_ok_and(|c| c.starts_with(dir)) && alive(pid) {
+                // SAFETY: kill on a process running inside our own temporary directory.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                found = true;
+            }
+        }
+        if !found {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A run script that records every catchable signal it gets in `sigs` (one name a line) and
+/// its pid in `starts` once its traps are set. On TERM it exits, but first waits while the
+/// file `hold` exists, so a test can look at the "got TERM" state. `pre`, if present, is
+/// sourced first.
+pub const SIGRUN: &str = r#"#!/bin/sh
+[ -e pre ] && . ./pre
+for s in HUP INT QUIT USR1 USR2 ALRM CONT; do trap "echo $s >> sigs" $s; done
+trap 'echo TERM >> sigs; stop=1' TERM
+stop=
+echo $$ >> starts
+while :; do
+  sleep 5 & p=$!
+  wait $p
+  kill $p 2>/dev/null
+  if [ -n "$stop" ]; then
+    while [ -e hold ]; do sleep 0.05; done
+    # a CONT sent right after the TERM is recorded before the exit
+    sleep 0.2
+    exit 0
+  fi
+done
+"#;
+
+/// Polls `f` every 10 ms until it gives Some, at most `secs`.
+pub fn poll<R>(secs: u64, mut f: impl FnMut() -> Option<R>) -> Option<R> {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
