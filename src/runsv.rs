@@ -652,7 +652,9 @@ impl Runsv {
                     self.control(log, c[0]);
                 }
             }
-            if got_term {
+            // A second stop signal (Ctrl-C, then runsvdir's graceful stop) does not signal
+            // the service again: it is already on its way down.
+            if got_term && self.svc.want != Want::Exit {
                 self.control(false, b'x');
             }
             self.maybe_exit();
