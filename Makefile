@@ -31,7 +31,7 @@ fmt-check: musl-target
 # Debian packages the tests use: podman + runc (containers), busybox-static (a shell
 # for scratch roots), and C runit's binaries (unpacked, not installed) for interop.
 deps:
-	@need=""; for p in podman runc busybox-static; do dpkg -s $$p >/dev/null 2>&1 || need="$$need $$p"; done; \
+	@need=""; for p in podman runc busybox-static strace; do dpkg -s $$p >/dev/null 2>&1 || need="$$need $$p"; done; \
 	  if [ -n "$$need" ]; then echo "installing:$$need"; \
 	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; fi
 	@$(MAKE) --no-print-directory crunit

@@ -1,6 +1,662 @@
-//! svlogd (being written).
-use crate::Args;
+//! svlogd: runit's log service. Reads lines on stdin and writes them to log
+//! directories (rotated by size, count and age, optionally processed, selected by
+//! patterns, copied to stderr and UDP), and, as urunit's container extension, to
+//! standard output with a per-service prefix (`-o` / `-O prefix`).
+mod conf;
+mod journal;
+mod logdir;
+mod stamp;
 
-pub fn main(_args: Args) -> i32 {
-    111
+use crate::msg;
+use crate::num::scan_u64;
+use crate::sys::fd;
+use crate::sys::{fs, net, proc, sig, time};
+use crate::Args;
+use alloc::vec::Vec;
+use journal::Journal;
+use logdir::LogDir;
+
+const USAGE: &[u8] = b" [-ttv] [-r c] [-R abc] [-l len] [-b buflen] dir ...";
+const VERSION: &[u8] = b"$Id: 5e55a90e0a1b35ec47fed3021453c50675ea1117 $\n";
+const FATAL: i32 = 111;
+const INFO: &[u8] = b"svlogd: info: ";
+/// runit never sleeps longer than this between looks at the clock.
+const MAX_SLEEP_MS: u64 = 2744 * 1000;
+/// Lines on standard output are written whole, at most this many bytes per write(2):
+/// a pipe writes that much atomically, so lines of services never mix.
+const PIPE_BUF: usize = 4096;
+/// The most taken from stdin at once (a default pipe's capacity).
+const PIPE_CHUNK: usize = 64 * 1024;
+/// Input buffer: a partial line is processed in pieces once it fills half of it.
+const BUF_MIN: usize = 128 * 1024;
+
+/// Command line settings.
+struct Opts {
+    verbose: bool,
+    timestamp: u8,
+    linemax: usize,
+    repl: u8,
+    replace: &'static [u8],
+    /// `-o` / `-O prefix`: copy every line to stdout with this prefix.
+    stdout: Option<Vec<u8>>,
+}
+
+pub fn main(args: Args) -> i32 {
+    let argv0 = args.first().copied().unwrap_or(b"svlogd");
+    let usage = || -> ! { msg::usage(FATAL, argv0, USAGE) };
+    let mut o = Opts { verbose: false, timestamp: 0, linemax: 1000, repl: 0, replace: b"", stdout: None };
+    let mut buflen: u64 = 1024;
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i];
+        if a == b"--" {
+            i += 1;
+            break;
+        }
+        if a.len() < 2 || a[0] != b'-' {
+            break;
+        }
+        let mut k = 1;
+        while k < a.len() {
+            let c = a[k];
+            k += 1;
+            let needs_arg = matches!(c, b'R' | b'r' | b'l' | b'b' | b'O');
+            let optarg: &'static [u8] = if needs_arg {
+                if k < a.len() {
+                    let v = &a[k..];
+                    k = a.len();
+                    v
+                } else if i + 1 < args.len() {
+                    i += 1;
+                    args[i]
+                } else {
+                    msg::write_parts(fd::STDERR, &[b"svlogd: option requires an argument -- ", &[c], b"\n"]);
+                    usage()
+                }
+            } else {
+                b""
+            };
+            match c {
+                b'R' => {
+                    o.replace = optarg;
+                    if o.repl == 0 {
+                        o.repl = b'_';
+                    }
+                }
+                b'r' => {
+                    if optarg.len() != 1 || optarg[0] == 0 {
+                        usage();
+                    }
+                    o.repl = optarg[0];
+                }
+                b'l' => {
+                    o.linemax = scan_wrapping(optarg) as usize;
+                    if o.linemax == 0 {
+                        o.linemax = 1000;
+                    }
+                }
+                b'b' => {
+                    buflen = scan_wrapping(optarg);
+                    if buflen == 0 {
+                        buflen = 1024;
+                    }
+                }
+                b't' => o.timestamp = (o.timestamp + 1).min(3),
+                b'v' => o.verbose = true,
+                b'o' => o.stdout = Some(service_prefix()),
+                b'O' => o.stdout = Some(optarg[..optarg.len().min(1024)].to_vec()),
+                b'V' => {
+                    msg::write_parts(fd::STDERR, &[VERSION]);
+                    usage()
+                }
+                _ => {
+                    msg::write_parts(fd::STDERR, &[b"svlogd: illegal option -- ", &[c], b"\n"]);
+                    usage()
+                }
+            }
+        }
+        i += 1;
+    }
+    let names = &args[i..];
+    if (names.is_empty() && o.stdout.is_none()) || buflen <= o.linemax as u64 {
+        usage();
+    }
+    let cwd = fd::open_read(c".").unwrap_or_else(|e| msg::die(FATAL, &[b"svlogd: fatal: unable to open current working directory"], Some(e)));
+    drop(cwd);
+    Svlogd::new(o, names).run()
+}
+
+/// scan_ulong into an unsigned long, wrapping as C does.
+fn scan_wrapping(s: &[u8]) -> u64 {
+    match scan_u64(s) {
+        Some((n, _)) => n,
+        None => u64::MAX,
+    }
+}
+
+/// `-o`: the service's name and ": ". svlogd runs in SERVICE/log, so that is the
+/// parent's name; anywhere else the current directory's own name.
+fn service_prefix() -> Vec<u8> {
+    let mut buf = [0u8; 4096];
+    let n = fs::getcwd(&mut buf).unwrap_or(0);
+    let mut path = &buf[..n];
+    if msg::basename(path) == b"log" && path.len() > 4 {
+        path = &path[..path.len() - 4];
+    }
+    let mut p = msg::basename(path).to_vec();
+    p.extend_from_slice(b": ");
+    p
+}
+
+/// Standard output of the container: whole lines, each write(2) at most PIPE_BUF
+/// bytes and holding only whole lines; a longer line is cut into prefixed pieces.
+struct StdOut {
+    prefix: Vec<u8>,
+    /// The line being built.
+    cur: Vec<u8>,
+    /// Whole lines waiting for one write.
+    batch: Vec<u8>,
+    dead: bool,
+}
+
+impl StdOut {
+    fn start(&mut self, stamp: &[u8]) {
+        self.cur.clear();
+        self.cur.extend_from_slice(&self.prefix);
+        self.cur.extend_from_slice(stamp);
+    }
+    fn add(&mut self, mut b: &[u8]) {
+        while !b.is_empty() {
+            let room = (PIPE_BUF - 1).saturating_sub(self.cur.len());
+            if room == 0 {
+                self.end();
+                self.cur.extend_from_slice(&self.prefix);
+                continue;
+            }
+            let n = room.min(b.len());
+            self.cur.extend_from_slice(&b[..n]);
+            b = &b[n..];
+        }
+    }
+    fn end(&mut self) {
+        self.cur.push(b'\n');
+        if self.batch.len() + self.cur.len() > PIPE_BUF {
+            self.flush();
+        }
+        self.batch.extend_from_slice(&self.cur);
+        self.cur.clear();
+    }
+    fn flush(&mut self) {
+        let mut off = 0;
+        while off < self.batch.len() && !self.dead {
+            match fd::write(fd::STDOUT, &self.batch[off..]) {
+                Ok(n) => off += n,
+                Err(e) if e.0 == libc::EAGAIN => {
+                    let mut p = [fd::pollfd(fd::STDOUT, fd::POLLOUT)];
+                    let _ = fd::poll(&mut p, 1000);
+                }
+                Err(e) if e.0 == libc::EPIPE || e.0 == libc::EBADF => {
+                    msg::warn(&[b"svlogd: warning: unable to write to standard output"], Some(e));
+                    self.dead = true;
+                }
+                Err(e) => logdir::pause(b"unable to write to standard output", b"-", e),
+            }
+        }
+        self.batch.clear();
+    }
+}
+
+struct Svlogd {
+    o: Opts,
+    dirs: Vec<LogDir>,
+    journal: Option<Journal>,
+    /// The directory holding the journal.
+    jdir: usize,
+    sout: Option<StdOut>,
+    /// Unprocessed input (in journal mode: the journal from `done` on).
+    buf: Vec<u8>,
+    bufmax: usize,
+    /// Inside a line whose start (and selection) has been handled.
+    midline: bool,
+    /// Set by a rotation inside a batch: the batch ends after this line.
+    rotated: bool,
+    stamp: [u8; stamp::LEN + 1],
+    has_stamp: bool,
+    head: Vec<u8>,
+    eof: bool,
+    exiting: bool,
+    rotateasap: bool,
+    reopenasap: bool,
+}
+
+impl Svlogd {
+    fn new(o: Opts, names: &[&'static [u8]]) -> Svlogd {
+        let bufmax = BUF_MIN.max(2 * (o.linemax + 1));
+        let sout = o.stdout.clone().map(|prefix| StdOut { prefix, cur: Vec::new(), batch: Vec::new(), dead: false });
+        Svlogd {
+            dirs: names.iter().map(|n| LogDir::new(n)).collect(),
+            o,
+            journal: None,
+            jdir: 0,
+            sout,
+            buf: Vec::with_capacity(bufmax),
+            bufmax,
+            midline: false,
+            rotated: false,
+            stamp: [b' '; stamp::LEN + 1],
+            has_stamp: false,
+            head: Vec::new(),
+            eof: false,
+            exiting: false,
+            rotateasap: false,
+            reopenasap: false,
+        }
+    }
+
+    fn info(&self, m: &[u8]) {
+        if self.o.verbose {
+            msg::warn(&[INFO, m], None);
+        }
+    }
+
+    /// runit's logdirs_reopen: close and open every directory, reading `config`
+    /// again; at startup the journal rolls back a killed svlogd's last batch first.
+    fn reopen(&mut self, startup: bool) {
+        let v = self.o.verbose;
+        if let Some(j) = self.journal.as_mut() {
+            j.settle(&self.dirs, self.midline);
+        }
+        let fifo = startup && fs::fstat(fd::STDIN).is_ok_and(|st| st.is_fifo());
+        let mut ok = false;
+        for i in 0..self.dirs.len() {
+            let d = &mut self.dirs[i];
+            d.close(v);
+            if !d.open_config(v) {
+                continue;
+            }
+            if fifo && self.journal.is_none() {
+                // The journal lives in the first directory that opens.
+                match d.dir.as_ref().map(|f| Journal::open(f.raw())) {
+                    Some(Ok(mut j)) => {
+                        j.read_header();
+                        self.journal = Some(j);
+                        self.jdir = i;
+                    }
+                    Some(Err(e)) => msg::warn(&[b"svlogd: warning: unable to open journal: ", d.name], Some(e)),
+                    None => {}
+                }
+            }
+            if let (true, Some(j)) = (startup, self.journal.as_ref()) {
+                j.recover(i, d);
+            }
+            if d.open_current(v) {
+                ok = true;
+            }
+        }
+        if let (true, Some(j)) = (startup, self.journal.as_mut()) {
+            self.midline = j.recovered(&self.dirs);
+            j.load(&mut self.buf);
+        }
+        if !ok && self.sout.is_none() {
+            msg::die(FATAL, &[b"svlogd: fatal: no functional log directories."], None);
+        }
+    }
+
+    fn settle(&mut self) {
+        if let Some(j) = self.journal.as_mut() {
+            j.settle(&self.dirs, self.midline);
+        }
+    }
+
+    /// Rotates directory i; inside a batch the journal learns the new name first.
+    fn rotate(&mut self, i: usize, in_batch: bool) {
+        let v = self.o.verbose;
+        let j = &mut self.journal;
+        self.dirs[i].rotate(v, &mut |name| {
+            if let (Some(j), true) = (j.as_mut(), in_batch) {
+                j.note_rotation(i, name);
+            }
+        });
+    }
+
+    fn run(mut self) -> i32 {
+        let sigfd = sig::SigFd::new(&[sig::SIGTERM, sig::SIGHUP, sig::SIGALRM, sig::SIGCHLD])
+            .unwrap_or_else(|e| msg::die(FATAL, &[b"svlogd: fatal: unable to create signalfd"], Some(e)));
+        if self.sout.is_some() {
+            sig::ignore(sig::SIGPIPE);
+        }
+        let _ = fd::set_nonblock(fd::STDIN, true);
+        self.reopen(true);
+        let mut readbuf: Vec<u8> = Vec::new();
+        // What a killed svlogd left in the journal goes first.
+        while self.batch() > 0 {}
+        loop {
+            // The order of runit's buffer_pread: rotate, exit, reopen, timers, wait.
+            if self.rotateasap {
+                self.settle();
+                for i in 0..self.dirs.len() {
+                    self.rotate(i, false);
+                }
+                self.rotateasap = false;
+            }
+            if self.exiting && self.buf.is_empty() && !self.midline {
+                break;
+            }
+            if self.eof {
+                break;
+            }
+            if self.reopenasap {
+                self.reopen(false);
+                self.reopenasap = false;
+            }
+            let now = time::mono_ms();
+            let mut deadline = now + MAX_SLEEP_MS;
+            for i in 0..self.dirs.len() {
+                if self.dirs[i].conf.tmax != 0 && self.dirs[i].is_open() {
+                    if self.dirs[i].trotate <= now {
+                        self.settle();
+                        self.rotate(i, false);
+                    }
+                    deadline = deadline.min(self.dirs[i].trotate);
+                }
+            }
+            let want_input = self.buf.len() < self.bufmax;
+            let mut p = [fd::pollfd(sigfd.raw(), fd::POLLIN), fd::pollfd(if want_input { fd::STDIN } else { -1 }, fd::POLLIN)];
+            let _ = fd::poll(&mut p, deadline.saturating_sub(now).min(MAX_SLEEP_MS) as i32);
+            while let Some(s) = sigfd.next() {
+                self.signal(s);
+            }
+            if p[1].revents != 0 {
+                // At most a pipe's worth at a time: the journal stays small.
+                let max = if self.exiting { 1 } else { (self.bufmax - self.buf.len()).min(PIPE_CHUNK) };
+                self.ingest(max, &mut readbuf);
+            }
+            while self.batch() > 0 {}
+            if let Some(j) = self.journal.as_mut() {
+                j.compact(&self.dirs, self.midline);
+            }
+        }
+        self.finish()
+    }
+
+    /// Takes input: spliced into the journal, or read() when stdin is not a pipe.
+    fn ingest(&mut self, max: usize, readbuf: &mut Vec<u8>) {
+        let r = match self.journal.as_mut() {
+            Some(j) => j.ingest(&mut self.buf, max),
+            None => {
+                readbuf.resize(max, 0);
+                fd::read(fd::STDIN, &mut readbuf[..max]).inspect(|&n| self.buf.extend_from_slice(&readbuf[..n]))
+            }
+        };
+        match r {
+            Ok(0) => self.eof = true,
+            Ok(_) => {}
+            Err(e) if e.0 == libc::EAGAIN => {}
+            Err(e) if self.journal.is_some() && e.0 == libc::EINVAL => {
+                // A file system that takes no splice(2): go on with read(2), as runit.
+                msg::warn(&[b"svlogd: warning: unable to use journal: ", self.dirs[self.jdir].name], Some(e));
+                if let Some(mut j) = self.journal.take() {
+                    // What it holds is in memory now: the file must not be replayed.
+                    j.done = j.end;
+                    j.settle(&self.dirs, self.midline);
+                    j.compact(&self.dirs, self.midline);
+                }
+            }
+            Err(e) if self.journal.is_some() && matches!(e.0, libc::ENOSPC | libc::EDQUOT | libc::EFBIG | libc::EROFS | libc::EIO) => {
+                // The journal could not take the input: it stays in the pipe. On a full
+                // disk the N rule may make room, as for current.
+                let d = &mut self.dirs[self.jdir];
+                if !(e.0 == libc::ENOSPC && d.conf.nmin < d.conf.nmax && d.delete_for_space()) {
+                    logdir::pause(b"unable to write to journal", d.name, e);
+                }
+            }
+            Err(e) => {
+                // runit: warn, then leave as at end of input.
+                msg::warn(&[b"svlogd: warning: unable to read standard input"], Some(e));
+                self.eof = true;
+            }
+        }
+        if self.eof {
+            // Whatever is left is processed now, an unterminated last line included.
+            while self.batch() > 0 {}
+        }
+    }
+
+    fn signal(&mut self, s: i32) {
+        match s {
+            sig::SIGTERM => {
+                self.info(b"sigterm received.");
+                self.exiting = true;
+            }
+            sig::SIGHUP => {
+                self.info(b"sighangup received.");
+                self.reopenasap = true;
+            }
+            sig::SIGALRM => {
+                self.info(b"sigalarm received.");
+                self.rotateasap = true;
+            }
+            sig::SIGCHLD => {
+                self.info(b"sigchild received.");
+                while let Ok(Some((pid, wstat))) = proc::wait_nohang() {
+                    let v = self.o.verbose;
+                    if let Some(d) = self.dirs.iter_mut().find(|d| d.ppid == pid) {
+                        d.ppid = 0;
+                        d.processor_done(wstat, v);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Can the buffer's head be processed now?
+    fn processable(&self) -> bool {
+        !self.buf.is_empty() && (self.midline || self.eof || self.buf.len() >= self.bufmax / 2 || self.buf.contains(&b'\n'))
+    }
+
+    /// One batch: record the commit point, process lines (up to a rotation), write
+    /// the output with one write per directory, and move the commit point on.
+    fn batch(&mut self) -> usize {
+        if !self.processable() {
+            return 0;
+        }
+        if let Some(j) = self.journal.as_mut() {
+            j.begin(&self.dirs, self.midline);
+        }
+        let buf = core::mem::take(&mut self.buf);
+        let n = self.process(&buf);
+        self.buf = buf;
+        for d in self.dirs.iter_mut() {
+            d.flush();
+        }
+        if let Some(s) = self.sout.as_mut() {
+            s.flush();
+        }
+        if let Some(j) = self.journal.as_mut() {
+            j.done += n as u64;
+        }
+        self.buf.drain(..n);
+        n
+    }
+
+    /// Processes lines from the front of `data`; returns the bytes used.
+    fn process(&mut self, data: &[u8]) -> usize {
+        if self.o.timestamp != 0 {
+            let mut s = [0u8; stamp::LEN];
+            match self.o.timestamp {
+                1 => stamp::tai64n(&mut s, time::now()),
+                2 => stamp::ptime(&mut s, time::now(), b'_'),
+                _ => stamp::ptime(&mut s, time::now(), b'T'),
+            }
+            self.stamp[..stamp::LEN].copy_from_slice(&s);
+            self.has_stamp = true;
+        }
+        let mut pos = 0;
+        while pos < data.len() {
+            let rest = &data[pos..];
+            let nl = rest.iter().position(|&b| b == b'\n');
+            if self.midline {
+                let (piece, done) = match nl {
+                    Some(k) => (&rest[..k], true),
+                    None => (rest, self.eof),
+                };
+                self.piece(piece, done);
+                pos += piece.len() + nl.map_or(0, |_| 1);
+                self.midline = !done;
+            } else {
+                let (line, done) = match nl {
+                    Some(k) => (&rest[..k], true),
+                    None if self.eof => (rest, true),
+                    None if rest.len() >= self.bufmax / 2 => (rest, false),
+                    None => break,
+                };
+                self.line(line, done);
+                pos += line.len() + nl.map_or(0, |_| 1);
+                self.midline = !done;
+            }
+            if self.rotated {
+                self.rotated = false;
+                break;
+            }
+        }
+        pos
+    }
+
+    /// A line from its start: `line` is all of it, or (not `done`) its first piece.
+    fn line(&mut self, line: &[u8], done: bool) {
+        let linemax = self.o.linemax;
+        let hl = line.len().min(linemax);
+        // runit reads a line to its first len bytes, replacing as it goes; a line of
+        // len bytes or more is "cut": `...` on stderr and UDP, the rest copied raw.
+        let cut = line.len() >= linemax;
+        let mut head = core::mem::take(&mut self.head);
+        head.clear();
+        head.extend_from_slice(&line[..hl]);
+        if self.o.repl != 0 {
+            for b in head.iter_mut() {
+                if *b < 32 || *b > 126 || self.o.replace.contains(b) {
+                    *b = self.o.repl;
+                }
+            }
+        }
+        let stamp_buf = self.stamp;
+        let stamp: &[u8] = if self.has_stamp { &stamp_buf } else { b"" };
+        let dots: &[u8] = if cut { b"..." } else { b"" };
+        for i in 0..self.dirs.len() {
+            if !self.dirs[i].is_open() {
+                continue;
+            }
+            let (sel, err) = self.dirs[i].conf.matches(&head);
+            let prefix = core::mem::take(&mut self.dirs[i].conf.prefix);
+            if err {
+                msg::write_parts(fd::STDERR, &[stamp, &prefix, &head, dots, b"\n"]);
+            }
+            self.dirs[i].sel = sel;
+            if sel {
+                if let Some((ip, port)) = self.dirs[i].conf.udp {
+                    self.udp(i, ip, port, &[stamp, &prefix, &head, dots, b"\n"], &[stamp, &prefix, &head, b"\n"]);
+                }
+                if !self.dirs[i].conf.udponly {
+                    for part in [stamp, &prefix, &head, &line[hl..]] {
+                        self.emit(i, part);
+                    }
+                    if done {
+                        self.emit(i, b"\n");
+                    }
+                }
+            }
+            self.dirs[i].conf.prefix = prefix;
+        }
+        if let Some(s) = self.sout.as_mut() {
+            s.start(stamp);
+            s.add(&head);
+            s.add(&line[hl..]);
+            if done {
+                s.end();
+            }
+        }
+        self.head = head;
+    }
+
+    /// More of a line whose start was handled (raw bytes, as runit copies them).
+    fn piece(&mut self, piece: &[u8], done: bool) {
+        for i in 0..self.dirs.len() {
+            let d = &self.dirs[i];
+            if d.is_open() && d.sel && !d.conf.udponly {
+                self.emit(i, piece);
+                if done {
+                    self.emit(i, b"\n");
+                }
+            }
+        }
+        if let Some(s) = self.sout.as_mut() {
+            s.add(piece);
+            if done {
+                s.end();
+            }
+        }
+    }
+
+    /// One datagram per line; a failure is noted in the directory's log (runit).
+    fn udp(&mut self, i: usize, ip: [u8; 4], port: u16, msgparts: &[&[u8]], nosock: &[&[u8]]) {
+        let m: Vec<u8> = msgparts.concat();
+        let warning: Vec<u8> = match net::udp_socket() {
+            Err(_) => [&b"warning: no udp socket available: "[..], &nosock.concat()].concat(),
+            Ok(s) => match net::udp_sendto(&s, ip, port, &m) {
+                Ok(n) if n == m.len() => return,
+                _ => [&b"warning: failure sending through udp: "[..], &m].concat(),
+            },
+        };
+        self.emit(i, &warning);
+    }
+
+    /// Appends output for directory i with runit's size rules: rotate first when
+    /// `current` is full, never write past the size limit (a long line is split
+    /// over two files), and rotate after a line end that leaves it nearly full.
+    fn emit(&mut self, i: usize, mut b: &[u8]) {
+        let linemax = self.o.linemax as u64;
+        while !b.is_empty() {
+            let smax = self.dirs[i].conf.sizemax;
+            if smax != 0 && self.dirs[i].size >= smax {
+                self.rotate(i, true);
+                self.rotated = true;
+            }
+            let d = &mut self.dirs[i];
+            let mut n = b.len();
+            if smax != 0 {
+                n = n.min(smax.saturating_sub(d.size) as usize);
+                if n == 0 {
+                    return;
+                }
+            }
+            d.out.extend_from_slice(&b[..n]);
+            d.size += n as u64;
+            let nl = b[n - 1] == b'\n';
+            b = &b[n..];
+            // runit computes sizemax - linemax in unsigned arithmetic: below len it wraps.
+            if smax != 0 && nl && smax.checked_sub(linemax).is_some_and(|t| d.size >= t) {
+                self.rotate(i, true);
+                self.rotated = true;
+            }
+        }
+    }
+
+    /// End of input or SIGTERM: settle the journal, wait for processors, close.
+    fn finish(mut self) -> i32 {
+        while self.batch() > 0 {}
+        let v = self.o.verbose;
+        if let Some(j) = self.journal.as_mut() {
+            j.settle(&self.dirs, self.midline);
+            j.compact(&self.dirs, self.midline);
+        }
+        for d in self.dirs.iter_mut() {
+            d.processor_wait(v);
+            d.close(v);
+        }
+        if let Some(s) = self.sout.as_mut() {
+            s.flush();
+        }
+        0
+    }
 }

@@ -264,3 +264,29 @@ pub fn open_write_nb(path: &CStr) -> Result<Fd> {
 /// errno values callers compare against.
 pub const ENOENT: Errno = Errno(libc::ENOENT);
 pub const ENXIO: Errno = Errno(libc::ENXIO);
+
+/// pread(2) at `off`, retrying EINTR (svlogd's journal).
+pub fn pread(fd: RawFd, buf: &mut [u8], off: u64) -> Result<usize> {
+    // SAFETY: buf is valid for buf.len() bytes of writes.
+    cvt(|| unsafe { libc::pread(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), off as libc::off_t) })
+}
+
+/// pwrite(2) of all of buf at `off`, retrying EINTR and short writes (svlogd's journal).
+pub fn pwrite_all(fd: RawFd, mut buf: &[u8], mut off: u64) -> Result<()> {
+    while !buf.is_empty() {
+        // SAFETY: buf is valid for buf.len() bytes of reads.
+        let n = cvt(|| unsafe { libc::pwrite(fd, buf.as_ptr() as *const libc::c_void, buf.len(), off as libc::off_t) })?;
+        if n == 0 {
+            return Err(Errno(libc::EIO));
+        }
+        buf = &buf[n..];
+        off += n as u64;
+    }
+    Ok(())
+}
+
+/// fchmod(2).
+pub fn fchmod(fd: RawFd, mode: u32) -> Result<()> {
+    // SAFETY: plain syscall.
+    cvti(|| unsafe { libc::fchmod(fd, mode as libc::mode_t) }).map(|_| ())
+}

@@ -200,3 +200,34 @@ pub fn read_dir(path: &CStr) -> Result<Vec<DirEntry>> {
 
 pub const S_IXUSR: u32 = libc::S_IXUSR;
 pub const X_OK: i32 = libc::X_OK;
+
+/// renameat(2) within one directory descriptor.
+pub fn renameat(dir: super::fd::RawFd, from: &CStr, to: &CStr) -> Result<()> {
+    // SAFETY: both paths are NUL-terminated.
+    cvti(|| unsafe { libc::renameat(dir, from.as_ptr(), dir, to.as_ptr()) }).map(|_| ())
+}
+
+/// unlinkat(2) of a non-directory.
+pub fn unlinkat(dir: super::fd::RawFd, path: &CStr) -> Result<()> {
+    // SAFETY: path is NUL-terminated.
+    cvti(|| unsafe { libc::unlinkat(dir, path.as_ptr(), 0) }).map(|_| ())
+}
+
+/// fstatat(2), following symlinks.
+pub fn statat(dir: super::fd::RawFd, path: &CStr) -> Result<Stat> {
+    // SAFETY: zeroed stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: path is NUL-terminated.
+    cvti(|| unsafe { libc::fstatat(dir, path.as_ptr(), &mut st, 0) })?;
+    Ok(conv(&st))
+}
+
+/// getcwd(3) into buf; returns the length.
+pub fn getcwd(buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: buf is valid for buf.len() bytes.
+    let p = unsafe { libc::getcwd(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    if p.is_null() {
+        return Err(errno());
+    }
+    Ok(buf.iter().position(|&b| b == 0).unwrap_or(buf.len()))
+}

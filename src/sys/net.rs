@@ -1,1 +1,29 @@
-//! (filled in by the program that needs it)
+//! IPv4 UDP datagrams (svlogd's `u`/`U` targets): one socket per line, as runit does.
+use super::{cvt, cvti, fd::Fd, Result};
+
+/// socket(AF_INET, SOCK_DGRAM), non-blocking and close-on-exec.
+pub fn udp_socket() -> Result<Fd> {
+    // SAFETY: plain socket(2) call with constant arguments.
+    cvti(|| unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) }).map(Fd::from_raw)
+}
+
+/// sendto(2) of one datagram to a.b.c.d:port; returns the number of bytes sent.
+pub fn udp_sendto(s: &Fd, ip: [u8; 4], port: u16, data: &[u8]) -> Result<usize> {
+    let addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(ip) },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: data and addr are valid for the lengths given.
+    cvt(|| unsafe {
+        libc::sendto(
+            s.raw(),
+            data.as_ptr() as *const libc::c_void,
+            data.len(),
+            0,
+            &addr as *const libc::sockaddr_in as *const libc::sockaddr,
+            core::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    })
+}

@@ -1,0 +1,506 @@
+//! svlogd: one log directory: open/lock/config, `current`, rotation to `@TAI64N.s|.u`,
+//! the count limit, the disk-full rule, and the processor (`!`) protocol.
+use super::conf::Conf;
+use super::stamp;
+use crate::msg::{self, CBuf};
+use crate::sys::fd::{self, Fd};
+use crate::sys::{fs, proc, sig, time, Errno};
+use alloc::vec::Vec;
+use core::ffi::CStr;
+
+const WARNING: &[u8] = b"svlogd: warning: ";
+const PAUSE: &[u8] = b"svlogd: pausing: ";
+const INFO: &[u8] = b"svlogd: info: ";
+/// runit's pause: warn, then sleep 3 seconds and try again.
+const PAUSE_MS: u64 = 3000;
+
+pub fn pause(what: &[u8], name: &[u8], e: Errno) {
+    msg::warn(&[PAUSE, what, b": ", name], Some(e));
+    time::sleep_ms(PAUSE_MS);
+}
+
+/// Retries `f` with runit's pause until it succeeds.
+pub fn retry<T>(what: &[u8], name: &[u8], mut f: impl FnMut() -> Result<T, Errno>) -> T {
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e) => pause(what, name, e),
+        }
+    }
+}
+
+pub struct LogDir {
+    /// The directory as given on the command line (messages use it verbatim).
+    pub name: &'static [u8],
+    pub dir: Option<Fd>,
+    cur: Option<Fd>,
+    lock: Option<Fd>,
+    pub conf: Conf,
+    /// Bytes in `current`, counting what is still in `out`.
+    pub size: u64,
+    /// Inode of `current` (the journal records it).
+    pub ino: u64,
+    /// Monotonic deadline of the next time-based rotation (ms), if `t` is set.
+    pub trotate: u64,
+    pub ppid: proc::Pid,
+    /// Name of the last rotated file (`@…` + `.s|.u|.t`), runit's fnsave.
+    fnsave: [u8; 27],
+    /// Is the line in progress selected for this directory?
+    pub sel: bool,
+    /// Output for `current` not yet written (one write per batch).
+    pub out: Vec<u8>,
+    /// runit sets ld->name only once a lock was taken: until then "close: " has no name.
+    named: bool,
+}
+
+impl LogDir {
+    pub fn new(name: &'static [u8]) -> LogDir {
+        LogDir { name, dir: None, cur: None, lock: None, conf: Conf::new(), size: 0, ino: 0, trotate: 0, ppid: 0, fnsave: [0; 27], sel: true, out: Vec::new(), named: false }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    fn dirfd(&self) -> fd::RawFd {
+        self.dir.as_ref().map_or(-1, |d| d.raw())
+    }
+
+    fn warn(&self, what: &[u8], e: Errno) {
+        msg::warn(&[WARNING, what, b": ", self.name], Some(e));
+    }
+
+    /// First half of runit's logdir_open: the directory, its lock, the defaults and
+    /// `config`. `current` is opened by `open_current` (the journal looks in between).
+    pub fn open_config(&mut self, verbose: bool) -> bool {
+        let path = CBuf::new(&[self.name]);
+        let d = match fd::open_read(&path) {
+            Ok(d) => d,
+            Err(e) => {
+                self.warn(b"unable to open log directory", e);
+                return false;
+            }
+        };
+        // runit fchdir()s here; a non-directory fails with ENOTDIR.
+        match fs::fstat(d.raw()) {
+            Ok(st) if st.is_dir() => {}
+            Ok(_) => {
+                self.info_close(verbose);
+                self.warn(b"unable to change directory", Errno(libc::ENOTDIR));
+                return false;
+            }
+            Err(e) => {
+                self.info_close(verbose);
+                self.warn(b"unable to change directory", e);
+                return false;
+            }
+        }
+        let lock = fd::openat(d.raw(), c"lock", libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o600)
+            .and_then(|l| fd::flock(l.raw(), fd::LOCK_EX | fd::LOCK_NB).map(|_| l));
+        match lock {
+            Ok(l) => self.lock = Some(l),
+            Err(e) => {
+                self.info_close(verbose);
+                self.warn(b"unable to lock directory", e);
+                return false;
+            }
+        }
+        self.named = true;
+        self.dir = Some(d);
+        self.size = 0;
+        // runit forgets a processor still running at SIGHUP; it is kept here, so its
+        // end is handled and its `.u` not processed twice.
+        self.sel = true;
+        self.conf = Conf::new();
+        match fd::read_file(&CBuf::new(&[self.name, b"/config"])) {
+            Ok(sa) => {
+                if verbose {
+                    msg::warn(&[INFO, b"read: ", self.name, b"/config"], None);
+                }
+                self.conf.parse(&sa);
+            }
+            Err(e) if e.0 == libc::ENOENT => {}
+            Err(e) => self.warn(b"unable to read config", e),
+        }
+        if self.conf.tmax != 0 {
+            self.trotate = time::mono_ms() + self.conf.tmax.saturating_mul(1000);
+        }
+        true
+    }
+
+    /// Second half of logdir_open: a `current` left without the x bit by a killed
+    /// svlogd becomes `@NOW.u`; then `current` is opened for appending, mode 0644.
+    pub fn open_current(&mut self, verbose: bool) -> bool {
+        let dirfd = self.dirfd();
+        let mut fresh = true;
+        match fs::statat(dirfd, c"current") {
+            Ok(st) if st.size > 0 && st.mode & fs::S_IXUSR == 0 => {
+                self.new_name(b'u');
+                let to = self.fnsave;
+                retry(b"unable to rename current", self.name, || fs::renameat(dirfd, c"current", &cstr(&to)));
+                self.rmoldest(verbose);
+            }
+            Ok(st) => {
+                self.size = st.size;
+                fresh = false;
+            }
+            Err(e) if e.0 == libc::ENOENT => {}
+            Err(e) => {
+                self.info_close(verbose);
+                self.warn(b"unable to stat current", e);
+                self.drop_fds();
+                return false;
+            }
+        }
+        self.open_new_current(b"unable to open current");
+        if verbose {
+            msg::warn(&[INFO, if fresh { b"new: " } else { b"append: " }, self.name, b"/current"], None);
+        }
+        self.process_leftover(verbose);
+        true
+    }
+
+    /// A `.u` file left by a killed svlogd is "rotated, not yet processed": with a
+    /// processor configured it is processed too, oldest first (runit never does).
+    fn process_leftover(&mut self, verbose: bool) {
+        if self.conf.processor.is_empty() || self.ppid != 0 {
+            return;
+        }
+        let entries = fd::openat(self.dirfd(), c".", libc::O_RDONLY | libc::O_DIRECTORY, 0).and_then(|d| fs::read_dir_fd(d.raw()));
+        let oldest = entries.unwrap_or_default().into_iter().filter(|e| e.name.len() == 27 && e.name[0] == b'@' && e.name[26] == b'u').map(|e| e.name).min();
+        if let Some(name) = oldest {
+            self.fnsave.copy_from_slice(&name);
+            self.processor_start(verbose);
+        }
+    }
+
+    /// runit's logdir_close on a half-opened directory only says "close: NAME".
+    fn info_close(&self, verbose: bool) {
+        if verbose {
+            msg::warn(&[INFO, b"close: ", if self.named { self.name } else { b"" }], None);
+        }
+    }
+
+    fn open_new_current(&mut self, what: &[u8]) {
+        let dirfd = self.dirfd();
+        let cur = retry(what, self.name, || fd::openat(dirfd, c"current", libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o600));
+        retry(b"unable to set mode of current", self.name, || fd::fchmod(cur.raw(), 0o644));
+        self.ino = fs::fstat(cur.raw()).map_or(0, |st| st.ino);
+        self.cur = Some(cur);
+    }
+
+    fn drop_fds(&mut self) {
+        self.cur = None;
+        self.lock = None;
+        self.dir = None;
+    }
+
+    /// Picks a free `@NOW.x` name into fnsave (a new stamp while the name exists).
+    fn new_name(&mut self, suffix: u8) {
+        loop {
+            let mut s = [0u8; stamp::LEN];
+            stamp::tai64n(&mut s, time::now());
+            self.fnsave[..25].copy_from_slice(&s);
+            self.fnsave[25] = b'.';
+            self.fnsave[26] = suffix;
+            match fs::statat(self.dirfd(), &cstr(&self.fnsave)) {
+                Err(e) if e.0 == libc::ENOENT => return,
+                _ => {}
+            }
+        }
+    }
+
+    /// Writes `out` to `current`, pausing and retrying on any error; on a full disk
+    /// the oldest log goes first while more than N remain (runit's buffer_pwrite).
+    pub fn flush(&mut self) {
+        let mut off = 0;
+        while off < self.out.len() {
+            let Some(cur) = self.cur.as_ref() else { break };
+            match fd::write(cur.raw(), &self.out[off..]) {
+                Ok(n) => off += n,
+                Err(e) => {
+                    if e.0 == libc::ENOSPC && self.conf.nmin < self.conf.nmax && self.delete_for_space() {
+                        continue;
+                    }
+                    pause(b"unable to write to current", self.name, e);
+                }
+            }
+        }
+        self.out.clear();
+    }
+
+    /// Deletes the oldest `@…` file if more than N exist; true if one went.
+    pub fn delete_for_space(&mut self) -> bool {
+        let (n, oldest) = self.scan_old(false);
+        let Some(oldest) = oldest else { return false };
+        if n <= self.conf.nmin {
+            return false;
+        }
+        msg::warn(&[WARNING, b"out of disk space, delete: ", self.name, b"/", &oldest], None);
+        match fs::unlinkat(self.dirfd(), &cstr(&oldest)) {
+            Ok(()) => true,
+            Err(e) => {
+                self.warn(b"unable to unlink oldest logfile", e);
+                false
+            }
+        }
+    }
+
+    /// Counts the `@` + 26 byte entries and finds the smallest name. With `tidy`,
+    /// `.t` leftovers are deleted and not counted, nor is our pending `.u` (runit's
+    /// rmoldest); without, everything counts (buffer_pwrite).
+    fn scan_old(&self, tidy: bool) -> (u64, Option<[u8; 27]>) {
+        let dirfd = self.dirfd();
+        let entries = match fd::openat(dirfd, c".", libc::O_RDONLY | libc::O_DIRECTORY, 0).and_then(|d| fs::read_dir_fd(d.raw())) {
+            Ok(v) => v,
+            Err(e) => {
+                self.warn(b"unable to read directory", e);
+                return (0, None);
+            }
+        };
+        let mut n = 0;
+        let mut oldest: Option<[u8; 27]> = None;
+        for ent in entries {
+            if ent.name.len() != 27 || ent.name[0] != b'@' {
+                continue;
+            }
+            if tidy && ent.name[26] == b't' {
+                if let Err(e) = fs::unlinkat(dirfd, &CBuf::new(&[&ent.name])) {
+                    msg::warn(&[WARNING, b"unable to unlink processor leftover: ", &ent.name], Some(e));
+                }
+                continue;
+            }
+            // Debian's svlogd (observed) neither counts nor deletes the `.u` just
+            // handed to the processor: with a processor, n processed logs are kept.
+            if tidy && self.fnsave[26] == b'u' && ent.name[..] == self.fnsave[..] {
+                continue;
+            }
+            n += 1;
+            if oldest.is_none_or(|o| ent.name[..] < o[..]) {
+                let mut o = [0u8; 27];
+                o.copy_from_slice(&ent.name);
+                oldest = Some(o);
+            }
+        }
+        (n, oldest)
+    }
+
+    /// The count limit: more than n old logs -> delete the oldest one.
+    fn rmoldest(&mut self, verbose: bool) {
+        let (n, oldest) = self.scan_old(true);
+        if self.conf.nmax != 0
+            && n > self.conf.nmax
+            && let Some(o) = oldest
+        {
+            if verbose {
+                msg::warn(&[INFO, b"delete: ", self.name, b"/", &o], None);
+            }
+            if let Err(e) = fs::unlinkat(self.dirfd(), &cstr(&o)) {
+                self.warn(b"unable to unlink oldest logfile", e);
+            }
+        }
+    }
+
+    /// runit's rotate(): waits for a running processor, then (if `current` is not
+    /// empty) flush, fsync, chmod 0744, rename to `@NOW.s|.u`, new `current`, count
+    /// limit, processor. `before_rename` sees the new name first (the journal).
+    pub fn rotate(&mut self, verbose: bool, before_rename: &mut dyn FnMut(&[u8; 27])) {
+        if !self.is_open() {
+            self.conf.tmax = 0;
+            return;
+        }
+        while self.ppid != 0 {
+            let st = retry(b"error waiting for processor", self.name, || proc::wait_pid(self.ppid, 0));
+            self.ppid = 0;
+            self.processor_done(st.map_or(0, |(_, w)| w), verbose);
+        }
+        self.new_name(if self.conf.processor.is_empty() { b's' } else { b'u' });
+        if self.conf.tmax != 0 {
+            let now = time::mono_ms();
+            if self.trotate <= now {
+                self.trotate = now + self.conf.tmax.saturating_mul(1000);
+            }
+        }
+        if self.size == 0 {
+            return;
+        }
+        self.flush();
+        self.close_current();
+        if verbose {
+            let mut b = [0u8; 20];
+            msg::warn(&[INFO, b"rename: ", self.name, b"/current ", &self.fnsave, b" ", crate::num::fmt_u64(&mut b, self.size)], None);
+        }
+        before_rename(&self.fnsave);
+        let (dirfd, to) = (self.dirfd(), self.fnsave);
+        retry(b"unable to rename current", self.name, || fs::renameat(dirfd, c"current", &cstr(&to)));
+        self.open_new_current(b"unable to create new current");
+        self.size = 0;
+        self.rmoldest(verbose);
+        self.processor_start(verbose);
+    }
+
+    /// fsync, mark closed cleanly (chmod 0744), close.
+    fn close_current(&mut self) {
+        if let Some(cur) = self.cur.take() {
+            retry(b"unable to fsync current logfile", self.name, || fd::fsync(cur.raw()));
+            retry(b"unable to set mode of current", self.name, || fd::fchmod(cur.raw(), 0o744));
+        }
+    }
+
+    /// runit's logdir_close.
+    pub fn close(&mut self, verbose: bool) {
+        if !self.is_open() {
+            return;
+        }
+        if verbose {
+            msg::warn(&[INFO, b"close: ", self.name], None);
+        }
+        self.flush();
+        self.close_current();
+        self.drop_fds();
+        self.conf.processor.clear();
+    }
+
+    /// Starts `sh -c processor` on the rotated `.u` file (runit's processorstart).
+    pub fn processor_start(&mut self, verbose: bool) {
+        if self.conf.processor.is_empty() {
+            return;
+        }
+        if self.ppid != 0 {
+            msg::warn(&[WARNING, b"processor already running: ", self.name], None);
+            return;
+        }
+        let argv = proc::CVec::new([&b"sh"[..], b"-c", &self.conf.processor]);
+        let pid = loop {
+            match proc::fork() {
+                Ok(p) => break p,
+                Err(e) => pause(b"unable to fork for processor", self.name, e),
+            }
+        };
+        if pid == 0 {
+            self.processor_child(&argv, verbose);
+        }
+        self.ppid = pid;
+    }
+
+    fn processor_child(&self, argv: &proc::CVec, verbose: bool) -> ! {
+        sig::unblock_all();
+        // stdout mode ignores SIGPIPE; a processor gets the usual default.
+        sig::default(sig::SIGPIPE);
+        let fatal = |what: &[u8], e: Errno| -> ! { msg::die(111, &[b"svlogd: fatal: ", what, b": ", self.name], Some(e)) };
+        let dirfd = self.dirfd();
+        if let Err(e) = fs::fchdir(dirfd) {
+            fatal(b"unable to change directory", e);
+        }
+        if verbose {
+            msg::warn(&[INFO, b"processing: ", self.name, b"/", &self.fnsave], None);
+        }
+        let mut name = self.fnsave;
+        let input = fd::open_read(&cstr(&name)).unwrap_or_else(|e| fatal(b"unable to open input for processor", e));
+        move_fd(input, 0).unwrap_or_else(|e| fatal(b"unable to move filedescriptor for processor", e));
+        name[26] = b't';
+        let output = fd::open_trunc(&cstr(&name)).unwrap_or_else(|e| fatal(b"unable to open output for processor", e));
+        move_fd(output, 1).unwrap_or_else(|e| fatal(b"unable to move filedescriptor for processor", e));
+        let state = match fd::open_read(c"state") {
+            Err(e) if e.0 == libc::ENOENT => {
+                fd::open_trunc(c"state").unwrap_or_else(|e| fatal(b"unable to create empty state for processor", e));
+                fd::open_read(c"state")
+            }
+            r => r,
+        };
+        let state = state.unwrap_or_else(|e| fatal(b"unable to open state for processor", e));
+        move_fd(state, 4).unwrap_or_else(|e| fatal(b"unable to move filedescriptor for processor", e));
+        let newstate = fd::open_trunc(c"newstate").unwrap_or_else(|e| fatal(b"unable to open newstate for processor", e));
+        move_fd(newstate, 5).unwrap_or_else(|e| fatal(b"unable to move filedescriptor for processor", e));
+        // runit runs /bin/sh only; without one (scratch images) `sh` is looked up in PATH.
+        let mut e = proc::execve(c"/bin/sh", argv, &proc::Env::Inherit);
+        if e.0 == libc::ENOENT {
+            e = proc::execvp(b"sh", argv, &proc::Env::Inherit);
+        }
+        fatal(b"unable to run processor", e)
+    }
+
+    /// A processor ended (runit's processorstop after the wait): on success `.t`
+    /// becomes `.s` (0744), `.u` goes and `newstate` becomes `state`; else it restarts.
+    pub fn processor_done(&mut self, wstat: i32, verbose: bool) {
+        if !self.is_open() {
+            return;
+        }
+        let dirfd = self.dirfd();
+        let ok = proc::wifexited(wstat) && proc::wexitstatus(wstat) == 0;
+        let mut t = self.fnsave;
+        t[26] = b't';
+        if !ok {
+            msg::warn(&[WARNING, b"processor failed, restart: ", self.name], None);
+            let _ = fs::unlinkat(dirfd, &cstr(&t));
+            self.processor_start(verbose);
+            return;
+        }
+        let mut s = t;
+        s[26] = b's';
+        retry(b"unable to rename processed", self.name, || fs::renameat(dirfd, &cstr(&t), &cstr(&s)));
+        retry(b"unable to set mode of processed", self.name, || {
+            fd::openat(dirfd, &cstr(&s), libc::O_RDONLY, 0).and_then(|f| fd::fchmod(f.raw(), 0o744))
+        });
+        let u = self.fnsave;
+        if fs::unlinkat(dirfd, &cstr(&u)).is_err() {
+            msg::warn(&[WARNING, b"unable to unlink: ", self.name, b"/", &u], None);
+        }
+        retry(b"unable to rename state", self.name, || fs::renameat(dirfd, c"newstate", c"state"));
+        if verbose {
+            msg::warn(&[INFO, b"processed: ", self.name, b"/", &s], None);
+        }
+        self.process_leftover(verbose);
+    }
+
+    /// Waits for a running processor until it has succeeded (at exit).
+    pub fn processor_wait(&mut self, verbose: bool) {
+        while self.ppid != 0 {
+            let st = retry(b"error waiting for processor", self.name, || proc::wait_pid(self.ppid, 0));
+            self.ppid = 0;
+            self.processor_done(st.map_or(0, |(_, w)| w), verbose);
+        }
+    }
+
+    /// Rolls `current` (or the rotated file `rot`) back to `len` bytes: what a killed
+    /// svlogd wrote after the journal's last commit point (see journal.rs).
+    pub fn roll_back(&self, ino: u64, len: u64, rot: Option<&[u8; 27]>) {
+        let dirfd = self.dirfd();
+        let cur = fs::statat(dirfd, c"current").ok();
+        if cur.is_some_and(|st| st.ino == ino) {
+            truncate_at(dirfd, c"current", len);
+            return;
+        }
+        let Some(rot) = rot else { return };
+        if fs::statat(dirfd, &cstr(rot)).is_ok_and(|st| st.ino == ino) {
+            if len == 0 {
+                let _ = fs::unlinkat(dirfd, &cstr(rot));
+            } else {
+                truncate_at(dirfd, &cstr(rot), len);
+            }
+            if cur.is_some() {
+                truncate_at(dirfd, c"current", 0);
+            }
+        }
+    }
+}
+
+fn truncate_at(dirfd: fd::RawFd, name: &CStr, len: u64) {
+    if let Ok(f) = fd::openat(dirfd, name, libc::O_WRONLY, 0) {
+        let _ = fd::ftruncate(f.raw(), len);
+    }
+}
+
+/// Moves an owned descriptor onto `to`, leaving it open across exec.
+fn move_fd(f: Fd, to: fd::RawFd) -> Result<(), Errno> {
+    if f.raw() == to {
+        fd::set_cloexec(f.into_raw(), false)
+    } else {
+        fd::dup2(f.raw(), to)
+    }
+}
+
+/// A file name as a C string.
+fn cstr(name: &[u8]) -> CBuf {
+    CBuf::new(&[name])
+}
