@@ -351,7 +351,6 @@ class Impl:
 
 class Bench:
     def __init__(self, args):
-        self.a = args
         self.quick = args.quick
         self.reps = args.reps or (1 if args.quick else 5)
         self.ns = [1, 5] if args.quick else [1, 10, 50, 500]
