@@ -173,6 +173,14 @@ fn boot(root: &Root, prog: &str, env: &[(&str, &str)]) -> Pid1 {
 }
 
 impl Pid1 {
+    /// Waits for stage 2's `up` marker; on timeout the failure shows what PID 1 printed.
+    fn wait_up(&self, r: &Root) {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(SLOW);
+        while !r.has("tmp/up") {
+            assert!(std::time::Instant::now() < end, "stage 2 not up after {SLOW}s; PID 1 printed:\n{}", self.stderr());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
     fn signal(&self, sig: i32) {
         assert!(self.init > 0, "the namespace has ended");
         // SAFETY: kill on the namespace init we started.
@@ -407,7 +415,7 @@ fn runit_init_0_stops() {
     }
     let r = Root::with_stages("init0", ["exit 0", STAGE2_TRAP, "echo 3 >> /tmp/log; exit 4"]);
     let p = boot(&r, "/sbin/runit", &[]);
-    wait_until(SLOW, "stage 2", || r.has("tmp/up"));
+    p.wait_up(&r);
     // SIGCONT without the flag does nothing.
     p.signal(libc::SIGCONT);
     let o = p.exec(&["/sbin/runit-init", "0"]);
@@ -436,7 +444,7 @@ fn runit_init_6_reboots_namespace() {
     }
     let r = Root::with_stages("init6", ["exit 0", STAGE2_TRAP, "exit 0"]);
     let p = boot(&r, "/sbin/runit", &[]);
-    wait_until(SLOW, "stage 2", || r.has("tmp/up"));
+    p.wait_up(&r);
     expect(&p.exec(&["/sbin/runit-init", "6"]), 0, "", "");
     let (st, err) = p.end();
     assert!(err.ends_with(&format!("- runit: leave stage: /etc/runit/3\n{KILL_ALL}- runit: system reboot.\n")), "{err}");
