@@ -222,12 +222,16 @@ pub fn statat(dir: super::fd::RawFd, path: &CStr) -> Result<Stat> {
     Ok(conv(&st))
 }
 
-/// getcwd(3) into buf; returns the length.
+/// getcwd(3) into buf; returns the length. The raw system call, checked as musl's
+/// getcwd does (an unreachable directory is ENOENT): musl's getcwd links malloc.
 pub fn getcwd(buf: &mut [u8]) -> Result<usize> {
     // SAFETY: buf is valid for buf.len() bytes.
-    let p = unsafe { libc::getcwd(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
-    if p.is_null() {
+    let r = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    if r < 0 {
         return Err(errno());
+    }
+    if r == 0 || buf.first() != Some(&b'/') {
+        return Err(super::Errno(libc::ENOENT));
     }
     Ok(buf.iter().position(|&b| b == 0).unwrap_or(buf.len()))
 }
