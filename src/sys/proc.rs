@@ -87,16 +87,23 @@ pub struct CVec {
 
 impl CVec {
     pub fn new<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> CVec {
-        let mut bufs = Vec::new();
+        let mut v = CVec { bufs: Vec::new(), ptrs: Vec::new() };
         for it in items {
-            let mut b = Vec::with_capacity(it.len() + 1);
-            b.extend_from_slice(it);
-            b.push(0);
-            bufs.push(b);
+            v.push(it);
         }
-        let mut ptrs: Vec<*const c_char> = bufs.iter().map(|b| b.as_ptr() as *const c_char).collect();
-        ptrs.push(core::ptr::null());
-        CVec { bufs, ptrs }
+        v.ptrs.push(core::ptr::null());
+        v
+    }
+    /// Appends one string (before the terminating NULL). Not inlined: `new` is
+    /// instantiated for several iterator types and this keeps them small.
+    #[inline(never)]
+    fn push(&mut self, it: &[u8]) {
+        let mut b = Vec::with_capacity(it.len() + 1);
+        b.extend_from_slice(it);
+        b.push(0);
+        // The bytes stay put when `bufs` grows: only the Vec header moves.
+        self.ptrs.push(b.as_ptr() as *const c_char);
+        self.bufs.push(b);
     }
     pub fn as_ptr(&self) -> *const *const c_char {
         self.ptrs.as_ptr()
