@@ -3,7 +3,7 @@
 #![allow(unsafe_code)]
 
 use core::alloc::{GlobalAlloc, Layout};
-use core::ffi::{c_char, c_int};
+use core::ffi::{c_char, c_int, c_long};
 
 // The libc crate does not link libc outside std.
 #[link(name = "c")]
@@ -57,18 +57,19 @@ fn pages(n: usize) -> usize {
     (n + PAGE - 1) & !(PAGE - 1)
 }
 
-/// A fresh anonymous mapping of n bytes, or null.
+/// A fresh anonymous mapping of n bytes, or null. (Raw system calls take every
+/// argument as a long: a variadic int would leave the upper half undefined.)
 fn map(n: usize) -> *mut u8 {
     // SAFETY: an anonymous private mapping touches no existing memory.
     let p = unsafe {
         libc::syscall(
             libc::SYS_mmap,
-            0usize,
+            0 as c_long,
             n,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0usize,
+            (libc::PROT_READ | libc::PROT_WRITE) as c_long,
+            (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as c_long,
+            -1 as c_long,
+            0 as c_long,
         )
     };
     if p < 0 { core::ptr::null_mut() } else { p as *mut u8 }
@@ -132,7 +133,7 @@ unsafe impl GlobalAlloc for Heap {
                 // SAFETY: p is a page-aligned mapping of pages(l.size()) bytes; the
                 // moved mapping stays page-aligned.
                 let r = unsafe {
-                    libc::syscall(libc::SYS_mremap, p, pages(l.size()), pages(new), libc::MREMAP_MAYMOVE)
+                    libc::syscall(libc::SYS_mremap, p, pages(l.size()), pages(new), libc::MREMAP_MAYMOVE as c_long)
                 };
                 if r < 0 { core::ptr::null_mut() } else { r as *mut u8 }
             }
