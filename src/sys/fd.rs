@@ -130,7 +130,7 @@ pub fn dup2(from: RawFd, to: RawFd) -> Result<()> {
 /// fcntl(F_DUPFD_CLOEXEC): a close-on-exec copy at or above `min`.
 pub fn dup_cloexec(fd: RawFd, min: RawFd) -> Result<Fd> {
     // SAFETY: plain syscall on integers.
-    cvti(|| unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) }).map(Fd)
+    cvti(|| unsafe { fcntl(fd, libc::F_DUPFD_CLOEXEC, min) }).map(Fd)
 }
 
 /// close(2) on a raw descriptor (for 0/1/2 in chpst -0/-1/-2 and children).
@@ -142,22 +142,22 @@ pub fn close_raw(fd: RawFd) -> Result<()> {
 /// Sets or clears O_NONBLOCK.
 pub fn set_nonblock(fd: RawFd, on: bool) -> Result<()> {
     // SAFETY: plain fcntl calls on an integer descriptor.
-    let fl = cvti(|| unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    let fl = cvti(|| unsafe { fcntl(fd, libc::F_GETFL, 0) })?;
     let nfl = if on { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK };
     // SAFETY: as above.
-    cvti(|| unsafe { libc::fcntl(fd, libc::F_SETFL, nfl) }).map(|_| ())
+    cvti(|| unsafe { fcntl(fd, libc::F_SETFL, nfl) }).map(|_| ())
 }
 
 /// Clears FD_CLOEXEC (only for a descriptor that must cross exec on purpose).
 pub fn set_cloexec(fd: RawFd, on: bool) -> Result<()> {
     // SAFETY: plain fcntl call.
-    cvti(|| unsafe { libc::fcntl(fd, libc::F_SETFD, if on { libc::FD_CLOEXEC } else { 0 }) }).map(|_| ())
+    cvti(|| unsafe { fcntl(fd, libc::F_SETFD, if on { libc::FD_CLOEXEC } else { 0 }) }).map(|_| ())
 }
 
 /// True if fd is open (fcntl F_GETFD succeeds).
 pub fn is_open(fd: RawFd) -> bool {
     // SAFETY: plain fcntl call.
-    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    unsafe { fcntl(fd, libc::F_GETFD, 0) >= 0 }
 }
 
 /// Makes sure fds 0-2 are open (s6's fd_sanitize), so the first open can't become stdout.
@@ -289,4 +289,14 @@ pub fn pwrite_all(fd: RawFd, mut buf: &[u8], mut off: u64) -> Result<()> {
 pub fn fchmod(fd: RawFd, mode: u32) -> Result<()> {
     // SAFETY: plain syscall.
     cvti(|| unsafe { libc::fchmod(fd, mode as libc::mode_t) }).map(|_| ())
+}
+
+/// fcntl(2) with an integer argument as the raw system call: musl's wrapper handles
+/// F_GETOWN, locks and pre-2.6.24 kernels, none of which urunit needs (~340 bytes).
+///
+/// # Safety
+/// The same as fcntl(2): cmd must take an integer (or no) argument.
+unsafe fn fcntl(fd: RawFd, cmd: c_int, arg: c_int) -> c_int {
+    // SAFETY: the caller passes a command with an integer argument.
+    unsafe { libc::syscall(libc::SYS_fcntl, fd as libc::c_long, cmd as libc::c_long, arg as libc::c_long) as c_int }
 }
