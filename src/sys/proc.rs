@@ -9,6 +9,8 @@ static ARGV: AtomicPtr<*mut c_char> = AtomicPtr::new(core::ptr::null_mut());
 
 unsafe extern "C" {
     static mut environ: *const *const c_char;
+    /// fork without the atfork handlers and libc-wide locks (musl >= 1.2.3, glibc >= 2.34).
+    fn _Fork() -> libc::pid_t;
 }
 
 /// Records argc/argv (called once by rt's main).
@@ -135,10 +137,12 @@ impl Env<'_> {
     }
 }
 
-/// fork(2).
+/// fork(2), as _Fork: urunit registers no atfork handlers and starts no threads, so
+/// fork's extra work (handlers, taking every libc lock) is moot; this drops ~1 KB of
+/// musl's locking. _Fork still updates the child's thread id, which raise() uses.
 pub fn fork() -> Result<libc::pid_t> {
     // SAFETY: this program is single-threaded, so the child may continue normally.
-    let r = unsafe { libc::fork() };
+    let r = unsafe { _Fork() };
     if r < 0 { Err(errno()) } else { Ok(r) }
 }
 
