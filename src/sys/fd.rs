@@ -35,10 +35,10 @@ impl Drop for Fd {
     }
 }
 
-/// open(2) with O_CLOEXEC added, retrying EINTR.
+/// open(2) with O_CLOEXEC added, retrying EINTR. (As openat: musl's open adds an
+/// FD_CLOEXEC fallback for pre-2.6.23 kernels.)
 pub fn open(path: &CStr, flags: c_int, mode: libc::mode_t) -> Result<Fd> {
-    // SAFETY: path is NUL-terminated.
-    cvti(|| unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) }).map(Fd)
+    openat(libc::AT_FDCWD, path, flags, mode)
 }
 
 /// openat(2) with O_CLOEXEC added, retrying EINTR.
@@ -117,7 +117,8 @@ pub fn read_file(path: &CStr) -> Result<alloc::vec::Vec<u8>> {
 pub fn pipe(flags: c_int) -> Result<(Fd, Fd)> {
     let mut p = [0 as c_int; 2];
     // SAFETY: p has room for two descriptors.
-    cvti(|| unsafe { libc::pipe2(p.as_mut_ptr(), flags | libc::O_CLOEXEC) })?;
+    // (The raw system call: musl's pipe2 adds a fallback for pre-2.6.27 kernels.)
+    cvt(|| unsafe { libc::syscall(libc::SYS_pipe2, p.as_mut_ptr(), (flags | libc::O_CLOEXEC) as libc::c_long) as isize })?;
     Ok((Fd(p[0]), Fd(p[1])))
 }
 
@@ -165,7 +166,7 @@ pub fn sanitize_std() {
     for fd in 0..3 {
         if !is_open(fd) {
             // SAFETY: open of a literal path; the result is left open on purpose as fd 0..2.
-            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+            unsafe { libc::openat(libc::AT_FDCWD, c"/dev/null".as_ptr(), libc::O_RDWR) };
         }
     }
 }
