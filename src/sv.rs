@@ -322,7 +322,9 @@ impl Sv {
         if fs::lstat(c"supervise").err() == Some(fd::ENOENT) && fs::lstat(c"run").err() == Some(fd::ENOENT) {
             for e in fs::read_dir(c".").unwrap_or_default() {
                 if e.name.first() != Some(&b'.') && fs::stat(&CBuf::new(&[&e.name])).is_ok_and(|st| st.is_dir()) {
-                    subs.push(e.name);
+                    // Kept sorted as it grows: cheaper in code than slice::sort.
+                    let at = subs.partition_point(|x| *x < e.name);
+                    subs.insert(at, e.name);
                 }
             }
         }
@@ -331,7 +333,6 @@ impl Sv {
             into.push(s);
             return;
         }
-        subs.sort_unstable();
         let sep: &[u8] = if s.name.ends_with(b"/") { b"" } else { b"/" };
         for sub in subs {
             let mut name = s.name.clone();

@@ -11,6 +11,9 @@ use core::ffi::CStr;
 const WARNING: &[u8] = b"svlogd: warning: ";
 const PAUSE: &[u8] = b"svlogd: pausing: ";
 const INFO: &[u8] = b"svlogd: info: ";
+/// How often, and how far apart, a lock held by our own processor child is retried.
+const LOCK_RETRIES: u32 = 200;
+const LOCK_RETRY_MS: u64 = 5;
 /// runit's pause: warn, then sleep 3 seconds and try again.
 const PAUSE_MS: u64 = 3000;
 
@@ -95,8 +98,21 @@ impl LogDir {
                 return false;
             }
         }
-        let lock = fd::openat(d.raw(), c"lock", libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o600)
-            .and_then(|l| fd::flock(l.raw(), fd::LOCK_EX | fd::LOCK_NB).map(|_| l));
+        let lock = fd::openat(d.raw(), c"lock", libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o600).and_then(|l| {
+            // Our own processor child shares the old lock until it execs (the descriptor is
+            // close-on-exec): while one runs, a busy lock is retried for up to a second
+            // before it counts as another svlogd's.
+            let mut tries = if self.ppid != 0 { LOCK_RETRIES } else { 0 };
+            loop {
+                match fd::flock(l.raw(), fd::LOCK_EX | fd::LOCK_NB) {
+                    Err(e) if e.0 == libc::EWOULDBLOCK && tries > 0 => {
+                        tries -= 1;
+                        time::sleep_ms(LOCK_RETRY_MS);
+                    }
+                    r => return r.map(|_| l),
+                }
+            }
+        });
         match lock {
             Ok(l) => self.lock = Some(l),
             Err(e) => {

@@ -35,10 +35,10 @@ impl Drop for Fd {
     }
 }
 
-/// open(2) with O_CLOEXEC added, retrying EINTR.
+/// open(2) with O_CLOEXEC added, retrying EINTR. (As openat: musl's open adds an
+/// FD_CLOEXEC fallback for pre-2.6.23 kernels.)
 pub fn open(path: &CStr, flags: c_int, mode: libc::mode_t) -> Result<Fd> {
-    // SAFETY: path is NUL-terminated.
-    cvti(|| unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) }).map(Fd)
+    openat(libc::AT_FDCWD, path, flags, mode)
 }
 
 /// openat(2) with O_CLOEXEC added, retrying EINTR.
@@ -117,7 +117,8 @@ pub fn read_file(path: &CStr) -> Result<alloc::vec::Vec<u8>> {
 pub fn pipe(flags: c_int) -> Result<(Fd, Fd)> {
     let mut p = [0 as c_int; 2];
     // SAFETY: p has room for two descriptors.
-    cvti(|| unsafe { libc::pipe2(p.as_mut_ptr(), flags | libc::O_CLOEXEC) })?;
+    // (The raw system call: musl's pipe2 adds a fallback for pre-2.6.27 kernels.)
+    cvt(|| unsafe { libc::syscall(libc::SYS_pipe2, p.as_mut_ptr(), (flags | libc::O_CLOEXEC) as libc::c_long) as isize })?;
     Ok((Fd(p[0]), Fd(p[1])))
 }
 
@@ -130,7 +131,7 @@ pub fn dup2(from: RawFd, to: RawFd) -> Result<()> {
 /// fcntl(F_DUPFD_CLOEXEC): a close-on-exec copy at or above `min`.
 pub fn dup_cloexec(fd: RawFd, min: RawFd) -> Result<Fd> {
     // SAFETY: plain syscall on integers.
-    cvti(|| unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) }).map(Fd)
+    cvti(|| unsafe { fcntl(fd, libc::F_DUPFD_CLOEXEC, min) }).map(Fd)
 }
 
 /// close(2) on a raw descriptor (for 0/1/2 in chpst -0/-1/-2 and children).
@@ -142,22 +143,22 @@ pub fn close_raw(fd: RawFd) -> Result<()> {
 /// Sets or clears O_NONBLOCK.
 pub fn set_nonblock(fd: RawFd, on: bool) -> Result<()> {
     // SAFETY: plain fcntl calls on an integer descriptor.
-    let fl = cvti(|| unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    let fl = cvti(|| unsafe { fcntl(fd, libc::F_GETFL, 0) })?;
     let nfl = if on { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK };
     // SAFETY: as above.
-    cvti(|| unsafe { libc::fcntl(fd, libc::F_SETFL, nfl) }).map(|_| ())
+    cvti(|| unsafe { fcntl(fd, libc::F_SETFL, nfl) }).map(|_| ())
 }
 
 /// Clears FD_CLOEXEC (only for a descriptor that must cross exec on purpose).
 pub fn set_cloexec(fd: RawFd, on: bool) -> Result<()> {
     // SAFETY: plain fcntl call.
-    cvti(|| unsafe { libc::fcntl(fd, libc::F_SETFD, if on { libc::FD_CLOEXEC } else { 0 }) }).map(|_| ())
+    cvti(|| unsafe { fcntl(fd, libc::F_SETFD, if on { libc::FD_CLOEXEC } else { 0 }) }).map(|_| ())
 }
 
 /// True if fd is open (fcntl F_GETFD succeeds).
 pub fn is_open(fd: RawFd) -> bool {
     // SAFETY: plain fcntl call.
-    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    unsafe { fcntl(fd, libc::F_GETFD, 0) >= 0 }
 }
 
 /// Makes sure fds 0-2 are open (s6's fd_sanitize), so the first open can't become stdout.
@@ -165,7 +166,7 @@ pub fn sanitize_std() {
     for fd in 0..3 {
         if !is_open(fd) {
             // SAFETY: open of a literal path; the result is left open on purpose as fd 0..2.
-            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+            unsafe { libc::openat(libc::AT_FDCWD, c"/dev/null".as_ptr(), libc::O_RDWR) };
         }
     }
 }
@@ -289,4 +290,14 @@ pub fn pwrite_all(fd: RawFd, mut buf: &[u8], mut off: u64) -> Result<()> {
 pub fn fchmod(fd: RawFd, mode: u32) -> Result<()> {
     // SAFETY: plain syscall.
     cvti(|| unsafe { libc::fchmod(fd, mode as libc::mode_t) }).map(|_| ())
+}
+
+/// fcntl(2) with an integer argument as the raw system call: musl's wrapper handles
+/// F_GETOWN, locks and pre-2.6.24 kernels, none of which urunit needs (~340 bytes).
+///
+/// # Safety
+/// The same as fcntl(2): cmd must take an integer (or no) argument.
+unsafe fn fcntl(fd: RawFd, cmd: c_int, arg: c_int) -> c_int {
+    // SAFETY: the caller passes a command with an integer argument.
+    unsafe { libc::syscall(libc::SYS_fcntl, fd as libc::c_long, cmd as libc::c_long, arg as libc::c_long) as c_int }
 }

@@ -44,31 +44,29 @@ fn conv(st: &libc::stat) -> Stat {
     }
 }
 
+/// fstatat(2) as the raw system call: on 64-bit Linux `struct stat` is the kernel's,
+/// and musl's wrapper only adds fallbacks for pre-3.6 kernels (and ~450 bytes).
+fn stat_raw(dir: super::fd::RawFd, path: &CStr, flags: super::c_int) -> Result<Stat> {
+    // SAFETY: zeroed stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: path is NUL-terminated; st is valid for a struct stat.
+    super::cvt(|| unsafe { libc::syscall(libc::SYS_newfstatat, dir as libc::c_long, path.as_ptr(), &mut st, flags as libc::c_long) as isize })?;
+    Ok(conv(&st))
+}
+
 /// stat(2), following symlinks.
 pub fn stat(path: &CStr) -> Result<Stat> {
-    // SAFETY: zeroed stat is a valid out-parameter; path is NUL-terminated.
-    let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: as above.
-    cvti(|| unsafe { libc::stat(path.as_ptr(), &mut st) })?;
-    Ok(conv(&st))
+    stat_raw(libc::AT_FDCWD, path, 0)
 }
 
 /// lstat(2).
 pub fn lstat(path: &CStr) -> Result<Stat> {
-    // SAFETY: zeroed stat is a valid out-parameter.
-    let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: path is NUL-terminated.
-    cvti(|| unsafe { libc::lstat(path.as_ptr(), &mut st) })?;
-    Ok(conv(&st))
+    stat_raw(libc::AT_FDCWD, path, libc::AT_SYMLINK_NOFOLLOW)
 }
 
 /// fstat(2).
 pub fn fstat(fd: super::fd::RawFd) -> Result<Stat> {
-    // SAFETY: zeroed stat is a valid out-parameter.
-    let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: plain syscall.
-    cvti(|| unsafe { libc::fstat(fd, &mut st) })?;
-    Ok(conv(&st))
+    stat_raw(fd, c"", libc::AT_EMPTY_PATH)
 }
 
 /// True if `path` exists (stat succeeds).
@@ -215,19 +213,19 @@ pub fn unlinkat(dir: super::fd::RawFd, path: &CStr) -> Result<()> {
 
 /// fstatat(2), following symlinks.
 pub fn statat(dir: super::fd::RawFd, path: &CStr) -> Result<Stat> {
-    // SAFETY: zeroed stat is a valid out-parameter.
-    let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: path is NUL-terminated.
-    cvti(|| unsafe { libc::fstatat(dir, path.as_ptr(), &mut st, 0) })?;
-    Ok(conv(&st))
+    stat_raw(dir, path, 0)
 }
 
-/// getcwd(3) into buf; returns the length.
+/// getcwd(3) into buf; returns the length. The raw system call, checked as musl's
+/// getcwd does (an unreachable directory is ENOENT): musl's getcwd links malloc.
 pub fn getcwd(buf: &mut [u8]) -> Result<usize> {
     // SAFETY: buf is valid for buf.len() bytes.
-    let p = unsafe { libc::getcwd(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
-    if p.is_null() {
+    let r = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    if r < 0 {
         return Err(errno());
+    }
+    if r == 0 || buf.first() != Some(&b'/') {
+        return Err(super::Errno(libc::ENOENT));
     }
     Ok(buf.iter().position(|&b| b == 0).unwrap_or(buf.len()))
 }

@@ -5,6 +5,7 @@
 pub mod cred;
 pub mod fd;
 pub mod fs;
+pub mod heap;
 pub mod inotify;
 pub mod initsys;
 pub mod net;

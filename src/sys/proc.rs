@@ -9,6 +9,8 @@ static ARGV: AtomicPtr<*mut c_char> = AtomicPtr::new(core::ptr::null_mut());
 
 unsafe extern "C" {
     static mut environ: *const *const c_char;
+    /// fork without the atfork handlers and libc-wide locks (musl >= 1.2.3, glibc >= 2.34).
+    fn _Fork() -> libc::pid_t;
 }
 
 /// Records argc/argv (called once by rt's main).
@@ -87,16 +89,23 @@ pub struct CVec {
 
 impl CVec {
     pub fn new<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> CVec {
-        let mut bufs = Vec::new();
+        let mut v = CVec { bufs: Vec::new(), ptrs: Vec::new() };
         for it in items {
-            let mut b = Vec::with_capacity(it.len() + 1);
-            b.extend_from_slice(it);
-            b.push(0);
-            bufs.push(b);
+            v.push(it);
         }
-        let mut ptrs: Vec<*const c_char> = bufs.iter().map(|b| b.as_ptr() as *const c_char).collect();
-        ptrs.push(core::ptr::null());
-        CVec { bufs, ptrs }
+        v.ptrs.push(core::ptr::null());
+        v
+    }
+    /// Appends one string (before the terminating NULL). Not inlined: `new` is
+    /// instantiated for several iterator types and this keeps them small.
+    #[inline(never)]
+    fn push(&mut self, it: &[u8]) {
+        let mut b = Vec::with_capacity(it.len() + 1);
+        b.extend_from_slice(it);
+        b.push(0);
+        // The bytes stay put when `bufs` grows: only the Vec header moves.
+        self.ptrs.push(b.as_ptr() as *const c_char);
+        self.bufs.push(b);
     }
     pub fn as_ptr(&self) -> *const *const c_char {
         self.ptrs.as_ptr()
@@ -128,10 +137,12 @@ impl Env<'_> {
     }
 }
 
-/// fork(2).
+/// fork(2), as _Fork: urunit registers no atfork handlers and starts no threads, so
+/// fork's extra work (handlers, taking every libc lock) is moot; this drops ~1 KB of
+/// musl's locking. _Fork still updates the child's thread id, which raise() uses.
 pub fn fork() -> Result<libc::pid_t> {
     // SAFETY: this program is single-threaded, so the child may continue normally.
-    let r = unsafe { libc::fork() };
+    let r = unsafe { _Fork() };
     if r < 0 { Err(errno()) } else { Ok(r) }
 }
 

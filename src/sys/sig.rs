@@ -35,14 +35,32 @@ pub fn unblock_all() {
 
 /// Sets the disposition of sig to SIG_DFL.
 pub fn default(sig: c_int) {
-    // SAFETY: SIG_DFL is always a valid disposition.
-    unsafe { libc::signal(sig, libc::SIG_DFL) };
+    set_disposition(sig, libc::SIG_DFL);
 }
 
 /// Sets the disposition of sig to SIG_IGN.
 pub fn ignore(sig: c_int) {
-    // SAFETY: SIG_IGN is always a valid disposition.
-    unsafe { libc::signal(sig, libc::SIG_IGN) };
+    set_disposition(sig, libc::SIG_IGN);
+}
+
+/// The kernel's struct sigaction (not libc's): handler, flags, restorer, mask.
+#[repr(C)]
+struct KSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+/// signal(sig, SIG_DFL or SIG_IGN) as the raw rt_sigaction system call, with signal()'s
+/// SA_RESTART. Without a handler no restorer is needed, and musl's sigaction machinery
+/// (~580 bytes) is not linked.
+fn set_disposition(sig: c_int, handler: libc::sighandler_t) {
+    let k = KSigaction { handler, flags: libc::SA_RESTART as libc::c_ulong, restorer: 0, mask: 0 };
+    // SAFETY: k is a valid kernel sigaction for the call's duration; no old action is wanted.
+    unsafe {
+        libc::syscall(libc::SYS_rt_sigaction, sig as libc::c_long, &k, 0usize, core::mem::size_of::<u64>());
+    }
 }
 
 /// A signalfd for a set of blocked signals (non-blocking, close-on-exec).

@@ -4,7 +4,7 @@
 //! `./finish`, one writing numbered lines to its logger.
 #![allow(dead_code)]
 use std::path::{Path, PathBuf};
-use urunit_tests::{lines, script, TempDir};
+use urunit_tests::{lines, read, script, TempDir};
 
 /// A temp dir holding `svc/` and `out/`.
 pub fn setup(tag: &str) -> (TempDir, PathBuf, PathBuf) {
@@ -73,9 +73,11 @@ pub fn write(svdir: &Path, out: &str) {
     }
 }
 
-/// True once every service has written its `up` marker into `out` (a host path).
+/// True once every service has written its `up` marker into `out` (a host path),
 pub fn all_up(out: &Path) -> bool {
-    names().iter().all(|n| out.join(format!("{n}.up")).exists())
+    // And the logged service has a line in its log: a stop before that would leave
+    // nothing to check but "last 0".
+    names().iter().all(|n| out.join(format!("{n}.up")).exists()) && !read(out.join(format!("{LOGGED}.log"))).is_empty()
 }
 
 /// Checks the outcome in `out` (a host path): every service got TERM, every finish ran but
