@@ -116,8 +116,14 @@ pub fn script(path: impl AsRef<Path>, body: &str) {
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).unwrap();
     }
-    std::fs::write(path, body).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Written by a child process (install(1)) from a temporary file, never opened for
+    // writing here: a child that another test thread forks meanwhile would inherit that
+    // descriptor until its exec, and exec'ing the script would fail with ETXTBSY.
+    let tmp = path.with_file_name(format!(".{}.tmp{}", path.file_name().unwrap().to_string_lossy(), SEQ.fetch_add(1, Ordering::Relaxed)));
+    std::fs::write(&tmp, body).unwrap();
+    let st = Command::new("install").arg("-m").arg("755").arg(&tmp).arg(path).status().expect("install(1)");
+    std::fs::remove_file(&tmp).unwrap();
+    assert!(st.success(), "install {}", path.display());
 }
 
 /// Polls `f` every few milliseconds until it returns Some, or panics with `what` after `secs`.

@@ -347,6 +347,18 @@ struct Live {
     err: Collector,
 }
 
+impl Live {
+    /// Bytes written to svlogd's stdin that it has not read yet (FIONREAD on the pipe).
+    fn unread(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        let mut n: libc::c_int = 0;
+        let fd = self.stdin.as_ref().expect("stdin open").as_raw_fd();
+        // SAFETY: FIONREAD writes one int; fd is our end of the child's stdin pipe.
+        assert_eq!(unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) }, 0, "FIONREAD");
+        n
+    }
+}
+
 /// A thread reading a pipe into a shared buffer.
 struct Collector(std::sync::Arc<std::sync::Mutex<Vec<u8>>>, Option<std::thread::JoinHandle<()>>);
 
@@ -469,7 +481,8 @@ fn age_rotation_sigalrm_sighup_and_sigterm() {
         // SIGTERM: the line in progress is completed first; urunit also writes it
         // (runit drops it, a listed weakness).
         l.write(b"thr");
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        // Only once svlogd has taken "thr" from its stdin is it the line in progress.
+        wait_until(20, "svlogd read the partial line", || l.unread() == 0);
         l.p.signal(libc::SIGTERM);
         wait_until(20, "sigterm", || l.stderr().contains("sigterm received."));
         l.write(b"ee\nfour\n");
