@@ -45,15 +45,6 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
     }
 }
 
-/// Lower-case hex of `b`, two digits per byte.
-pub fn hex(out: &mut alloc::vec::Vec<u8>, b: &[u8]) {
-    const D: &[u8; 16] = b"0123456789abcdef";
-    for &x in b {
-        out.push(D[(x >> 4) as usize]);
-        out.push(D[(x & 15) as usize]);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,6 @@ const FORK_RETRY_MS: u64 = 5000;
 
 /// One supervised process: the service (`./run`, `./finish`) or its logger (`log/run`).
 struct Svc {
-    islog: bool,
     /// "" for the service, "log/" for the logger: prefix of every path.
     dir: &'static [u8],
     pid: Pid,
@@ -58,7 +57,6 @@ struct Runsv {
 impl Svc {
     fn new(islog: bool) -> Svc {
         Svc {
-            islog,
             dir: if islog { b"log/" } else { b"" },
             pid: 0,
             state: State::Down,

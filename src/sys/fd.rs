@@ -128,12 +128,6 @@ pub fn dup2(from: RawFd, to: RawFd) -> Result<()> {
     cvti(|| unsafe { libc::dup2(from, to) }).map(|_| ())
 }
 
-/// fcntl(F_DUPFD_CLOEXEC): a close-on-exec copy at or above `min`.
-pub fn dup_cloexec(fd: RawFd, min: RawFd) -> Result<Fd> {
-    // SAFETY: plain syscall on integers.
-    cvti(|| unsafe { fcntl(fd, libc::F_DUPFD_CLOEXEC, min) }).map(Fd)
-}
-
 /// close(2) on a raw descriptor (for 0/1/2 in chpst -0/-1/-2 and children).
 pub fn close_raw(fd: RawFd) -> Result<()> {
     // SAFETY: the caller owns fd.
@@ -174,8 +168,6 @@ pub fn sanitize_std() {
 pub use libc::pollfd as PollFd;
 pub const POLLIN: i16 = libc::POLLIN;
 pub const POLLOUT: i16 = libc::POLLOUT;
-pub const POLLHUP: i16 = libc::POLLHUP;
-pub const POLLERR: i16 = libc::POLLERR;
 
 pub fn pollfd(fd: RawFd, events: i16) -> PollFd {
     PollFd { fd, events, revents: 0 }
@@ -225,11 +217,6 @@ pub fn splice(from: RawFd, to: RawFd, len: usize, flags: libc::c_uint) -> Result
     cvt(|| unsafe { libc::splice(from, core::ptr::null_mut(), to, core::ptr::null_mut(), len, flags) })
 }
 
-/// tee(2): duplicates up to len bytes from pipe `from` into pipe `to` without consuming them.
-pub fn tee(from: RawFd, to: RawFd, len: usize, flags: libc::c_uint) -> Result<usize> {
-    // SAFETY: plain syscall on integers.
-    cvt(|| unsafe { libc::tee(from, to, len, flags) })
-}
 pub const SPLICE_F_NONBLOCK: libc::c_uint = libc::SPLICE_F_NONBLOCK;
 
 /// Closes every descriptor from `min` up (close_range(2), or a loop where the kernel

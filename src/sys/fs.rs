@@ -10,8 +10,6 @@ pub struct Stat {
     pub dev: u64,
     pub ino: u64,
     pub size: u64,
-    pub uid: u32,
-    pub gid: u32,
     pub mtime: i64,
     pub mtime_ns: i64,
 }
@@ -37,8 +35,6 @@ fn conv(st: &libc::stat) -> Stat {
         dev: st.st_dev as u64,
         ino: st.st_ino as u64,
         size: st.st_size as u64,
-        uid: st.st_uid,
-        gid: st.st_gid,
         mtime: st.st_mtime as i64,
         mtime_ns: st.st_mtime_nsec as i64,
     }
@@ -105,12 +101,6 @@ pub fn unlink(path: &CStr) -> Result<()> {
     cvti(|| unsafe { libc::unlink(path.as_ptr()) }).map(|_| ())
 }
 
-/// rmdir(2).
-pub fn rmdir(path: &CStr) -> Result<()> {
-    // SAFETY: path is NUL-terminated.
-    cvti(|| unsafe { libc::rmdir(path.as_ptr()) }).map(|_| ())
-}
-
 /// symlink(2).
 pub fn symlink(target: &CStr, path: &CStr) -> Result<()> {
     // SAFETY: both paths are NUL-terminated.
@@ -147,14 +137,10 @@ pub fn chmod(path: &CStr, mode: u32) -> Result<()> {
     cvti(|| unsafe { libc::chmod(path.as_ptr(), mode as libc::mode_t) }).map(|_| ())
 }
 
-/// One directory entry: its name (no NUL) and d_type.
+/// One directory entry: its name (no NUL).
 pub struct DirEntry {
     pub name: Vec<u8>,
-    pub kind: u8,
 }
-pub const DT_DIR: u8 = libc::DT_DIR;
-pub const DT_LNK: u8 = libc::DT_LNK;
-pub const DT_UNKNOWN: u8 = libc::DT_UNKNOWN;
 
 /// Reads all entries of an open directory with getdents64, "." and ".." left out.
 /// Entries come in the kernel's (readdir) order.
@@ -178,12 +164,11 @@ pub fn read_dir_fd(fd: super::fd::RawFd) -> Result<Vec<DirEntry>> {
         while off < n as usize {
             // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name...
             let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
-            let kind = buf[off + 18];
             let name = &buf[off + 19..off + reclen];
             let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
             let name = &name[..len];
             if name != b"." && name != b".." {
-                out.push(DirEntry { name: name.to_vec(), kind });
+                out.push(DirEntry { name: name.to_vec() });
             }
             off += reclen;
         }

@@ -3,9 +3,9 @@ use super::{cvt, fd::Fd, Result};
 
 /// socket(AF_INET, SOCK_DGRAM), non-blocking and close-on-exec.
 pub fn udp_socket() -> Result<Fd> {
+    let flags = libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
     // SAFETY: plain socket(2) call with constant arguments (the raw system call: musl's
     // socket adds a fallback for kernels without SOCK_CLOEXEC).
-    let flags = libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
     let fd = cvt(|| unsafe { libc::syscall(libc::SYS_socket, libc::AF_INET as libc::c_long, flags as libc::c_long, 0 as libc::c_long) as isize })?;
     Ok(Fd::from_raw(fd as super::c_int))
 }

@@ -113,9 +113,6 @@ impl CVec {
     pub fn len(&self) -> usize {
         self.bufs.len()
     }
-    pub fn is_empty(&self) -> bool {
-        self.bufs.is_empty()
-    }
     /// The i-th string with its NUL.
     pub fn get(&self, i: usize) -> &CStr {
         CStr::from_bytes_with_nul(&self.bufs[i]).unwrap_or(c"")
@@ -237,12 +234,6 @@ pub fn getpid() -> libc::pid_t {
     unsafe { libc::getpid() }
 }
 
-/// getppid(2).
-pub fn getppid() -> libc::pid_t {
-    // SAFETY: always succeeds.
-    unsafe { libc::getppid() }
-}
-
 /// setsid(2).
 pub fn setsid() -> Result<libc::pid_t> {
     // SAFETY: plain syscall.
@@ -259,12 +250,6 @@ pub fn setpgid(pid: libc::pid_t, pgid: libc::pid_t) -> Result<()> {
 pub fn set_subreaper() -> Result<()> {
     // SAFETY: plain prctl with integer arguments.
     cvti(|| unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) }).map(|_| ())
-}
-
-/// umask(2).
-pub fn umask(m: u32) -> u32 {
-    // SAFETY: always succeeds.
-    unsafe { libc::umask(m as libc::mode_t) as u32 }
 }
 
 pub fn wifexited(st: c_int) -> bool {
