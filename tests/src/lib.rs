@@ -367,3 +367,14 @@ pub fn poll<R>(secs: u64, mut f: impl FnMut() -> Option<R>) -> Option<R> {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// On drop, ends every process working under a directory (kill_procs_under): for services
+/// urunit's runsv puts in process groups of their own, which a group kill of runsvdir or
+/// runsv does not reach. Declare it after the TempDir and before the Proc it outlives.
+pub struct KillUnder(pub PathBuf);
+
+impl Drop for KillUnder {
+    fn drop(&mut self) {
+        kill_procs_under(&self.0);
+    }
+}

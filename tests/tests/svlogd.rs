@@ -248,6 +248,7 @@ fn sigkill_under_runsv_loses_and_duplicates_nothing() {
     const N: usize = 100_000;
     for (what, runsv) in runsvs() {
         let t = TempDir::new("svlogd-kill");
+        let _k = KillUnder(t.path().to_path_buf());
         let svc = t.join("svc");
         script(svc.join("run"), "#!/bin/sh\nfor k in $(seq 0 99); do seq $((k*1000+1)) $((k*1000+1000)); sleep 0.03; done\n: > written\nexec sleep 3600\n");
         script(svc.join("log/run"), &format!("#!/bin/sh\nexec {} main\n", bindir().join("svlogd").display()));
@@ -327,6 +328,9 @@ fn stdout_mode_three_services_under_runsvdir() {
         });
         let v = rx.recv_timeout(std::time::Duration::from_secs(180)).expect("300000 lines on runsvdir's stdout");
         drop(p);
+        // urunit's services and loggers have process groups of their own: killing runsvdir's
+        // group leaves them, so end everything working inside the test's directory.
+        kill_procs_under(t.path());
         let text = String::from_utf8(v).unwrap();
         let mut next = [1usize; 3];
         for l in text.lines() {
