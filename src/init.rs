@@ -40,8 +40,9 @@ const EXEC_FAILED: i32 = 100;
 const WAKEUP_MS: u64 = 14_000; // runit wakes up at least every 14 s
 const PAUSE_MS: u64 = 5_000; // runit's pause before retrying a fork or restarting stage 2
 const MACHINE_STOP_MS: u64 = 5_000; // runit: stage 2 gets 5 s after SIGTERM, then SIGKILL
-const STOP_TIMEOUT_S: u64 = 7; // default of URUNIT_STOP_TIMEOUT, runsvdir's PID-1 deadline
-const STOP_MARGIN_MS: u64 = 2_000; // for runsvdir to exit after its own deadline
+/// For runsvdir to exit after its own deadline: more than the 2 s it waits for the killed
+/// to be reaped (KILL_WAIT_MS in runsvdir.rs), so a critical service's code is not lost.
+const STOP_MARGIN_MS: u64 = 3_000;
 const HALT_PAUSE_MS: u64 = 2_000; // runit: power off, 2 s, then halt
 
 /// runit: must be PID 1. Runs the three stages and never returns on a machine; in a
@@ -119,8 +120,7 @@ impl Init {
         let mut env: Vec<&[u8]> = proc::env_vars().into_iter().filter(|e| !e.starts_with(b"URUNIT_PID1=")).collect();
         env.push(b"URUNIT_PID1=1");
         // Parsed as runsvdir parses it (digits only, else the default): both see one deadline.
-        let secs = proc::getenv(b"URUNIT_STOP_TIMEOUT").and_then(num::parse_u64).unwrap_or(STOP_TIMEOUT_S);
-        let stop_ms = if container { secs.saturating_mul(1000).saturating_add(STOP_MARGIN_MS) } else { MACHINE_STOP_MS };
+        let stop_ms = if container { crate::runsvdir::stop_timeout_ms().saturating_add(STOP_MARGIN_MS) } else { MACHINE_STOP_MS };
         Init {
             sfd,
             machine,
@@ -242,7 +242,7 @@ impl Init {
     /// (1 again to restart stage 2, 3 when done).
     fn next_stage(&mut self, st: usize, pid: Pid, w: c_int) -> usize {
         let crashed = proc::wifsignaled(w);
-        let code = if crashed { 128 + proc::wtermsig(w) } else { proc::wexitstatus(w) };
+        let code = proc::exit_code(w);
         let path = STAGE[st].to_bytes();
         if self.stopping && st < 2 {
             // Stopped on request: runit reports only the leave (it reaps a stopped stage 2

@@ -296,7 +296,8 @@ impl Runsv {
         if log {
             return false;
         }
-        let path_b = [b'c', b'o', b'n', b't', b'r', b'o', b'l', b'/', c];
+        let mut path_b = *b"control/?";
+        path_b[8] = c;
         let path = CBuf::new(&[&path_b]);
         match fs::stat(&path) {
             Ok(st) if st.mode & fs::S_IXUSR != 0 => {}

@@ -114,9 +114,10 @@ fn warn(dir: &[u8], parts: &[&[u8]], e: Option<Errno>) {
     msg::warn(&v, e);
 }
 
-/// runit's `wstat` as an exit code: the code, or 128 + the signal.
-fn exit_code(st: i32) -> i32 {
-    if proc::wifsignaled(st) { 128 + proc::wtermsig(st) } else { proc::wexitstatus(st) }
+/// The graceful stop's deadline: URUNIT_STOP_TIMEOUT seconds (anything but plain digits
+/// keeps the default). runit's container mode waits for the same deadline.
+pub fn stop_timeout_ms() -> u64 {
+    proc::getenv(b"URUNIT_STOP_TIMEOUT").and_then(crate::num::parse_u64).unwrap_or(STOP_TIMEOUT_S).saturating_mul(1000)
 }
 
 /// True if a file's mtime lies within the last SETTLE_MS (a future one counts as old:
@@ -159,16 +160,12 @@ impl Runsvdir {
         let curdir = fd::open_read(c".").unwrap_or_else(|e| {
             msg::die(FATAL, &[b"runsvdir ", dir, b": fatal: unable to open current directory"], Some(e))
         });
-        let mut stop_ms = STOP_TIMEOUT_S * 1000;
+        let stop_ms = stop_timeout_ms();
         if pid1 {
             if proc::getpid() != 1 {
                 // Under another init (docker --init, runit's stage 2): orphans of the services
                 // come to us instead of to that init.
                 let _ = proc::set_subreaper();
-            }
-            // Anything but plain digits keeps the default.
-            if let Some(t) = proc::getenv(b"URUNIT_STOP_TIMEOUT").and_then(crate::num::parse_u64) {
-                stop_ms = t.saturating_mul(1000);
             }
         }
         // URUNIT_PID1 is for this runsvdir only: a runsvdir started by a service (per-user
@@ -297,7 +294,7 @@ impl Runsvdir {
                 self.svc[i].pid = 0;
                 self.check = true;
                 if self.pid1 && self.stop.is_none() && self.is_critical(i) {
-                    let code = exit_code(st);
+                    let code = proc::exit_code(st);
                     let mut buf = [0u8; 20];
                     let n = crate::num::fmt_u64(&mut buf, code as u64);
                     self.warn(&[b"critical service ", &self.svc[i].name, b" exited with ", n, b", stopping."], None);

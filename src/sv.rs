@@ -125,8 +125,8 @@ pub fn main(args: Args) -> i32 {
     let lsb = prog != b"sv";
     let usage =
         || -> ! { if lsb { msg::usage(USAGE_EXIT_LSB, prog, USAGE_LSB) } else { msg::usage(USAGE_EXIT, prog, USAGE) } };
-    let svdir = env(b"SVDIR").unwrap_or(DEFAULT_SVDIR);
-    let mut wait_secs = env(b"SVWAIT").map(scan_secs).unwrap_or(DEFAULT_WAIT);
+    let svdir = proc::getenv(b"SVDIR").unwrap_or(DEFAULT_SVDIR);
+    let mut wait_secs = proc::getenv(b"SVWAIT").map(scan_secs).unwrap_or(DEFAULT_WAIT);
     let mut verbose = false;
 
     // djb getopt "w:vV": no permutation, bundling, attached or separate -w argument.
@@ -204,10 +204,6 @@ pub fn main(args: Args) -> i32 {
 }
 
 /// The value of an environment variable (an empty value counts, as with getenv).
-fn env(name: &[u8]) -> Option<&'static [u8]> {
-    proc::env_vars().into_iter().find_map(|e| e.strip_prefix(name).and_then(|v| v.strip_prefix(b"=")))
-}
-
 /// Seconds from -w or $SVWAIT: the leading digits (runit's scan_ulong; none is 0).
 fn scan_secs(s: &[u8]) -> u64 {
     crate::num::scan_u64(s).map(|(n, _)| n).unwrap_or(u64::MAX)
@@ -600,6 +596,8 @@ impl Sv {
         // (re)started earlier in the same second is not taken for the new instance.
         // A runsv writing whole seconds (nanoseconds 0) gets runit's comparison.
         let fresh = if st.nanos == 0 { st.secs >= self.start.0 } else { (st.secs, st.nanos) >= self.start };
+        // `./check` runs at most once per look, however many bytes want it (restart: t, u).
+        let mut passed: Option<bool> = None;
         for &c in self.cmd.acts {
             // urunit: `check` waits for the state the service wants (up and ready, or
             // down); runit 2.1.2 passed any service that was down.
@@ -610,10 +608,10 @@ impl Sv {
             };
             let ok = match c {
                 b'x' => false,
-                b'u' => running && st.state == 1 && self.check_passes(s, &b),
+                b'u' => running && st.state == 1 && *passed.get_or_insert_with(|| self.check_passes(s, &b)),
                 b'd' => !running && st.state == 0,
                 b't' | b'k' => {
-                    (!running && st.want == b'd') || (fresh && running && !st.term && self.check_passes(s, &b))
+                    (!running && st.want == b'd') || (fresh && running && !st.term && *passed.get_or_insert_with(|| self.check_passes(s, &b)))
                 }
                 // Ran since sv began, or runs and will not be restarted.
                 b'o' => {

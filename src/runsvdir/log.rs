@@ -9,7 +9,7 @@ const MIN_LEN: usize = 7;
 pub const DOT_MS: u64 = 900_000;
 
 pub struct Log {
-    area: &'static mut [u8],
+    area: proc::ArgvArea,
     rd: fd::Fd,
     /// A blocking description of the same pipe for children (fixes runit's weakness 7: their
     /// writes no longer fail with EAGAIN); runsvdir's own fd 2 stays non-blocking so it
@@ -50,7 +50,7 @@ impl Log {
         drop(wr);
         // open_append: O_WRONLY (append and create mean nothing for a pipe).
         let child = fd::open_append(c"/proc/self/fd/2").ok();
-        let area = proc::argv_bytes_mut(idx).ok_or(Failed::Short)?;
+        let area = proc::argv_area(idx).ok_or(Failed::Short)?;
         Ok(Log { area, rd, child, next_dot: now })
     }
 
@@ -71,9 +71,7 @@ impl Log {
                 return;
             }
             for &b in buf[..n].iter().filter(|&&b| b != 0) {
-                self.area.copy_within(FIXED + 1.., FIXED);
-                let last = self.area.len() - 1;
-                self.area[last] = b;
+                self.area.push(FIXED, b);
             }
         }
     }

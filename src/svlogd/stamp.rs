@@ -4,7 +4,7 @@
 /// Every stamp is 25 bytes; a space follows it in a log line.
 pub const LEN: usize = 25;
 /// runit tai_unix: TAI64 label = 2^62 + 10 + Unix seconds.
-const TAI_EPOCH: u64 = (1 << 62) + 10;
+use crate::svstatus::TAI_EPOCH;
 
 /// `@` + the 12-byte TAI64N label in lower-case hex.
 pub fn tai64n(out: &mut [u8; LEN], (sec, nano): (u64, u32)) {

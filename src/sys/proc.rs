@@ -32,20 +32,42 @@ pub fn args() -> Vec<&'static [u8]> {
     v
 }
 
-/// The bytes of argv[i] for in-place rewriting (runsvdir's readproctitle area).
-/// Returns None if i is out of range.
-pub fn argv_bytes_mut(i: usize) -> Option<&'static mut [u8]> {
+/// argv[i]'s storage, rewritten in place (runsvdir's readproctitle area). The writes go
+/// through a raw pointer, so no `&mut` aliases the shared slices args() handed out; the
+/// caller stops reading argv[i] through those once it takes the area.
+pub struct ArgvArea {
+    p: *mut u8,
+    len: usize,
+}
+
+/// The area of argv[i], or None if i is out of range.
+pub fn argv_area(i: usize) -> Option<ArgvArea> {
     let argc = ARGC.load(Ordering::Relaxed);
     if i >= argc {
         return None;
     }
     let argv = ARGV.load(Ordering::Relaxed);
-    // SAFETY: argv[i] is a valid NUL-terminated string in writable stack memory that
-    // lives for the whole process; the caller is the only one writing it.
-    unsafe {
+    // SAFETY: argv[i] is a valid NUL-terminated string in writable memory that lives for
+    // the whole process.
+    let (p, len) = unsafe {
         let p = *argv.add(i) as *mut u8;
-        let len = CStr::from_ptr(p as *const c_char).to_bytes().len();
-        Some(core::slice::from_raw_parts_mut(p, len))
+        (p, CStr::from_ptr(p as *const c_char).to_bytes().len())
+    };
+    Some(ArgvArea { p, len })
+}
+
+impl ArgvArea {
+    /// runit's readproctitle step: bytes after `fixed` move left by one, `b` goes last.
+    pub fn push(&mut self, fixed: usize, b: u8) {
+        if self.len <= fixed + 1 {
+            return;
+        }
+        // SAFETY: both ranges lie inside argv[i]'s len bytes (checked above); copy
+        // handles the overlap.
+        unsafe {
+            core::ptr::copy(self.p.add(fixed + 1), self.p.add(fixed), self.len - fixed - 1);
+            *self.p.add(self.len - 1) = b;
+        }
     }
 }
 
@@ -74,10 +96,24 @@ pub fn env_vars() -> Vec<&'static [u8]> {
 }
 
 /// The value of an environment variable.
+/// Walks environ without allocating: execvp calls it in forked children.
 pub fn getenv(name: &[u8]) -> Option<&'static [u8]> {
-    env_vars().into_iter().find_map(|e| {
-        if e.len() > name.len() && e.starts_with(name) && e[name.len()] == b'=' { Some(&e[name.len() + 1..]) } else { None }
-    })
+    let mut p = environ_ptr();
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: environ is a NULL-terminated array of NUL-terminated strings that live for
+    // the whole process (nothing here modifies it).
+    unsafe {
+        while !(*p).is_null() {
+            let e = CStr::from_ptr(*p).to_bytes();
+            if let Some(v) = e.strip_prefix(name).and_then(|v| v.strip_prefix(b"=")) {
+                return Some(v);
+            }
+            p = p.add(1);
+        }
+    }
+    None
 }
 
 /// A NULL-terminated array of NUL-terminated strings, built before fork so the
@@ -250,6 +286,11 @@ pub fn setpgid(pid: libc::pid_t, pgid: libc::pid_t) -> Result<()> {
 pub fn set_subreaper() -> Result<()> {
     // SAFETY: plain prctl with integer arguments.
     cvti(|| unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) }).map(|_| ())
+}
+
+/// A wait status as an exit code: the code, or 128 + the signal (the shells' convention).
+pub fn exit_code(st: c_int) -> c_int {
+    if wifsignaled(st) { 128 + wtermsig(st) } else { wexitstatus(st) }
 }
 
 pub fn wifexited(st: c_int) -> bool {
