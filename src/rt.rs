@@ -27,5 +27,5 @@ static ALLOC: crate::sys::heap::Heap = crate::sys::heap::Heap::new();
 extern "C" fn main(argc: c_int, argv: *mut *mut c_char) -> c_int {
     crate::sys::proc::set_argv(argc, argv);
     let args = crate::sys::proc::args();
-    crate::dispatch(args)
+    crate::applet::dispatch(args)
 }
