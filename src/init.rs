@@ -6,6 +6,7 @@
 //! makes SIGTERM/SIGINT a graceful stop and exits at the end instead of halting.
 use crate::msg;
 use crate::num;
+use crate::settings;
 use crate::sys::proc::{self, CVec, Env, Pid};
 use crate::sys::sig::{self, SigFd, SIGALRM, SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGTERM};
 use crate::sys::{fd, fs, initsys, time, Errno};
@@ -74,10 +75,7 @@ pub fn runit_main(_args: Args) -> i32 {
     };
     // Also asks the kernel for Ctrl-Alt-Del as SIGINT, as runit does.
     let machine = initsys::reboot(initsys::RB_DISABLE_CAD).is_ok();
-    let container = match proc::getenv(b"URUNIT_CONTAINER") {
-        Some(b"0") => false,
-        _ => !machine,
-    };
+    let container = !machine && !settings::container_off();
     msg::warn(&[INFO, RUNIT_ID, b": booting."], None);
 
     let mut init = Init::new(sfd, machine, container);
@@ -120,7 +118,7 @@ impl Init {
         let mut env: Vec<&[u8]> = proc::env_vars().into_iter().filter(|e| !e.starts_with(b"URUNIT_PID1=")).collect();
         env.push(b"URUNIT_PID1=1");
         // Parsed as runsvdir parses it (digits only, else the default): both see one deadline.
-        let stop_ms = if container { crate::runsvdir::stop_timeout_ms().saturating_add(STOP_MARGIN_MS) } else { MACHINE_STOP_MS };
+        let stop_ms = if container { settings::stop_timeout_ms().saturating_add(STOP_MARGIN_MS) } else { MACHINE_STOP_MS };
         Init {
             sfd,
             machine,

@@ -9,10 +9,12 @@ extern crate alloc;
 mod errstr;
 mod msg;
 mod num;
+mod settings;
 #[cfg(not(test))]
 mod rt;
 mod svstatus;
 mod sys;
+mod tai;
 
 mod applet;
 mod chpst;

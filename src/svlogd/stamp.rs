@@ -3,21 +3,8 @@
 
 /// Every stamp is 25 bytes; a space follows it in a log line.
 pub const LEN: usize = 25;
-/// runit tai_unix: TAI64 label = 2^62 + 10 + Unix seconds.
-use crate::svstatus::TAI_EPOCH;
-
-/// `@` + the 12-byte TAI64N label in lower-case hex.
-pub fn tai64n(out: &mut [u8; LEN], (sec, nano): (u64, u32)) {
-    const D: &[u8; 16] = b"0123456789abcdef";
-    out[0] = b'@';
-    let mut label = [0u8; 12];
-    label[..8].copy_from_slice(&(TAI_EPOCH + sec).to_be_bytes());
-    label[8..].copy_from_slice(&nano.to_be_bytes());
-    for (i, b) in label.iter().enumerate() {
-        out[1 + 2 * i] = D[(b >> 4) as usize];
-        out[2 + 2 * i] = D[(b & 15) as usize];
-    }
-}
+/// `@` + the TAI64N label in lower-case hex.
+pub use crate::tai::fmt_tai64n as tai64n;
 
 /// UTC `YYYY-MM-DD<sep>HH:MM:SS.fffff` (the first five of nine nanosecond digits).
 pub fn ptime(out: &mut [u8; LEN], (sec, nano): (u64, u32), sep: u8) {
@@ -67,8 +54,6 @@ mod tests {
     #[test]
     fn formats() {
         let mut b = [0u8; LEN];
-        tai64n(&mut b, (0x6b035c24 - 10, 0x22a3939c));
-        assert_eq!(&b, b"@400000006b035c2422a3939c");
         ptime(&mut b, (1_795_382_298, 586_220_500), b'_');
         assert_eq!(&b, b"2026-11-22_21:18:18.58622");
         ptime(&mut b, (951_782_400, 0), b'T');
