@@ -346,7 +346,7 @@ fn env_value(content: &[u8]) -> Option<Vec<u8>> {
 fn read_env_file(name: &CBuf) -> Result<Option<Vec<u8>>, Errno> {
     let f = match fd::open_read_nb(name) {
         Ok(f) => f,
-        Err(e) if e == cred::ENOENT => return Ok(None),
+        Err(e) if e == Errno::NOENT => return Ok(None),
         Err(e) => return Err(e),
     };
     let regular = fs::fstat(f.raw()).map(|st| st.is_reg()).unwrap_or(false);
@@ -380,7 +380,7 @@ fn read_envdir(dir: &[u8], skip_dirs: bool, verbose: bool, env: &mut Vec<Vec<u8>
         let name = &ent.name[..];
         let content = match read_env_file(&CBuf::new(&[name])) {
             Ok(c) => c,
-            Err(e) if e == cred::EISDIR && skip_dirs => {
+            Err(e) if e == Errno::ISDIR && skip_dirs => {
                 if verbose {
                     msg::warn(&[PFX_WARNING, b"unable to read ", dir, b"/", name], Some(e));
                 }

@@ -56,7 +56,7 @@ pub fn runit_main(_args: Args) -> i32 {
     // As runit: these stay blocked in PID 1 for good; the ones acted on are read from a
     // signalfd. Stage processes start with an empty mask.
     sig::block(&[SIGALRM, SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGPIPE, SIGTERM]);
-    if let Ok(c) = fd::open(CONSOLE, initsys::O_WRONLY | initsys::O_NONBLOCK, 0) {
+    if let Ok(c) = fd::open(CONSOLE, fd::O_WRONLY | fd::O_NONBLOCK, 0) {
         for n in 0..3 {
             let _ = fd::dup2(c.raw(), n);
         }
@@ -389,7 +389,7 @@ fn spawn(path: &CStr, st: Option<usize>, env: &Env) -> Pid {
 /// their own; signals back to normal, then exec.
 fn exec_stage(path: &CStr, st: Option<usize>, argv: &CVec, env: &Env) -> ! {
     match st {
-        Some(0) => match fd::open(CONSOLE, initsys::O_RDWR, 0) {
+        Some(0) => match fd::open(CONSOLE, fd::O_RDWR, 0) {
             Ok(c) => {
                 let _ = initsys::set_ctty(c.raw());
                 let _ = fd::dup2(c.raw(), fd::STDIN);
@@ -450,7 +450,7 @@ fn reap(pid: Pid) -> Option<c_int> {
 
 /// runit points stderr at /dev/console again after every wakeup.
 fn reget_stderr() {
-    if let Ok(c) = fd::open(CONSOLE, initsys::O_WRONLY | initsys::O_NONBLOCK, 0) {
+    if let Ok(c) = fd::open(CONSOLE, fd::O_WRONLY | fd::O_NONBLOCK, 0) {
         let _ = fd::dup2(c.raw(), fd::STDERR);
         if c.raw() <= 2 {
             c.into_raw();
@@ -488,7 +488,7 @@ fn request(reboot: bool) -> ! {
     if reboot {
         create_flag(REBOOT);
     } else if let Err(e) = fs::chmod(REBOOT, 0)
-        && e != Errno(initsys::ENOENT)
+        && e != Errno::NOENT
     {
         init_die(b"unable to chmod ", REBOOT, e);
     }

@@ -10,7 +10,7 @@ mod stamp;
 use crate::msg;
 use crate::num::scan_u64;
 use crate::sys::fd;
-use crate::sys::{fs, net, proc, sig, time};
+use crate::sys::{fs, net, proc, sig, time, Errno};
 use crate::Args;
 use alloc::vec::Vec;
 use journal::Journal;
@@ -191,11 +191,11 @@ impl StdOut {
         while off < self.batch.len() && !self.dead {
             match fd::write(fd::STDOUT, &self.batch[off..]) {
                 Ok(n) => off += n,
-                Err(e) if e.0 == libc::EAGAIN => {
+                Err(e) if e == Errno::AGAIN => {
                     let mut p = [fd::pollfd(fd::STDOUT, fd::POLLOUT)];
                     let _ = fd::poll(&mut p, 1000);
                 }
-                Err(e) if e.0 == libc::EPIPE || e.0 == libc::EBADF => {
+                Err(e) if e == Errno::PIPE || e == Errno::BADF => {
                     msg::warn(&[b"svlogd: warning: unable to write to standard output"], Some(e));
                     self.dead = true;
                 }
@@ -391,8 +391,8 @@ impl Svlogd {
         match r {
             Ok(0) => self.eof = true,
             Ok(_) => {}
-            Err(e) if e.0 == libc::EAGAIN => {}
-            Err(e) if self.journal.is_some() && e.0 == libc::EINVAL => {
+            Err(e) if e == Errno::AGAIN => {}
+            Err(e) if self.journal.is_some() && e == Errno::INVAL => {
                 // A file system that takes no splice(2): go on with read(2), as runit.
                 msg::warn(&[b"svlogd: warning: unable to use journal: ", self.dirs[self.jdir].name], Some(e));
                 if let Some(mut j) = self.journal.take() {
@@ -402,11 +402,11 @@ impl Svlogd {
                     j.compact(&self.dirs, self.midline);
                 }
             }
-            Err(e) if self.journal.is_some() && matches!(e.0, libc::ENOSPC | libc::EDQUOT | libc::EFBIG | libc::EROFS | libc::EIO) => {
+            Err(e) if self.journal.is_some() && matches!(e, Errno::NOSPC | Errno::DQUOT | Errno::FBIG | Errno::ROFS | Errno::IO) => {
                 // The journal could not take the input: it stays in the pipe. On a full
                 // disk the N rule may make room, as for current.
                 let d = &mut self.dirs[self.jdir];
-                if !(e.0 == libc::ENOSPC && d.conf.nmin < d.conf.nmax && d.delete_for_space()) {
+                if !(e == Errno::NOSPC && d.conf.nmin < d.conf.nmax && d.delete_for_space()) {
                     logdir::pause(b"unable to write to journal", d.name, e);
                 }
             }

@@ -37,7 +37,7 @@ pub struct Journal {
 
 impl Journal {
     pub fn open(dirfd: fd::RawFd) -> Result<Journal> {
-        let f = fd::openat(dirfd, c"journal", libc::O_RDWR | libc::O_CREAT, 0o600)?;
+        let f = fd::openat(dirfd, c"journal", fd::O_RDWR | fd::O_CREAT, 0o600)?;
         let size = fs::fstat(f.raw())?.size;
         Ok(Journal { fd: f, done: HDR, end: size.max(HDR), dirty: false, old: Vec::new() })
     }

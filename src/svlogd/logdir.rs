@@ -89,7 +89,7 @@ impl LogDir {
             Ok(st) if st.is_dir() => {}
             Ok(_) => {
                 self.info_close(verbose);
-                self.warn(b"unable to change directory", Errno(libc::ENOTDIR));
+                self.warn(b"unable to change directory", Errno::NOTDIR);
                 return false;
             }
             Err(e) => {
@@ -98,14 +98,14 @@ impl LogDir {
                 return false;
             }
         }
-        let lock = fd::openat(d.raw(), c"lock", libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o600).and_then(|l| {
+        let lock = fd::openat(d.raw(), c"lock", fd::O_WRONLY | fd::O_APPEND | fd::O_CREAT, 0o600).and_then(|l| {
             // Our own processor child shares the old lock until it execs (the descriptor is
             // close-on-exec): while one runs, a busy lock is retried for up to a second
             // before it counts as another svlogd's.
             let mut tries = if self.ppid != 0 { LOCK_RETRIES } else { 0 };
             loop {
                 match fd::flock(l.raw(), fd::LOCK_EX | fd::LOCK_NB) {
-                    Err(e) if e.0 == libc::EWOULDBLOCK && tries > 0 => {
+                    Err(e) if e == Errno::WOULDBLOCK && tries > 0 => {
                         tries -= 1;
                         time::sleep_ms(LOCK_RETRY_MS);
                     }
@@ -135,7 +135,7 @@ impl LogDir {
                 }
                 self.conf.parse(&sa);
             }
-            Err(e) if e.0 == libc::ENOENT => {}
+            Err(e) if e == Errno::NOENT => {}
             Err(e) => self.warn(b"unable to read config", e),
         }
         if self.conf.tmax != 0 {
@@ -160,7 +160,7 @@ impl LogDir {
                 self.size = st.size;
                 fresh = false;
             }
-            Err(e) if e.0 == libc::ENOENT => {}
+            Err(e) if e == Errno::NOENT => {}
             Err(e) => {
                 self.info_close(verbose);
                 self.warn(b"unable to stat current", e);
@@ -182,7 +182,7 @@ impl LogDir {
         if self.conf.processor.is_empty() || self.ppid != 0 {
             return;
         }
-        let entries = fd::openat(self.dirfd(), c".", libc::O_RDONLY | libc::O_DIRECTORY, 0).and_then(|d| fs::read_dir_fd(d.raw()));
+        let entries = fd::openat(self.dirfd(), c".", fd::O_RDONLY | fd::O_DIRECTORY, 0).and_then(|d| fs::read_dir_fd(d.raw()));
         let oldest = entries.unwrap_or_default().into_iter().filter(|e| e.name.len() == 27 && e.name[0] == b'@' && e.name[26] == b'u').map(|e| e.name).min();
         if let Some(name) = oldest {
             self.fnsave.copy_from_slice(&name);
@@ -199,7 +199,7 @@ impl LogDir {
 
     fn open_new_current(&mut self, what: &[u8]) {
         let dirfd = self.dirfd();
-        let cur = retry(what, self.name, || fd::openat(dirfd, c"current", libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o600));
+        let cur = retry(what, self.name, || fd::openat(dirfd, c"current", fd::O_WRONLY | fd::O_APPEND | fd::O_CREAT, 0o600));
         retry(b"unable to set mode of current", self.name, || fd::fchmod(cur.raw(), 0o644));
         self.ino = fs::fstat(cur.raw()).map_or(0, |st| st.ino);
         self.cur = Some(cur);
@@ -220,7 +220,7 @@ impl LogDir {
             self.fnsave[25] = b'.';
             self.fnsave[26] = suffix;
             match fs::statat(self.dirfd(), &cstr(&self.fnsave)) {
-                Err(e) if e.0 == libc::ENOENT => return,
+                Err(e) if e == Errno::NOENT => return,
                 _ => {}
             }
         }
@@ -235,7 +235,7 @@ impl LogDir {
             match fd::write(cur.raw(), &self.out[off..]) {
                 Ok(n) => off += n,
                 Err(e) => {
-                    if e.0 == libc::ENOSPC && self.conf.nmin < self.conf.nmax && self.delete_for_space() {
+                    if e == Errno::NOSPC && self.conf.nmin < self.conf.nmax && self.delete_for_space() {
                         continue;
                     }
                     pause(b"unable to write to current", self.name, e);
@@ -267,7 +267,7 @@ impl LogDir {
     /// rmoldest); without, everything counts (buffer_pwrite).
     fn scan_old(&self, tidy: bool) -> (u64, Option<[u8; 27]>) {
         let dirfd = self.dirfd();
-        let entries = match fd::openat(dirfd, c".", libc::O_RDONLY | libc::O_DIRECTORY, 0).and_then(|d| fs::read_dir_fd(d.raw())) {
+        let entries = match fd::openat(dirfd, c".", fd::O_RDONLY | fd::O_DIRECTORY, 0).and_then(|d| fs::read_dir_fd(d.raw())) {
             Ok(v) => v,
             Err(e) => {
                 self.warn(b"unable to read directory", e);
@@ -418,7 +418,7 @@ impl LogDir {
         let output = fd::open_trunc(&cstr(&name)).unwrap_or_else(|e| fatal(b"unable to open output for processor", e));
         move_fd(output, 1).unwrap_or_else(|e| fatal(b"unable to move filedescriptor for processor", e));
         let state = match fd::open_read(c"state") {
-            Err(e) if e.0 == libc::ENOENT => {
+            Err(e) if e == Errno::NOENT => {
                 fd::open_trunc(c"state").unwrap_or_else(|e| fatal(b"unable to create empty state for processor", e));
                 fd::open_read(c"state")
             }
@@ -430,7 +430,7 @@ impl LogDir {
         move_fd(newstate, 5).unwrap_or_else(|e| fatal(b"unable to move filedescriptor for processor", e));
         // runit runs /bin/sh only; without one (scratch images) `sh` is looked up in PATH.
         let mut e = proc::execve(c"/bin/sh", argv, &proc::Env::Inherit);
-        if e.0 == libc::ENOENT {
+        if e == Errno::NOENT {
             e = proc::execvp(b"sh", argv, &proc::Env::Inherit);
         }
         fatal(b"unable to run processor", e)
@@ -456,7 +456,7 @@ impl LogDir {
         s[26] = b's';
         retry(b"unable to rename processed", self.name, || fs::renameat(dirfd, &cstr(&t), &cstr(&s)));
         retry(b"unable to set mode of processed", self.name, || {
-            fd::openat(dirfd, &cstr(&s), libc::O_RDONLY, 0).and_then(|f| fd::fchmod(f.raw(), 0o744))
+            fd::openat(dirfd, &cstr(&s), fd::O_RDONLY, 0).and_then(|f| fd::fchmod(f.raw(), 0o744))
         });
         let u = self.fnsave;
         if fs::unlinkat(dirfd, &cstr(&u)).is_err() {
@@ -502,7 +502,7 @@ impl LogDir {
 }
 
 fn truncate_at(dirfd: fd::RawFd, name: &CStr, len: u64) {
-    if let Ok(f) = fd::openat(dirfd, name, libc::O_WRONLY, 0) {
+    if let Ok(f) = fd::openat(dirfd, name, fd::O_WRONLY, 0) {
         let _ = fd::ftruncate(f.raw(), len);
     }
 }

@@ -81,7 +81,3 @@ pub fn setrlimit(res: Resource, soft: u64, hard: u64) -> Result<()> {
     let r = libc::rlimit { rlim_cur: soft, rlim_max: hard };
     sys4(libc::SYS_prlimit64, 0, res as usize, &r as *const libc::rlimit as usize, 0).map(|_| ())
 }
-
-/// The errno values chpst looks at (a vanished envdir file, a subdirectory).
-pub const ENOENT: Errno = Errno(libc::ENOENT);
-pub const EISDIR: Errno = Errno(libc::EISDIR);

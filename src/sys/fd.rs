@@ -7,6 +7,9 @@ pub const STDIN: RawFd = 0;
 pub const STDOUT: RawFd = 1;
 pub const STDERR: RawFd = 2;
 
+/// open(2) flags for `open`/`openat` (O_CLOEXEC is always added).
+pub use libc::{O_APPEND, O_CREAT, O_DIRECTORY, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY};
+
 /// An owned descriptor: never -1, close-on-exec unless made otherwise, closed on drop.
 pub struct Fd(c_int);
 
@@ -249,9 +252,9 @@ pub fn open_write_nb(path: &CStr) -> Result<Fd> {
     open(path, libc::O_WRONLY | libc::O_NONBLOCK, 0)
 }
 
-/// errno values callers compare against.
-pub const ENOENT: Errno = Errno(libc::ENOENT);
-pub const ENXIO: Errno = Errno(libc::ENXIO);
+/// Aliases of Errno::NOENT and Errno::NXIO (sv and runsv use these names).
+pub const ENOENT: Errno = Errno::NOENT;
+pub const ENXIO: Errno = Errno::NXIO;
 
 /// pread(2) at `off`, retrying EINTR (svlogd's journal).
 pub fn pread(fd: RawFd, buf: &mut [u8], off: u64) -> Result<usize> {

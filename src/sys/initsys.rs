@@ -23,5 +23,3 @@ pub fn set_ctty(fd: RawFd) -> Result<()> {
     // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal it from another session).
     cvti(|| unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) }).map(|_| ())
 }
-
-pub use libc::{ENOENT, O_NONBLOCK, O_RDWR, O_WRONLY};

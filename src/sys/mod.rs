@@ -22,6 +22,107 @@ pub struct Errno(pub c_int);
 
 pub type Result<T> = core::result::Result<T, Errno>;
 
+/// `Errno::NAME` for libc's ENAME, so programs compare and report errors without libc.
+macro_rules! errnos {
+    ($($name:ident = $e:ident,)*) => {
+        #[allow(dead_code)]
+        impl Errno {
+            $(pub const $name: Errno = Errno(libc::$e);)*
+        }
+    };
+}
+
+// Every errno runit's error_str knows (errstr.rs), in its order; E2BIG is TOOBIG.
+errnos! {
+    INTR = EINTR,
+    NOMEM = ENOMEM,
+    NOENT = ENOENT,
+    TXTBSY = ETXTBSY,
+    IO = EIO,
+    EXIST = EEXIST,
+    TIMEDOUT = ETIMEDOUT,
+    INPROGRESS = EINPROGRESS,
+    AGAIN = EAGAIN,
+    WOULDBLOCK = EWOULDBLOCK,
+    PIPE = EPIPE,
+    PERM = EPERM,
+    ACCES = EACCES,
+    NXIO = ENXIO,
+    PROTO = EPROTO,
+    ISCONN = EISCONN,
+    SRCH = ESRCH,
+    TOOBIG = E2BIG,
+    NOEXEC = ENOEXEC,
+    BADF = EBADF,
+    CHILD = ECHILD,
+    DEADLK = EDEADLK,
+    FAULT = EFAULT,
+    NOTBLK = ENOTBLK,
+    BUSY = EBUSY,
+    XDEV = EXDEV,
+    NODEV = ENODEV,
+    NOTDIR = ENOTDIR,
+    ISDIR = EISDIR,
+    INVAL = EINVAL,
+    NFILE = ENFILE,
+    MFILE = EMFILE,
+    NOTTY = ENOTTY,
+    FBIG = EFBIG,
+    NOSPC = ENOSPC,
+    SPIPE = ESPIPE,
+    ROFS = EROFS,
+    MLINK = EMLINK,
+    DOM = EDOM,
+    RANGE = ERANGE,
+    ALREADY = EALREADY,
+    NOTSOCK = ENOTSOCK,
+    DESTADDRREQ = EDESTADDRREQ,
+    MSGSIZE = EMSGSIZE,
+    PROTOTYPE = EPROTOTYPE,
+    NOPROTOOPT = ENOPROTOOPT,
+    PROTONOSUPPORT = EPROTONOSUPPORT,
+    SOCKTNOSUPPORT = ESOCKTNOSUPPORT,
+    OPNOTSUPP = EOPNOTSUPP,
+    PFNOSUPPORT = EPFNOSUPPORT,
+    AFNOSUPPORT = EAFNOSUPPORT,
+    ADDRINUSE = EADDRINUSE,
+    ADDRNOTAVAIL = EADDRNOTAVAIL,
+    NETDOWN = ENETDOWN,
+    NETUNREACH = ENETUNREACH,
+    NETRESET = ENETRESET,
+    CONNABORTED = ECONNABORTED,
+    CONNRESET = ECONNRESET,
+    NOBUFS = ENOBUFS,
+    NOTCONN = ENOTCONN,
+    SHUTDOWN = ESHUTDOWN,
+    TOOMANYREFS = ETOOMANYREFS,
+    CONNREFUSED = ECONNREFUSED,
+    LOOP = ELOOP,
+    NAMETOOLONG = ENAMETOOLONG,
+    HOSTDOWN = EHOSTDOWN,
+    HOSTUNREACH = EHOSTUNREACH,
+    NOTEMPTY = ENOTEMPTY,
+    USERS = EUSERS,
+    DQUOT = EDQUOT,
+    STALE = ESTALE,
+    REMOTE = EREMOTE,
+    NOLCK = ENOLCK,
+    NOSYS = ENOSYS,
+    NOSTR = ENOSTR,
+    TIME = ETIME,
+    NOSR = ENOSR,
+    NOMSG = ENOMSG,
+    BADMSG = EBADMSG,
+    IDRM = EIDRM,
+    NONET = ENONET,
+    NOLINK = ENOLINK,
+    ADV = EADV,
+    SRMNT = ESRMNT,
+    COMM = ECOMM,
+    MULTIHOP = EMULTIHOP,
+    REMCHG = EREMCHG,
+}
+
 /// The calling thread's errno.
 pub fn errno() -> Errno {
     // SAFETY: __errno_location always returns a valid pointer to this thread's errno.
@@ -36,7 +137,7 @@ pub(crate) fn cvt(mut f: impl FnMut() -> isize) -> Result<usize> {
             return Ok(r as usize);
         }
         let e = errno();
-        if e.0 != libc::EINTR {
+        if e != Errno::INTR {
             return Err(e);
         }
     }
