@@ -37,6 +37,18 @@ pub fn scan_u64(s: &[u8]) -> Option<(u64, usize)> {
     Some((n, i))
 }
 
+/// runit's scan_ulong exactly: leading digits in unsigned arithmetic that wraps on
+/// overflow (as C's unsigned long does), and how many bytes they took.
+pub fn scan_ulong(s: &[u8]) -> (u64, usize) {
+    let mut n: u64 = 0;
+    let mut i = 0;
+    while let Some(&b) = s.get(i).filter(|b| b.is_ascii_digit()) {
+        n = n.wrapping_mul(10).wrapping_add((b - b'0') as u64);
+        i += 1;
+    }
+    (n, i)
+}
+
 /// The whole of `s` as a decimal number (at least one digit, nothing else).
 pub fn parse_u64(s: &[u8]) -> Option<u64> {
     match scan_u64(s) {
@@ -64,6 +76,8 @@ mod tests {
         assert_eq!(scan_u64(b"12x"), Some((12, 2)));
         assert_eq!(scan_u64(b"x"), Some((0, 0)));
         assert_eq!(scan_u64(b"99999999999999999999999"), None);
+        assert_eq!(scan_ulong(b"12x"), (12, 2));
+        assert_eq!(scan_ulong(b"18446744073709551617"), (1, 20));
         assert_eq!(parse_u64(b"5"), Some(5));
         assert_eq!(parse_u64(b"5x"), None);
         assert_eq!(parse_u64(b""), None);

@@ -8,7 +8,8 @@ mod logdir;
 mod stamp;
 
 use crate::msg;
-use crate::num::scan_u64;
+use crate::num::scan_ulong;
+use crate::opt::{Getopt, Got};
 use crate::sys::fd;
 use crate::sys::{fs, net, proc, sig, time, Errno};
 use crate::Args;
@@ -18,6 +19,8 @@ use logdir::LogDir;
 
 const USAGE: &[u8] = b" [-ttv] [-r c] [-R abc] [-l len] [-b buflen] dir ...";
 const VERSION: &[u8] = b"$Id: 5e55a90e0a1b35ec47fed3021453c50675ea1117 $\n";
+/// runit's "R:r:l:b:tvV", and urunit's -o / -O prefix.
+const OPTS: &[u8] = b"R:r:l:b:tvVoO:";
 const FATAL: i32 = 111;
 const INFO: &[u8] = b"svlogd: info: ";
 /// runit never sleeps longer than this between looks at the clock.
@@ -46,92 +49,56 @@ pub fn main(args: Args) -> i32 {
     let usage = || -> ! { msg::usage(FATAL, argv0, USAGE) };
     let mut o = Opts { verbose: false, timestamp: 0, linemax: 1000, repl: 0, replace: b"", stdout: None };
     let mut buflen: u64 = 1024;
-    let mut i = 1;
-    while i < args.len() {
-        let a = args[i];
-        if a == b"--" {
-            i += 1;
-            break;
-        }
-        if a.len() < 2 || a[0] != b'-' {
-            break;
-        }
-        let mut k = 1;
-        while k < a.len() {
-            let c = a[k];
-            k += 1;
-            let needs_arg = matches!(c, b'R' | b'r' | b'l' | b'b' | b'O');
-            let optarg: &'static [u8] = if needs_arg {
-                if k < a.len() {
-                    let v = &a[k..];
-                    k = a.len();
-                    v
-                } else if i + 1 < args.len() {
-                    i += 1;
-                    args[i]
-                } else {
-                    msg::write_parts(fd::STDERR, &[b"svlogd: option requires an argument -- ", &[c], b"\n"]);
-                    usage()
-                }
-            } else {
-                b""
-            };
-            match c {
-                b'R' => {
-                    o.replace = optarg;
-                    if o.repl == 0 {
-                        o.repl = b'_';
-                    }
-                }
-                b'r' => {
-                    if optarg.len() != 1 || optarg[0] == 0 {
-                        usage();
-                    }
-                    o.repl = optarg[0];
-                }
-                b'l' => {
-                    o.linemax = scan_wrapping(optarg) as usize;
-                    if o.linemax == 0 {
-                        o.linemax = 1000;
-                    }
-                }
-                b'b' => {
-                    buflen = scan_wrapping(optarg);
-                    if buflen == 0 {
-                        buflen = 1024;
-                    }
-                }
-                b't' => o.timestamp = (o.timestamp + 1).min(3),
-                b'v' => o.verbose = true,
-                b'o' => o.stdout = Some(service_prefix()),
-                b'O' => o.stdout = Some(optarg[..optarg.len().min(1024)].to_vec()),
-                b'V' => {
-                    msg::write_parts(fd::STDERR, &[VERSION]);
-                    usage()
-                }
-                _ => {
-                    msg::write_parts(fd::STDERR, &[b"svlogd: illegal option -- ", &[c], b"\n"]);
-                    usage()
+    let mut g = Getopt::new(&args);
+    loop {
+        let (c, optarg) = match g.next(OPTS) {
+            Got::Done => break,
+            Got::Bad => usage(),
+            Got::Opt(c, arg) => (c, arg),
+        };
+        match c {
+            b'R' => {
+                o.replace = optarg;
+                if o.repl == 0 {
+                    o.repl = b'_';
                 }
             }
+            b'r' => {
+                if optarg.len() != 1 || optarg[0] == 0 {
+                    usage();
+                }
+                o.repl = optarg[0];
+            }
+            b'l' => {
+                o.linemax = scan_ulong(optarg).0 as usize;
+                if o.linemax == 0 {
+                    o.linemax = 1000;
+                }
+            }
+            b'b' => {
+                buflen = scan_ulong(optarg).0;
+                if buflen == 0 {
+                    buflen = 1024;
+                }
+            }
+            b't' => o.timestamp = (o.timestamp + 1).min(3),
+            b'v' => o.verbose = true,
+            b'o' => o.stdout = Some(service_prefix()),
+            b'O' => o.stdout = Some(optarg[..optarg.len().min(1024)].to_vec()),
+            _ => {
+                // -V: runit prints its version, then the usage.
+                msg::write_parts(fd::STDERR, &[VERSION]);
+                usage()
+            }
         }
-        i += 1;
     }
-    let names = &args[i..];
+    let names = g.rest();
     if (names.is_empty() && o.stdout.is_none()) || buflen <= o.linemax as u64 {
         usage();
     }
     let cwd = fd::open_read(c".").unwrap_or_else(|e| msg::die(FATAL, &[b"svlogd: fatal: unable to open current working directory"], Some(e)));
     drop(cwd);
     Svlogd::new(o, names).run()
-}
-
-/// scan_ulong into an unsigned long, wrapping as C does.
-fn scan_wrapping(s: &[u8]) -> u64 {
-    match scan_u64(s) {
-        Some((n, _)) => n,
-        None => u64::MAX,
-    }
 }
 
 /// `-o`: the service's name and ": ". svlogd runs in SERVICE/log, so that is the

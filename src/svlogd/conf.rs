@@ -1,6 +1,6 @@
 //! svlogd: a log directory's `config` file and runit's pattern matcher (pmatch).
 use crate::msg;
-use crate::num::scan_u64;
+use crate::num::scan_ulong as scan;
 use alloc::vec::Vec;
 
 /// The settings of one log directory (runit's defaults until `config` says otherwise).
@@ -87,17 +87,6 @@ impl Conf {
             }
         }
         (sel, err)
-    }
-}
-
-/// scan_ulong with wrapping instead of overflow (runit's unsigned long arithmetic).
-fn scan(s: &[u8]) -> (u64, usize) {
-    match scan_u64(s) {
-        Some(r) => r,
-        None => {
-            let n = s.iter().take_while(|b| b.is_ascii_digit()).fold(0u64, |a, &b| a.wrapping_mul(10).wrapping_add((b - b'0') as u64));
-            (n, s.iter().take_while(|b| b.is_ascii_digit()).count())
-        }
     }
 }
 
