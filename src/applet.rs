@@ -48,11 +48,13 @@ pub fn run_program(name: &[u8], args: Args) -> i32 {
 
 const VERSION: &[u8] = concat!("urunit ", env!("CARGO_PKG_VERSION"), "\n").as_bytes();
 const USAGE: &[u8] = b" PROGRAM [ARGS...] | --install DIR | --list | --version | --help";
-const FATAL: i32 = 111;
-const USAGE_EXIT: i32 = 100;
+const EXIT_FATAL: i32 = 111;
+const EXIT_USAGE: i32 = 100;
+const PROG: &[u8] = b"urunit: ";
 
 pub fn main(args: Args) -> i32 {
-    let Some(&first) = args.get(1) else { msg::usage(USAGE_EXIT, b"urunit", USAGE) };
+    msg::set_prog(&PROG);
+    let Some(&first) = args.get(1) else { msg::usage(EXIT_USAGE, b"urunit", USAGE) };
     match first {
         b"--list" => {
             let mut o = msg::Out::new();
@@ -76,15 +78,15 @@ pub fn main(args: Args) -> i32 {
         }
         b"--install" => match args.get(2) {
             Some(dir) => install(dir),
-            None => msg::usage(USAGE_EXIT, b"urunit", USAGE),
+            None => msg::usage(EXIT_USAGE, b"urunit", USAGE),
         },
         _ if first.starts_with(b"-") => {
             msg::write_parts(fd::STDERR, &[b"urunit: illegal option -- ", first, b"\n"]);
-            msg::usage(USAGE_EXIT, b"urunit", USAGE)
+            msg::usage(EXIT_USAGE, b"urunit", USAGE)
         }
         name => {
             if !PROGRAMS.iter().any(|(n, _)| *n == name) {
-                msg::die(USAGE_EXIT, &[b"urunit: fatal: unknown program: ", name, b" (see urunit --list)"], None);
+                msg::fatal(EXIT_USAGE, &[b"unknown program: ", name, b" (see urunit --list)"], None);
             }
             let rest: Args = args[1..].to_vec();
             run_program(name, rest)
@@ -97,7 +99,7 @@ pub fn main(args: Args) -> i32 {
 fn install(dir: &[u8]) -> i32 {
     let mut exe = [0u8; 4096];
     let n = fs::readlink(c"/proc/self/exe", &mut exe)
-        .unwrap_or_else(|e| msg::die(FATAL, &[b"urunit: fatal: unable to read /proc/self/exe"], Some(e)));
+        .unwrap_or_else(|e| msg::fatal(EXIT_FATAL, &[b"unable to read /proc/self/exe"], Some(e)));
     let exe = &exe[..n];
     let mut rc = 0;
     for (name, _) in PROGRAMS {
@@ -110,17 +112,17 @@ fn install(dir: &[u8]) -> i32 {
                 if points_here {
                     continue;
                 }
-                msg::warn(&[b"urunit: warning: not replacing ", path.bytes(), b": a link to another file"], None);
-                rc = FATAL;
+                msg::warning(&[b"not replacing ", path.bytes(), b": a link to another file"], None);
+                rc = EXIT_FATAL;
             }
             Ok(_) => {
-                msg::warn(&[b"urunit: warning: not replacing ", path.bytes(), b": not a link to urunit"], None);
-                rc = FATAL;
+                msg::warning(&[b"not replacing ", path.bytes(), b": not a link to urunit"], None);
+                rc = EXIT_FATAL;
             }
             Err(_) => {
                 if let Err(e) = fs::symlink(&CBuf::new(&[exe]), &path) {
-                    msg::warn(&[b"urunit: warning: unable to create ", path.bytes()], Some(e));
-                    rc = FATAL;
+                    msg::warning(&[b"unable to create ", path.bytes()], Some(e));
+                    rc = EXIT_FATAL;
                 }
             }
         }

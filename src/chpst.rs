@@ -9,10 +9,10 @@ use crate::sys::{cred, fd, fs, proc, Errno};
 use crate::Args;
 use alloc::vec::Vec;
 
-const FATAL: i32 = 111;
-const USAGE_EXIT: i32 = 100;
-const PFX_FATAL: &[u8] = b"chpst: fatal: ";
-const PFX_WARNING: &[u8] = b"chpst: warning: ";
+const EXIT_FATAL: i32 = 111;
+const EXIT_USAGE: i32 = 100;
+/// Every program here speaks as chpst (runit's FATAL/WARNING "chpst: ").
+const PROG: &[u8] = b"chpst: ";
 // Debian's runit 2.1.2 text (upstream's omits -V and -t); the interop tests compare it.
 const USAGE_MAIN: &[u8] = b" [-vVP012] [-u user[:group]] [-U user[:group]] [-b argv0] [-e dir] [-/ root] [-n nice] [-l|-L lock] [-m n] [-d n] [-o n] [-p n] [-f n] [-c n] [-t n] prog";
 const USAGE_ACCOUNT: &[u8] = b" account child";
@@ -58,6 +58,7 @@ const L_CPU: usize = 9;
 type Limits = [Option<u64>; 10];
 
 pub fn main(args: Args) -> i32 {
+    msg::set_prog(&PROG);
     let name = msg::basename(args.first().copied().unwrap_or(b"chpst"));
     match name {
         b"setuidgid" => setuidgid(&args, name),
@@ -72,10 +73,7 @@ pub fn main(args: Args) -> i32 {
 
 /// `chpst: fatal: PARTS[: REASON]`, exit 111.
 fn die(parts: &[&[u8]], e: Option<Errno>) -> ! {
-    let mut v: Vec<&[u8]> = Vec::with_capacity(parts.len() + 1);
-    v.push(PFX_FATAL);
-    v.extend_from_slice(parts);
-    msg::die(FATAL, &v, e)
+    msg::fatal(EXIT_FATAL, parts, e)
 }
 
 /// runit's `optarg[scan_ulong(optarg, &ul)]` check: digits only ("" is 0). A number too
@@ -294,7 +292,7 @@ fn read_envdir(dir: &[u8], skip_dirs: bool, verbose: bool, env: &mut Vec<Vec<u8>
             Ok(c) => c,
             Err(e) if e == Errno::ISDIR && skip_dirs => {
                 if verbose {
-                    msg::warn(&[PFX_WARNING, b"unable to read ", dir, b"/", name], Some(e));
+                    msg::warning(&[b"unable to read ", dir, b"/", name], Some(e));
                 }
                 continue;
             }
@@ -410,7 +408,7 @@ struct Opts {
 }
 
 fn chpst(args: &[&'static [u8]], name: &[u8]) -> ! {
-    let usage = || -> ! { msg::usage(USAGE_EXIT, name, USAGE_MAIN) };
+    let usage = || -> ! { msg::usage(EXIT_USAGE, name, USAGE_MAIN) };
     let num = |a: &[u8]| parse_num(a).unwrap_or_else(|| usage());
     let mut o = Opts::default();
     let mut g = Getopt::new(args);
@@ -501,7 +499,7 @@ fn chpst(args: &[&'static [u8]], name: &[u8]) -> ! {
 fn arg_and_child<'a>(args: &'a [&'static [u8]], name: &[u8], usage: &[u8]) -> (&'static [u8], &'a [&'static [u8]]) {
     match args {
         [_, arg, child @ ..] if !child.is_empty() => (arg, child),
-        _ => msg::usage(USAGE_EXIT, name, usage),
+        _ => msg::usage(EXIT_USAGE, name, usage),
     }
 }
 
@@ -526,7 +524,7 @@ fn envdir(args: &[&'static [u8]], name: &[u8]) -> ! {
 }
 
 fn pgrphack(args: &[&'static [u8]], name: &[u8]) -> ! {
-    let Some(child) = args.get(1..).filter(|c| !c.is_empty()) else { msg::usage(USAGE_EXIT, name, USAGE_PGRPHACK) };
+    let Some(child) = args.get(1..).filter(|c| !c.is_empty()) else { msg::usage(EXIT_USAGE, name, USAGE_PGRPHACK) };
     let _ = proc::setsid();
     exec(child, &[], false)
 }
@@ -534,7 +532,7 @@ fn pgrphack(args: &[&'static [u8]], name: &[u8]) -> ! {
 /// setlock as C runit has it: the default does NOT wait (`-N`), `-n` waits — the
 /// reverse of daemontools' setlock. `-x`: exit 0 silently if the lock or exec fails.
 fn setlock(args: &[&'static [u8]], name: &[u8]) -> ! {
-    let usage = || -> ! { msg::usage(USAGE_EXIT, name, USAGE_SETLOCK) };
+    let usage = || -> ! { msg::usage(EXIT_USAGE, name, USAGE_SETLOCK) };
     let (mut wait, mut quiet) = (false, false);
     let mut g = Getopt::new(args);
     loop {
@@ -557,13 +555,13 @@ fn setlock(args: &[&'static [u8]], name: &[u8]) -> ! {
 
 fn softlimit(args: &[&'static [u8]], name: &[u8]) -> ! {
     // A bad number prints chpst's usage, not softlimit's (runit's getlarg()).
-    let value = |a: &[u8]| if a == b"=" { u64::MAX } else { parse_num(a).unwrap_or_else(|| msg::usage(USAGE_EXIT, name, USAGE_MAIN)) };
+    let value = |a: &[u8]| if a == b"=" { u64::MAX } else { parse_num(a).unwrap_or_else(|| msg::usage(EXIT_USAGE, name, USAGE_MAIN)) };
     let mut limits: Limits = [None; 10];
     let mut g = Getopt::new(args);
     loop {
         let (c, arg) = match g.next(b"a:c:d:f:l:m:o:p:r:s:t:") {
             Got::Done => break,
-            Got::Bad => msg::usage(USAGE_EXIT, name, USAGE_SOFTLIMIT),
+            Got::Bad => msg::usage(EXIT_USAGE, name, USAGE_SOFTLIMIT),
             Got::Opt(c, arg) => (c, arg),
         };
         let v = Some(value(arg));
@@ -586,7 +584,7 @@ fn softlimit(args: &[&'static [u8]], name: &[u8]) -> ! {
     }
     let child = g.rest();
     if child.is_empty() {
-        msg::usage(USAGE_EXIT, name, USAGE_SOFTLIMIT);
+        msg::usage(EXIT_USAGE, name, USAGE_SOFTLIMIT);
     }
     let prog = Exec::new(child[0], child, &[]);
     set_limits(&limits);

@@ -14,29 +14,29 @@ use crate::Args;
 use alloc::vec::Vec;
 use core::ffi::{c_int, CStr};
 
-const INFO: &[u8] = b"- runit: ";
-const WARNING: &[u8] = b"- runit: warning: ";
-const FATAL: &[u8] = b"- runit: fatal: ";
+/// runit's messages: `- runit: ...`, `- runit: warning: ...`, `- runit: fatal: ...`.
+const PROG: &[u8] = b"- runit: ";
+/// runit-init's: `init: fatal: ...`.
+const PROG_INIT: &[u8] = b"init: ";
 // runit 2.1.2's version strings, printed as they are.
 const RUNIT_ID: &[u8] = b"$Id: 25da3b86f7bed4038b8a039d2f8e8c9bbcf0822b $";
 const INIT_ID: &[u8] = b"$Id: f075d98bf7dd17c893021f9572cbb970cdad8dcf $";
 
 // Upstream's compiled-in paths (project decision, 00-overview.md §6).
-const STAGE: [&CStr; 3] = [c"/etc/runit/1", c"/etc/runit/2", c"/etc/runit/3"];
 const STOPIT: &CStr = c"/etc/runit/stopit";
 const REBOOT: &CStr = c"/etc/runit/reboot";
 const CTRLALTDEL: &CStr = c"/etc/runit/ctrlaltdel";
 const RUNIT: &CStr = c"/sbin/runit";
 const CONSOLE: &CStr = c"/dev/console";
 
-const NOT_PID1: i32 = 111;
-const INIT_FATAL: i32 = 111;
-const INIT_USAGE: i32 = 0; // runit-init's usage exits 0
-const STAGE1_SKIP: i32 = 100; // stage 1 exiting 100 skips stage 2
-const STAGE2_RESTART: i32 = 111; // stage 2 exiting 111 (or crashing) is restarted
+const EXIT_NOT_PID1: i32 = 111;
+const EXIT_INIT_FATAL: i32 = 111;
+const EXIT_INIT_USAGE: i32 = 0; // runit-init's usage exits 0
+const EXIT_STAGE1_SKIP: i32 = 100; // stage 1 exiting 100 skips stage 2
+const EXIT_STAGE2_RESTART: i32 = 111; // stage 2 exiting 111 (or crashing) is restarted
 // A stage that cannot be exec'd has failed (runit's child exits 0, so a missing stage
 // "succeeds"); 100 skips stage 2 after stage 1 and does not loop a restart of stage 2.
-const EXEC_FAILED: i32 = 100;
+const EXIT_EXEC_FAILED: i32 = 100;
 
 const WAKEUP_MS: u64 = 14_000; // runit wakes up at least every 14 s
 const PAUSE_MS: u64 = 5_000; // runit's pause before retrying a fork or restarting stage 2
@@ -46,11 +46,46 @@ const MACHINE_STOP_MS: u64 = 5_000; // runit: stage 2 gets 5 s after SIGTERM, th
 const STOP_MARGIN_MS: u64 = 3_000;
 const HALT_PAUSE_MS: u64 = 2_000; // runit: power off, 2 s, then halt
 
+/// runit's three stages: 1 (one-time start), 2 (runs until the stop), 3 (shutdown).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    One,
+    Two,
+    Three,
+}
+
+impl Stage {
+    fn path(self) -> &'static CStr {
+        match self {
+            Stage::One => c"/etc/runit/1",
+            Stage::Two => c"/etc/runit/2",
+            Stage::Three => c"/etc/runit/3",
+        }
+    }
+    /// The stage's number as text (messages).
+    fn digit(self) -> &'static [u8] {
+        match self {
+            Stage::One => b"1",
+            Stage::Two => b"2",
+            Stage::Three => b"3",
+        }
+    }
+    /// The stage after this one; None after stage 3.
+    fn next(self) -> Option<Stage> {
+        match self {
+            Stage::One => Some(Stage::Two),
+            Stage::Two => Some(Stage::Three),
+            Stage::Three => None,
+        }
+    }
+}
+
 /// runit: must be PID 1. Runs the three stages and never returns on a machine; in a
 /// container it returns the container's exit code.
 pub fn runit_main(_args: Args) -> i32 {
+    msg::set_prog(&PROG);
     if proc::getpid() != 1 {
-        msg::die(NOT_PID1, &[FATAL, b"must be run as process no 1."], None);
+        msg::fatal(EXIT_NOT_PID1, &[b"must be run as process no 1."], None);
     }
     let _ = proc::setsid();
     // As runit: these stay blocked in PID 1 for good; the ones acted on are read from a
@@ -68,7 +103,7 @@ pub fn runit_main(_args: Args) -> i32 {
         match SigFd::new(&[SIGCHLD, SIGCONT, SIGINT, SIGTERM]) {
             Ok(s) => break s,
             Err(e) => {
-                msg::warn(&[FATAL, b"unable to create selfpipe, pausing"], Some(e));
+                msg::say(b"fatal: ", &[b"unable to create selfpipe, pausing"], Some(e));
                 time::sleep_ms(PAUSE_MS);
             }
         }
@@ -76,15 +111,15 @@ pub fn runit_main(_args: Args) -> i32 {
     // Also asks the kernel for Ctrl-Alt-Del as SIGINT, as runit does.
     let machine = initsys::reboot(initsys::RB_DISABLE_CAD).is_ok();
     let container = !machine && !settings::container_off();
-    msg::warn(&[INFO, RUNIT_ID, b": booting."], None);
+    msg::say(b"", &[RUNIT_ID, b": booting."], None);
 
     let mut init = Init::new(sfd, machine, container);
-    let mut st = 0;
-    while st < 3 {
-        let env = if st == 1 && container { Env::Built(&init.env2) } else { Env::Inherit };
-        let pid = spawn(STAGE[st], Some(st), &env);
+    let mut stage = Some(Stage::One);
+    while let Some(st) = stage {
+        let env = if st == Stage::Two && container { Env::Built(&init.env2) } else { Env::Inherit };
+        let pid = spawn(st.path(), Some(st), &env);
         let w = init.watch(st, pid);
-        st = init.next_stage(st, pid, w);
+        stage = init.next_stage(st, pid, w);
     }
     init.finish()
 }
@@ -150,7 +185,7 @@ impl Init {
 
     /// The main loop while stage `st` (process `pid`) runs: reap, act on signals, stop
     /// the stage when asked. Returns the stage's wait status.
-    fn watch(&mut self, st: usize, pid: Pid) -> c_int {
+    fn watch(&mut self, st: Stage, pid: Pid) -> c_int {
         let mut kill_at: Option<u64> = None;
         loop {
             let pending = self.cont || self.int || self.term;
@@ -176,13 +211,13 @@ impl Init {
 
     /// Acts on the signals received while stage `st` runs; true when it has just asked
     /// the stage to stop.
-    fn request(&mut self, st: usize, pid: Pid) -> bool {
+    fn request(&mut self, st: Stage, pid: Pid) -> bool {
         let (mut cont, int, term) = (self.cont, self.int, self.term);
         (self.cont, self.int, self.term) = (false, false, false);
         if self.container && (int || term) {
             // docker stop: stop stage 1 or 2 gracefully (runit keeps TERM blocked and
             // takes INT for Ctrl-Alt-Del, which a container does not have).
-            if st < 2 && !self.stopping {
+            if st != Stage::Three && !self.stopping {
                 self.stop(pid);
                 return true;
             }
@@ -191,15 +226,15 @@ impl Init {
         if !cont && !int {
             return false; // on a machine SIGTERM has no effect, as in runit
         }
-        if st != 1 {
-            msg::warn(&[WARNING, b"signals only work in stage 2."], None);
+        if st != Stage::Two {
+            msg::warning(&[b"signals only work in stage 2."], None);
             return false;
         }
         if self.stopping {
             return false;
         }
         if int && owner_x(CTRLALTDEL) {
-            msg::warn(&[INFO, b"ctrl-alt-del request..."], None);
+            msg::say(b"", &[b"ctrl-alt-del request..."], None);
             run_ctrlaltdel();
             cont = true;
         }
@@ -217,9 +252,9 @@ impl Init {
     }
 
     /// A stage asked to stop did not end in time.
-    fn kill_stage(&self, st: usize, pid: Pid) -> c_int {
-        msg::warn(&[WARNING, b"stage ", &b"123"[st..st + 1], b" not terminated, sending sigkill..."], None);
-        if self.container && st == 1 {
+    fn kill_stage(&self, st: Stage, pid: Pid) -> c_int {
+        msg::warning(&[b"stage ", st.digit(), b" not terminated, sending sigkill..."], None);
+        if self.container && st == Stage::Two {
             // Stage 2 leads its own session and process group: end all of it.
             let _ = proc::kill(-pid, SIGKILL);
         }
@@ -229,7 +264,7 @@ impl Init {
                 Ok(Some((_, w))) => return w,
                 Ok(None) => return SIGKILL,
                 Err(e) => {
-                    msg::warn(&[WARNING, b"wait_pid"], Some(e));
+                    msg::warning(&[b"wait_pid"], Some(e));
                     time::sleep_ms(PAUSE_MS);
                 }
             }
@@ -237,51 +272,51 @@ impl Init {
     }
 
     /// runit's rules for what follows the end of stage `st`; returns the next stage
-    /// (1 again to restart stage 2, 3 when done).
-    fn next_stage(&mut self, st: usize, pid: Pid, w: c_int) -> usize {
+    /// (stage 2 again to restart it, None when stage 3 is done).
+    fn next_stage(&mut self, st: Stage, pid: Pid, w: c_int) -> Option<Stage> {
         let crashed = proc::wifsignaled(w);
         let code = proc::exit_code(w);
-        let path = STAGE[st].to_bytes();
-        if self.stopping && st < 2 {
+        let path = st.path().to_bytes();
+        if self.stopping && st != Stage::Three {
             // Stopped on request: runit reports only the leave (it reaps a stopped stage 2
             // in its stop loop). A non-zero exit of stage 2 is the critical service's code.
-            if st == 1 && !crashed && code != 0 {
+            if st == Stage::Two && !crashed && code != 0 {
                 self.failed.get_or_insert(code);
             }
-            msg::warn(&[INFO, b"leave stage: ", path], None);
-            if st == 0 {
-                msg::warn(&[WARNING, b"skipping stage 2..."], None);
+            msg::say(b"", &[b"leave stage: ", path], None);
+            if st == Stage::One {
+                msg::warning(&[b"skipping stage 2..."], None);
             }
-            return 2;
+            return Some(Stage::Three);
         }
         if code != 0 {
             let what: &[u8] = if crashed { b"child crashed: " } else { b"child failed: " };
-            msg::warn(&[WARNING, what, path], None);
-            if st == 0 && (crashed || code == STAGE1_SKIP) {
+            msg::warning(&[what, path], None);
+            if st == Stage::One && (crashed || code == EXIT_STAGE1_SKIP) {
                 self.failed.get_or_insert(code);
-                msg::warn(&[INFO, b"leave stage: ", path], None);
-                msg::warn(&[WARNING, b"skipping stage 2..."], None);
-                return 2;
+                msg::say(b"", &[b"leave stage: ", path], None);
+                msg::warning(&[b"skipping stage 2..."], None);
+                return Some(Stage::Three);
             }
-            if st == 1 && (crashed || code == STAGE2_RESTART) {
-                msg::warn(&[WARNING, b"killing all processes in stage 2..."], None);
+            if st == Stage::Two && (crashed || code == EXIT_STAGE2_RESTART) {
+                msg::warning(&[b"killing all processes in stage 2..."], None);
                 let _ = proc::kill(-pid, SIGKILL);
                 if self.pause_before_restart() {
-                    msg::warn(&[INFO, b"leave stage: ", path], None);
-                    return 2;
+                    msg::say(b"", &[b"leave stage: ", path], None);
+                    return Some(Stage::Three);
                 }
-                msg::warn(&[WARNING, b"restarting."], None);
-                return 1;
+                msg::warning(&[b"restarting."], None);
+                return Some(Stage::Two);
             }
-            if st == 1 {
+            if st == Stage::Two {
                 self.failed.get_or_insert(code);
             }
         }
-        msg::warn(&[INFO, b"leave stage: ", path], None);
-        if st == 2 {
+        msg::say(b"", &[b"leave stage: ", path], None);
+        if st == Stage::Three {
             self.stage3 = code;
         }
-        st + 1
+        st.next()
     }
 
     /// runit's 5 s pause before restarting stage 2, reaping meanwhile. In a container a
@@ -309,7 +344,7 @@ impl Init {
     /// first, which a runtime holding CAP_SYS_BOOT sees as the init killed by SIGHUP).
     fn finish(&mut self) -> i32 {
         reget_stderr();
-        msg::warn(&[INFO, b"sending KILL signal to all processes..."], None);
+        msg::say(b"", &[b"sending KILL signal to all processes..."], None);
         let _ = proc::kill(-1, SIGKILL);
         let reboot = owner_x(REBOOT);
         if !self.container || reboot {
@@ -320,7 +355,7 @@ impl Init {
                 }
                 Ok(pid) => {
                     while let Err(e) = proc::wait_pid(pid, 0) {
-                        msg::warn(&[WARNING, b"wait_pid"], Some(e));
+                        msg::warning(&[b"wait_pid"], Some(e));
                         time::sleep_ms(PAUSE_MS);
                     }
                 }
@@ -337,7 +372,7 @@ impl Init {
         }
         let code = self.failed.unwrap_or(self.stage3);
         let mut buf = [0u8; 20];
-        msg::warn(&[INFO, b"exit ", num::fmt_u64(&mut buf, code as u64), b"."], None);
+        msg::say(b"", &[b"exit ", num::fmt_u64(&mut buf, code as u64), b"."], None);
         code
     }
 
@@ -350,35 +385,35 @@ impl Init {
             }
         };
         if reboot {
-            msg::warn(&[INFO, b"system reboot."], None);
+            msg::say(b"", &[b"system reboot."], None);
             sync();
             if let Err(e) = initsys::reboot(initsys::RB_AUTOBOOT) {
-                msg::warn(&[WARNING, b"unable to reboot"], Some(e));
+                msg::warning(&[b"unable to reboot"], Some(e));
             }
             return;
         }
-        msg::warn(&[INFO, b"power off..."], None);
+        msg::say(b"", &[b"power off..."], None);
         sync();
         let _ = initsys::reboot(initsys::RB_POWER_OFF);
         time::sleep_ms(HALT_PAUSE_MS);
-        msg::warn(&[INFO, b"system halt."], None);
+        msg::say(b"", &[b"system halt."], None);
         sync();
         if let Err(e) = initsys::reboot(initsys::RB_HALT_SYSTEM) {
-            msg::warn(&[WARNING, b"unable to halt"], Some(e));
+            msg::warning(&[b"unable to halt"], Some(e));
         }
     }
 }
 
 /// Forks a child that runs `path` (retrying every 5 s); `st` is the stage, None for
 /// ctrlaltdel. Returns its pid.
-fn spawn(path: &CStr, st: Option<usize>, env: &Env) -> Pid {
+fn spawn(path: &CStr, st: Option<Stage>, env: &Env) -> Pid {
     let argv = CVec::new([path.to_bytes()]);
     loop {
         match proc::fork() {
             Ok(0) => exec_stage(path, st, &argv, env),
             Ok(pid) => return pid,
             Err(e) => {
-                msg::warn(&[FATAL, b"unable to fork for \"", path.to_bytes(), b"\" pausing"], Some(e));
+                msg::say(b"fatal: ", &[b"unable to fork for \"", path.to_bytes(), b"\" pausing"], Some(e));
                 time::sleep_ms(PAUSE_MS);
             }
         }
@@ -387,9 +422,9 @@ fn spawn(path: &CStr, st: Option<usize>, env: &Env) -> Pid {
 
 /// The child side of a stage: stage 1 gets the console, stages 2 and 3 a session of
 /// their own; signals back to normal, then exec.
-fn exec_stage(path: &CStr, st: Option<usize>, argv: &CVec, env: &Env) -> ! {
+fn exec_stage(path: &CStr, st: Option<Stage>, argv: &CVec, env: &Env) -> ! {
     match st {
-        Some(0) => match fd::open(CONSOLE, fd::O_RDWR, 0) {
+        Some(Stage::One) => match fd::open(CONSOLE, fd::O_RDWR, 0) {
             Ok(c) => {
                 let _ = initsys::set_ctty(c.raw());
                 let _ = fd::dup2(c.raw(), fd::STDIN);
@@ -397,7 +432,7 @@ fn exec_stage(path: &CStr, st: Option<usize>, argv: &CVec, env: &Env) -> ! {
                     c.into_raw();
                 }
             }
-            Err(e) => msg::warn(&[WARNING, b"unable to open /dev/console"], Some(e)),
+            Err(e) => msg::warning(&[b"unable to open /dev/console"], Some(e)),
         },
         Some(_) => {
             let _ = proc::setsid();
@@ -409,9 +444,9 @@ fn exec_stage(path: &CStr, st: Option<usize>, argv: &CVec, env: &Env) -> ! {
     for s in [SIGCHLD, SIGCONT, SIGINT] {
         sig::default(s);
     }
-    msg::warn(&[INFO, b"enter stage: ", path.to_bytes()], None);
+    msg::say(b"", &[b"enter stage: ", path.to_bytes()], None);
     let e = proc::execve(path, argv, env);
-    msg::die(EXEC_FAILED, &[FATAL, b"unable to start child: ", path.to_bytes()], Some(e))
+    msg::fatal(EXIT_EXEC_FAILED, &[b"unable to start child: ", path.to_bytes()], Some(e))
 }
 
 /// Runs /etc/runit/ctrlaltdel and waits for it (runit does not reap anything else then).
@@ -419,12 +454,12 @@ fn run_ctrlaltdel() {
     let pid = spawn(CTRLALTDEL, None, &Env::Inherit);
     match proc::wait_pid(pid, 0) {
         Ok(Some((_, w))) if proc::wifsignaled(w) => {
-            msg::warn(&[WARNING, b"child crashed: ", CTRLALTDEL.to_bytes()], None);
+            msg::warning(&[b"child crashed: ", CTRLALTDEL.to_bytes()], None);
         }
-        Err(e) => msg::warn(&[FATAL, b"wait_pid"], Some(e)),
+        Err(e) => msg::say(b"fatal: ", &[b"wait_pid"], Some(e)),
         _ => {}
     }
-    msg::warn(&[INFO, b"leave stage: ", CTRLALTDEL.to_bytes()], None);
+    msg::say(b"", &[b"leave stage: ", CTRLALTDEL.to_bytes()], None);
 }
 
 /// Reaps every child that has ended (as PID 1, orphans too); the wait status of `pid`
@@ -440,7 +475,7 @@ fn reap(pid: Pid) -> Option<c_int> {
             }
             Ok(None) => return got,
             Err(e) => {
-                msg::warn(&[WARNING, b"wait_nohang, pausing"], Some(e));
+                msg::warning(&[b"wait_nohang, pausing"], Some(e));
                 time::sleep_ms(PAUSE_MS);
                 return got;
             }
@@ -465,11 +500,12 @@ fn owner_x(path: &CStr) -> bool {
 
 /// runit-init: as PID 1 it becomes runit; otherwise `0` halts and `6` reboots.
 pub fn runit_init_main(args: Args) -> i32 {
+    msg::set_prog(&PROG_INIT);
     let name = args.first().copied().unwrap_or(b"runit-init");
     if proc::getpid() == 1 {
         // The kernel started init: runit does the job.
         let e = proc::execve(RUNIT, &CVec::new([b"runit".as_slice()]), &Env::Inherit);
-        msg::die(INIT_FATAL, &[b"init: fatal: unable to start runit"], Some(e));
+        msg::fatal(EXIT_INIT_FATAL, &[b"unable to start runit"], Some(e));
     }
     // Only the first character counts, as in runit.
     let arg = args.get(1).copied().unwrap_or(b"");
@@ -479,7 +515,7 @@ pub fn runit_init_main(args: Args) -> i32 {
         Some(b'-') if arg.get(1) == Some(&b'V') => msg::warn(&[INIT_ID, b"\n"], None),
         _ => {}
     }
-    msg::usage(INIT_USAGE, name, b" 0|6")
+    msg::usage(EXIT_INIT_USAGE, name, b" 0|6")
 }
 
 /// Marks the stop (and the reboot, or clears it) for runit, then wakes it with SIGCONT.
@@ -507,5 +543,5 @@ fn create_flag(path: &CStr) {
 }
 
 fn init_die(what: &[u8], path: &CStr, e: Errno) -> ! {
-    msg::die(INIT_FATAL, &[b"init: fatal: ", what, path.to_bytes()], Some(e))
+    msg::fatal(EXIT_INIT_FATAL, &[what, path.to_bytes()], Some(e))
 }

@@ -13,16 +13,52 @@ pub fn write_parts(fd: fd::RawFd, parts: &[&[u8]]) {
     let _ = fd::write_all(fd, &v);
 }
 
+/// The program's name in messages with its separator (`chpst: `, `svlogd: `,
+/// `- runit: `), set once by the program's main.
+static PROG: sys::StaticBytes = sys::StaticBytes::new(&EMPTY);
+const EMPTY: &[u8] = b"";
+
+/// Sets the prefix of `fatal`, `warning` and `say` (a `const` promoted to 'static:
+/// `msg::set_prog(&PROG)`).
+pub fn set_prog(p: &'static &'static [u8]) {
+    PROG.set(p);
+}
+
+/// One line on stderr with one write(2): `head`, parts, ": REASON" if an errno is
+/// given, "\n".
+fn line(head: [&[u8]; 2], parts: &[&[u8]], e: Option<Errno>) {
+    let mut v = Vec::new();
+    for p in head.iter().chain(parts) {
+        v.extend_from_slice(p);
+    }
+    if let Some(e) = e {
+        v.extend_from_slice(b": ");
+        v.extend_from_slice(errstr(e));
+    }
+    v.push(b'\n');
+    let _ = fd::write_all(fd::STDERR, &v);
+}
+
 /// One line on stderr: parts, then ": REASON" if an errno is given, then "\n".
 pub fn warn(parts: &[&[u8]], e: Option<Errno>) {
-    let mut v: Vec<&[u8]> = Vec::with_capacity(parts.len() + 3);
-    v.extend_from_slice(parts);
-    if let Some(e) = e {
-        v.push(b": ");
-        v.push(errstr(e));
-    }
-    v.push(b"\n");
-    write_parts(fd::STDERR, &v);
+    line([b"", b""], parts, e);
+}
+
+/// `PROG KIND PARTS[: REASON]`: runit's message kinds are `fatal: `, `warning: `,
+/// `pausing: `, `info: `, or none (runit's own "- runit: enter stage: ...").
+pub fn say(kind: &[u8], parts: &[&[u8]], e: Option<Errno>) {
+    line([PROG.get(), kind], parts, e);
+}
+
+/// `PROG warning: PARTS[: REASON]`.
+pub fn warning(parts: &[&[u8]], e: Option<Errno>) {
+    say(b"warning: ", parts, e);
+}
+
+/// `PROG fatal: PARTS[: REASON]`, then exit with `code`.
+pub fn fatal(code: i32, parts: &[&[u8]], e: Option<Errno>) -> ! {
+    say(b"fatal: ", parts, e);
+    sys::proc::exit(code)
 }
 
 /// warn, then exit with code.

@@ -21,8 +21,10 @@ const USAGE: &[u8] = b" [-ttv] [-r c] [-R abc] [-l len] [-b buflen] dir ...";
 const VERSION: &[u8] = b"$Id: 5e55a90e0a1b35ec47fed3021453c50675ea1117 $\n";
 /// runit's "R:r:l:b:tvV", and urunit's -o / -O prefix.
 const OPTS: &[u8] = b"R:r:l:b:tvVoO:";
-const FATAL: i32 = 111;
-const INFO: &[u8] = b"svlogd: info: ";
+/// runit's svlogd exits 111 on fatal errors and on usage errors.
+pub const EXIT_FATAL: i32 = 111;
+const EXIT_USAGE: i32 = 111;
+const PROG: &[u8] = b"svlogd: ";
 /// runit never sleeps longer than this between looks at the clock.
 const MAX_SLEEP_MS: u64 = 2744 * 1000;
 /// Lines on standard output are written whole, at most this many bytes per write(2):
@@ -46,7 +48,8 @@ struct Opts {
 
 pub fn main(args: Args) -> i32 {
     let argv0 = args.first().copied().unwrap_or(b"svlogd");
-    let usage = || -> ! { msg::usage(FATAL, argv0, USAGE) };
+    msg::set_prog(&PROG);
+    let usage = || -> ! { msg::usage(EXIT_USAGE, argv0, USAGE) };
     let mut o = Opts { verbose: false, timestamp: 0, linemax: 1000, repl: 0, replace: b"", stdout: None };
     let mut buflen: u64 = 1024;
     let mut g = Getopt::new(&args);
@@ -96,7 +99,7 @@ pub fn main(args: Args) -> i32 {
     if (names.is_empty() && o.stdout.is_none()) || buflen <= o.linemax as u64 {
         usage();
     }
-    let cwd = fd::open_read(c".").unwrap_or_else(|e| msg::die(FATAL, &[b"svlogd: fatal: unable to open current working directory"], Some(e)));
+    let cwd = fd::open_read(c".").unwrap_or_else(|e| msg::fatal(EXIT_FATAL, &[b"unable to open current working directory"], Some(e)));
     drop(cwd);
     Svlogd::new(o, names).run()
 }
@@ -163,7 +166,7 @@ impl StdOut {
                     let _ = fd::poll(&mut p, 1000);
                 }
                 Err(e) if e == Errno::PIPE || e == Errno::BADF => {
-                    msg::warn(&[b"svlogd: warning: unable to write to standard output"], Some(e));
+                    msg::warning(&[b"unable to write to standard output"], Some(e));
                     self.dead = true;
                 }
                 Err(e) => logdir::pause(b"unable to write to standard output", b"-", e),
@@ -222,7 +225,7 @@ impl Svlogd {
 
     fn info(&self, m: &[u8]) {
         if self.o.verbose {
-            msg::warn(&[INFO, m], None);
+            msg::say(b"info: ", &[m], None);
         }
     }
 
@@ -249,7 +252,7 @@ impl Svlogd {
                         self.journal = Some(j);
                         self.jdir = i;
                     }
-                    Some(Err(e)) => msg::warn(&[b"svlogd: warning: unable to open journal: ", d.name], Some(e)),
+                    Some(Err(e)) => msg::warning(&[b"unable to open journal: ", d.name], Some(e)),
                     None => {}
                 }
             }
@@ -265,7 +268,7 @@ impl Svlogd {
             j.load(&mut self.buf);
         }
         if !ok && self.sout.is_none() {
-            msg::die(FATAL, &[b"svlogd: fatal: no functional log directories."], None);
+            msg::fatal(EXIT_FATAL, &[b"no functional log directories."], None);
         }
     }
 
@@ -288,7 +291,7 @@ impl Svlogd {
 
     fn run(mut self) -> i32 {
         let sigfd = sig::SigFd::new(&[sig::SIGTERM, sig::SIGHUP, sig::SIGALRM, sig::SIGCHLD])
-            .unwrap_or_else(|e| msg::die(FATAL, &[b"svlogd: fatal: unable to create signalfd"], Some(e)));
+            .unwrap_or_else(|e| msg::fatal(EXIT_FATAL, &[b"unable to create signalfd"], Some(e)));
         if self.sout.is_some() {
             sig::ignore(sig::SIGPIPE);
         }
@@ -361,7 +364,7 @@ impl Svlogd {
             Err(e) if e == Errno::AGAIN => {}
             Err(e) if self.journal.is_some() && e == Errno::INVAL => {
                 // A file system that takes no splice(2): go on with read(2), as runit.
-                msg::warn(&[b"svlogd: warning: unable to use journal: ", self.dirs[self.jdir].name], Some(e));
+                msg::warning(&[b"unable to use journal: ", self.dirs[self.jdir].name], Some(e));
                 if let Some(mut j) = self.journal.take() {
                     // What it holds is in memory now: the file must not be replayed.
                     j.done = j.end;
@@ -379,7 +382,7 @@ impl Svlogd {
             }
             Err(e) => {
                 // runit: warn, then leave as at end of input.
-                msg::warn(&[b"svlogd: warning: unable to read standard input"], Some(e));
+                msg::warning(&[b"unable to read standard input"], Some(e));
                 self.eof = true;
             }
         }

@@ -55,13 +55,13 @@ impl Conf {
 
     fn scan_udp(&mut self, arg: &[u8]) {
         let Some((ip, c)) = ip4_scan(arg) else {
-            msg::warn(&[b"svlogd: warning: unable to scan ip address: ", arg], None);
+            msg::warning(&[b"unable to scan ip address: ", arg], None);
             return;
         };
         let port = if arg.get(c) == Some(&b':') {
             let (p, _) = scan(&arg[c + 1..]);
             if p == 0 {
-                msg::warn(&[b"svlogd: warning: unable to scan port number: ", &arg[c + 1..]], None);
+                msg::warning(&[b"unable to scan port number: ", &arg[c + 1..]], None);
                 return;
             }
             p

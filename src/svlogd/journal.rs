@@ -173,10 +173,10 @@ impl Journal {
         let mut got = 0;
         while got < n {
             match fd::pread(self.fd.raw(), &mut buf[old + got..], self.end + got as u64) {
-                Ok(0) => crate::msg::die(111, &[b"svlogd: fatal: unable to read journal: short read"], None),
+                Ok(0) => crate::msg::fatal(super::EXIT_FATAL, &[b"unable to read journal: short read"], None),
                 // The bytes are in the journal but not here: exit, and the restarted
                 // svlogd replays them (going on would skip them or write them twice).
-                Err(e) => crate::msg::die(111, &[b"svlogd: fatal: unable to read journal"], Some(e)),
+                Err(e) => crate::msg::fatal(super::EXIT_FATAL, &[b"unable to read journal"], Some(e)),
                 Ok(k) => got += k,
             }
         }

@@ -8,9 +8,6 @@ use crate::sys::{fs, proc, sig, time, Errno};
 use alloc::vec::Vec;
 use core::ffi::CStr;
 
-const WARNING: &[u8] = b"svlogd: warning: ";
-const PAUSE: &[u8] = b"svlogd: pausing: ";
-const INFO: &[u8] = b"svlogd: info: ";
 /// How often, and how far apart, a lock held by our own processor child is retried.
 const LOCK_RETRIES: u32 = 200;
 const LOCK_RETRY_MS: u64 = 5;
@@ -18,7 +15,7 @@ const LOCK_RETRY_MS: u64 = 5;
 const PAUSE_MS: u64 = 3000;
 
 pub fn pause(what: &[u8], name: &[u8], e: Errno) {
-    msg::warn(&[PAUSE, what, b": ", name], Some(e));
+    msg::say(b"pausing: ", &[what, b": ", name], Some(e));
     time::sleep_ms(PAUSE_MS);
 }
 
@@ -70,7 +67,7 @@ impl LogDir {
     }
 
     fn warn(&self, what: &[u8], e: Errno) {
-        msg::warn(&[WARNING, what, b": ", self.name], Some(e));
+        msg::warning(&[what, b": ", self.name], Some(e));
     }
 
     /// First half of runit's logdir_open: the directory, its lock, the defaults and
@@ -131,7 +128,7 @@ impl LogDir {
         match fd::read_file(&CBuf::new(&[self.name, b"/config"])) {
             Ok(sa) => {
                 if verbose {
-                    msg::warn(&[INFO, b"read: ", self.name, b"/config"], None);
+                    msg::say(b"info: ", &[b"read: ", self.name, b"/config"], None);
                 }
                 self.conf.parse(&sa);
             }
@@ -170,7 +167,7 @@ impl LogDir {
         }
         self.open_new_current(b"unable to open current");
         if verbose {
-            msg::warn(&[INFO, if fresh { b"new: " } else { b"append: " }, self.name, b"/current"], None);
+            msg::say(b"info: ", &[if fresh { b"new: " } else { b"append: " }, self.name, b"/current"], None);
         }
         self.process_leftover(verbose);
         true
@@ -193,7 +190,7 @@ impl LogDir {
     /// runit's logdir_close on a half-opened directory only says "close: NAME".
     fn info_close(&self, verbose: bool) {
         if verbose {
-            msg::warn(&[INFO, b"close: ", if self.named { self.name } else { b"" }], None);
+            msg::say(b"info: ", &[b"close: ", if self.named { self.name } else { b"" }], None);
         }
     }
 
@@ -252,7 +249,7 @@ impl LogDir {
         if n <= self.conf.nmin {
             return false;
         }
-        msg::warn(&[WARNING, b"out of disk space, delete: ", self.name, b"/", &oldest], None);
+        msg::warning(&[b"out of disk space, delete: ", self.name, b"/", &oldest], None);
         match fs::unlinkat(self.dirfd(), &cstr(&oldest)) {
             Ok(()) => true,
             Err(e) => {
@@ -282,7 +279,7 @@ impl LogDir {
             }
             if tidy && ent.name[26] == b't' {
                 if let Err(e) = fs::unlinkat(dirfd, &CBuf::new(&[&ent.name])) {
-                    msg::warn(&[WARNING, b"unable to unlink processor leftover: ", &ent.name], Some(e));
+                    msg::warning(&[b"unable to unlink processor leftover: ", &ent.name], Some(e));
                 }
                 continue;
             }
@@ -309,7 +306,7 @@ impl LogDir {
             && let Some(o) = oldest
         {
             if verbose {
-                msg::warn(&[INFO, b"delete: ", self.name, b"/", &o], None);
+                msg::say(b"info: ", &[b"delete: ", self.name, b"/", &o], None);
             }
             if let Err(e) = fs::unlinkat(self.dirfd(), &cstr(&o)) {
                 self.warn(b"unable to unlink oldest logfile", e);
@@ -344,7 +341,7 @@ impl LogDir {
         self.close_current();
         if verbose {
             let mut b = [0u8; 20];
-            msg::warn(&[INFO, b"rename: ", self.name, b"/current ", &self.fnsave, b" ", crate::num::fmt_u64(&mut b, self.size)], None);
+            msg::say(b"info: ", &[b"rename: ", self.name, b"/current ", &self.fnsave, b" ", crate::num::fmt_u64(&mut b, self.size)], None);
         }
         before_rename(&self.fnsave);
         let (dirfd, to) = (self.dirfd(), self.fnsave);
@@ -369,7 +366,7 @@ impl LogDir {
             return;
         }
         if verbose {
-            msg::warn(&[INFO, b"close: ", self.name], None);
+            msg::say(b"info: ", &[b"close: ", self.name], None);
         }
         self.flush();
         self.close_current();
@@ -383,7 +380,7 @@ impl LogDir {
             return;
         }
         if self.ppid != 0 {
-            msg::warn(&[WARNING, b"processor already running: ", self.name], None);
+            msg::warning(&[b"processor already running: ", self.name], None);
             return;
         }
         let argv = proc::CVec::new([&b"sh"[..], b"-c", &self.conf.processor]);
@@ -403,13 +400,13 @@ impl LogDir {
         sig::unblock_all();
         // stdout mode ignores SIGPIPE; a processor gets the usual default.
         sig::default(sig::SIGPIPE);
-        let fatal = |what: &[u8], e: Errno| -> ! { msg::die(111, &[b"svlogd: fatal: ", what, b": ", self.name], Some(e)) };
+        let fatal = |what: &[u8], e: Errno| -> ! { msg::fatal(super::EXIT_FATAL, &[what, b": ", self.name], Some(e)) };
         let dirfd = self.dirfd();
         if let Err(e) = fs::fchdir(dirfd) {
             fatal(b"unable to change directory", e);
         }
         if verbose {
-            msg::warn(&[INFO, b"processing: ", self.name, b"/", &self.fnsave], None);
+            msg::say(b"info: ", &[b"processing: ", self.name, b"/", &self.fnsave], None);
         }
         let mut name = self.fnsave;
         let input = fd::open_read(&cstr(&name)).unwrap_or_else(|e| fatal(b"unable to open input for processor", e));
@@ -447,7 +444,7 @@ impl LogDir {
         let mut t = self.fnsave;
         t[26] = b't';
         if !ok {
-            msg::warn(&[WARNING, b"processor failed, restart: ", self.name], None);
+            msg::warning(&[b"processor failed, restart: ", self.name], None);
             let _ = fs::unlinkat(dirfd, &cstr(&t));
             self.processor_start(verbose);
             return;
@@ -460,11 +457,11 @@ impl LogDir {
         });
         let u = self.fnsave;
         if fs::unlinkat(dirfd, &cstr(&u)).is_err() {
-            msg::warn(&[WARNING, b"unable to unlink: ", self.name, b"/", &u], None);
+            msg::warning(&[b"unable to unlink: ", self.name, b"/", &u], None);
         }
         retry(b"unable to rename state", self.name, || fs::renameat(dirfd, c"newstate", c"state"));
         if verbose {
-            msg::warn(&[INFO, b"processed: ", self.name, b"/", &s], None);
+            msg::say(b"info: ", &[b"processed: ", self.name, b"/", &s], None);
         }
         self.process_leftover(verbose);
     }

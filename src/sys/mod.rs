@@ -123,6 +123,25 @@ errnos! {
     REMCHG = EREMCHG,
 }
 
+/// A `&'static [u8]` that is set at startup and read anywhere: the program's message
+/// prefix (msg::set_prog). One atomic pointer to a static slice reference, so a read
+/// always sees a whole value.
+pub struct StaticBytes(core::sync::atomic::AtomicPtr<&'static [u8]>);
+
+impl StaticBytes {
+    pub const fn new(v: &'static &'static [u8]) -> StaticBytes {
+        StaticBytes(core::sync::atomic::AtomicPtr::new(v as *const &[u8] as *mut &'static [u8]))
+    }
+    pub fn set(&self, v: &'static &'static [u8]) {
+        self.0.store(v as *const &[u8] as *mut &'static [u8], core::sync::atomic::Ordering::Relaxed);
+    }
+    pub fn get(&self) -> &'static [u8] {
+        // SAFETY: the pointer always comes from a `&'static &'static [u8]` (new or set):
+        // valid for reads for the whole process and never written through.
+        unsafe { *self.0.load(core::sync::atomic::Ordering::Relaxed) }
+    }
+}
+
 /// The calling thread's errno.
 pub fn errno() -> Errno {
     // SAFETY: __errno_location always returns a valid pointer to this thread's errno.
