@@ -204,7 +204,14 @@ impl Svlogd {
         let bufmax = BUF_MIN.max(2 * (o.linemax + 1));
         let sout = o.stdout.clone().map(|prefix| StdOut { prefix, cur: Vec::new(), batch: Vec::new(), dead: false });
         Svlogd {
-            dirs: names.iter().map(|n| LogDir::new(n)).collect(),
+            dirs: names
+                .iter()
+                .map(|n| {
+                    let mut d = LogDir::new(n);
+                    d.nonstop = sout.is_some();
+                    d
+                })
+                .collect(),
             o,
             journal: None,
             jdir: 0,
@@ -263,12 +270,42 @@ impl Svlogd {
                 ok = true;
             }
         }
+        self.schedule_retries();
         if let (true, Some(j)) = (startup, self.journal.as_mut()) {
             self.midline = j.recovered(&self.dirs);
             j.load(&mut self.buf);
         }
         if !ok && self.sout.is_none() {
             msg::fatal(EXIT_FATAL, &[b"no functional log directories."], None);
+        }
+    }
+
+    /// Stdout mode: a directory that did not open is tried again every PAUSE_MS,
+    /// silently after its first warning (LogDir::give_up).
+    fn schedule_retries(&mut self) {
+        let now = time::mono_ms();
+        for d in self.dirs.iter_mut().filter(|d| d.nonstop) {
+            if d.is_open() {
+                d.retry_at = 0;
+            } else {
+                d.failing = true;
+                d.retry_at = now + logdir::PAUSE_MS;
+            }
+        }
+    }
+
+    /// Stdout mode: tries again the directories given up whose time has come.
+    fn retry_dirs(&mut self, now: u64) {
+        let v = self.o.verbose;
+        let mut any = false;
+        for d in self.dirs.iter_mut().filter(|d| d.retry_at != 0 && d.retry_at <= now) {
+            any = true;
+            if d.open_config(v) {
+                d.open_current(v);
+            }
+        }
+        if any {
+            self.schedule_retries();
         }
     }
 
@@ -320,8 +357,12 @@ impl Svlogd {
                 self.reopenasap = false;
             }
             let now = time::mono_ms();
+            self.retry_dirs(now);
             let mut deadline = now + MAX_SLEEP_MS;
             for i in 0..self.dirs.len() {
+                if self.dirs[i].retry_at != 0 {
+                    deadline = deadline.min(self.dirs[i].retry_at);
+                }
                 if self.dirs[i].conf.tmax != 0 && self.dirs[i].is_open() {
                     if self.dirs[i].trotate <= now {
                         self.settle();
@@ -362,9 +403,16 @@ impl Svlogd {
             Ok(0) => self.eof = true,
             Ok(_) => {}
             Err(e) if e == Errno::AGAIN => {}
-            Err(e) if self.journal.is_some() && e == Errno::INVAL => {
+            Err(e) if self.journal.is_some() && (e == Errno::INVAL || self.sout.is_some()) => {
                 // A file system that takes no splice(2): go on with read(2), as runit.
-                msg::warning(&[b"unable to use journal: ", self.dirs[self.jdir].name], Some(e));
+                // In stdout mode also a journal that cannot be written: the lines must
+                // keep reaching stdout.
+                let d = &mut self.dirs[self.jdir];
+                if !d.failing {
+                    msg::warning(&[b"unable to use journal: ", d.name], Some(e));
+                }
+                // One warning per outage in stdout mode (LogDir::give_up).
+                d.failing = d.nonstop;
                 if let Some(mut j) = self.journal.take() {
                     // What it holds is in memory now: the file must not be replayed.
                     j.done = j.end;

@@ -11,8 +11,9 @@ use core::ffi::CStr;
 /// How often, and how far apart, a lock held by our own processor child is retried.
 const LOCK_RETRIES: u32 = 200;
 const LOCK_RETRY_MS: u64 = 5;
-/// runit's pause: warn, then sleep 3 seconds and try again.
-const PAUSE_MS: u64 = 3000;
+/// runit's pause: warn, then sleep 3 seconds and try again. Also how often a directory
+/// given up in stdout mode is tried again.
+pub const PAUSE_MS: u64 = 3000;
 
 pub fn pause(what: &[u8], name: &[u8], e: Errno) {
     msg::say(b"pausing: ", &[what, b": ", name], Some(e));
@@ -51,11 +52,36 @@ pub struct LogDir {
     pub out: Vec<u8>,
     /// runit sets ld->name only once a lock was taken: until then "close: " has no name.
     named: bool,
+    /// Stdout mode (`-o`/`-O`): a directory that cannot be opened or written is given
+    /// up for a while instead of pausing, so lines keep reaching stdout.
+    pub nonstop: bool,
+    /// Given up (stdout mode): its warning was printed; retries are silent until the
+    /// directory works again.
+    pub failing: bool,
+    /// Given up (stdout mode): monotonic ms of the next try to open it; 0 = none.
+    pub retry_at: u64,
 }
 
 impl LogDir {
     pub fn new(name: &'static [u8]) -> LogDir {
-        LogDir { name, dir: None, cur: None, lock: None, conf: Conf::new(), size: 0, ino: 0, trotate: 0, ppid: 0, fnsave: [0; 27], sel: true, out: Vec::new(), named: false }
+        LogDir {
+            name,
+            dir: None,
+            cur: None,
+            lock: None,
+            conf: Conf::new(),
+            size: 0,
+            ino: 0,
+            trotate: 0,
+            ppid: 0,
+            fnsave: [0; 27],
+            sel: true,
+            out: Vec::new(),
+            named: false,
+            nonstop: false,
+            failing: false,
+            retry_at: 0,
+        }
     }
 
     pub fn is_open(&self) -> bool {
@@ -67,7 +93,38 @@ impl LogDir {
     }
 
     fn warn(&self, what: &[u8], e: Errno) {
-        msg::warning(&[what, b": ", self.name], Some(e));
+        if !self.failing {
+            msg::warning(&[what, b": ", self.name], Some(e));
+        }
+    }
+
+    /// Stdout mode: gives the directory up after `what` failed (one warning per
+    /// outage), `current` marked as closed cleanly if possible; it is tried again
+    /// every PAUSE_MS (Svlogd::retry_dirs) while lines keep going to stdout.
+    fn give_up(&mut self, what: &[u8], e: Errno) {
+        self.warn(what, e);
+        self.failing = true;
+        if let Some(cur) = self.cur.take() {
+            let _ = fd::fchmod(cur.raw(), 0o744);
+        }
+        self.drop_fds();
+        self.out.clear();
+        self.retry_at = time::mono_ms() + PAUSE_MS;
+    }
+
+    /// runit's retry-with-pause; in stdout mode one try, and on failure the directory
+    /// is given up (None).
+    fn attempt<T>(&mut self, what: &[u8], mut f: impl FnMut() -> Result<T, Errno>) -> Option<T> {
+        if !self.nonstop {
+            return Some(retry(what, self.name, f));
+        }
+        match f() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.give_up(what, e);
+                None
+            }
+        }
     }
 
     /// First half of runit's logdir_open: the directory, its lock, the defaults and
@@ -150,7 +207,9 @@ impl LogDir {
             Ok(st) if st.size > 0 && st.mode & fs::S_IXUSR == 0 => {
                 self.new_name(b'u');
                 let to = self.fnsave;
-                retry(b"unable to rename current", self.name, || fs::renameat(dirfd, c"current", &cstr(&to)));
+                if self.attempt(b"unable to rename current", || fs::renameat(dirfd, c"current", &cstr(&to))).is_none() {
+                    return false;
+                }
                 self.rmoldest(verbose);
             }
             Ok(st) => {
@@ -165,7 +224,9 @@ impl LogDir {
                 return false;
             }
         }
-        self.open_new_current(b"unable to open current");
+        if self.open_new_current(b"unable to open current").is_none() {
+            return false;
+        }
         if verbose {
             msg::say(b"info: ", &[if fresh { b"new: " } else { b"append: " }, self.name, b"/current"], None);
         }
@@ -189,17 +250,18 @@ impl LogDir {
 
     /// runit's logdir_close on a half-opened directory only says "close: NAME".
     fn info_close(&self, verbose: bool) {
-        if verbose {
+        if verbose && !self.failing {
             msg::say(b"info: ", &[b"close: ", if self.named { self.name } else { b"" }], None);
         }
     }
 
-    fn open_new_current(&mut self, what: &[u8]) {
+    fn open_new_current(&mut self, what: &[u8]) -> Option<()> {
         let dirfd = self.dirfd();
-        let cur = retry(what, self.name, || fd::openat(dirfd, c"current", fd::O_WRONLY | fd::O_APPEND | fd::O_CREAT, 0o600));
-        retry(b"unable to set mode of current", self.name, || fd::fchmod(cur.raw(), 0o644));
+        let cur = self.attempt(what, || fd::openat(dirfd, c"current", fd::O_WRONLY | fd::O_APPEND | fd::O_CREAT, 0o600))?;
+        self.attempt(b"unable to set mode of current", || fd::fchmod(cur.raw(), 0o644))?;
         self.ino = fs::fstat(cur.raw()).map_or(0, |st| st.ino);
         self.cur = Some(cur);
+        Some(())
     }
 
     fn drop_fds(&mut self) {
@@ -230,10 +292,17 @@ impl LogDir {
         while off < self.out.len() {
             let Some(cur) = self.cur.as_ref() else { break };
             match fd::write(cur.raw(), &self.out[off..]) {
-                Ok(n) => off += n,
+                Ok(n) => {
+                    off += n;
+                    self.failing = false;
+                }
                 Err(e) => {
                     if e == Errno::NOSPC && self.conf.nmin < self.conf.nmax && self.delete_for_space() {
                         continue;
+                    }
+                    if self.nonstop {
+                        self.give_up(b"unable to write to current", e);
+                        break;
                     }
                     pause(b"unable to write to current", self.name, e);
                 }
@@ -338,26 +407,34 @@ impl LogDir {
             return;
         }
         self.flush();
-        self.close_current();
+        if self.close_current().is_none() {
+            return;
+        }
         if verbose {
             let mut b = [0u8; 20];
             msg::say(b"info: ", &[b"rename: ", self.name, b"/current ", &self.fnsave, b" ", crate::num::fmt_u64(&mut b, self.size)], None);
         }
         before_rename(&self.fnsave);
         let (dirfd, to) = (self.dirfd(), self.fnsave);
-        retry(b"unable to rename current", self.name, || fs::renameat(dirfd, c"current", &cstr(&to)));
-        self.open_new_current(b"unable to create new current");
+        if self.attempt(b"unable to rename current", || fs::renameat(dirfd, c"current", &cstr(&to))).is_none()
+            || self.open_new_current(b"unable to create new current").is_none()
+        {
+            return;
+        }
         self.size = 0;
         self.rmoldest(verbose);
         self.processor_start(verbose);
     }
 
-    /// fsync, mark closed cleanly (chmod 0744), close.
-    fn close_current(&mut self) {
-        if let Some(cur) = self.cur.take() {
-            retry(b"unable to fsync current logfile", self.name, || fd::fsync(cur.raw()));
-            retry(b"unable to set mode of current", self.name, || fd::fchmod(cur.raw(), 0o744));
-        }
+    /// fsync, mark closed cleanly (chmod 0744), close. None: given up (stdout mode).
+    fn close_current(&mut self) -> Option<()> {
+        let cur = self.cur.take()?;
+        let raw = cur.raw();
+        self.cur = Some(cur);
+        self.attempt(b"unable to fsync current logfile", || fd::fsync(raw))?;
+        self.attempt(b"unable to set mode of current", || fd::fchmod(raw, 0o744))?;
+        self.cur = None;
+        Some(())
     }
 
     /// runit's logdir_close.

@@ -804,3 +804,94 @@ fn sighup_while_a_processor_runs() {
     assert!(!err.contains("failed") && err.matches("processing:").count() == 1, "{err}");
     assert_eq!(snapshot(&log), ["@s 744: ONE\n", "current 744: two\n", "state 644: "]);
 }
+
+/// A tmpfs at `t/mnt` holding an empty log directory `mnt/log`, remounted read-only
+/// (a read-only root as in a container with `--read-only`).
+fn read_only_log(t: &TempDir) -> Option<(Tmpfs, PathBuf)> {
+    let fs = Tmpfs::new(t.join("mnt"), "1m")?;
+    let log = t.join("mnt/log");
+    std::fs::create_dir(&log).unwrap();
+    assert!(Command::new("mount").args(["-o", "remount,ro"]).arg(t.join("mnt")).status().unwrap().success());
+    Some((fs, log))
+}
+
+/// Writes `data` to svlogd's stdin from a thread; the thread must finish (svlogd keeps
+/// reading), and `l.stdin` is given back.
+fn write_unblocked(l: &mut Live, data: Vec<u8>) {
+    let mut stdin = l.stdin.take().unwrap();
+    let w = std::thread::spawn(move || stdin.write_all(&data).map(|_| stdin));
+    wait_until(60, "the writer to finish (never blocked)", || w.is_finished());
+    l.stdin = Some(w.join().unwrap().unwrap());
+}
+
+#[test]
+fn stdout_mode_read_only_log_dir_keeps_lines_flowing_and_retries() {
+    let t = TempDir::new("svlogd-ro-o");
+    let Some((fs, log)) = read_only_log(&t) else { return };
+    let mut c = svlogd(Imp::U, t.path()).unwrap();
+    c.args(["-O", "", "mnt/log"]);
+    let mut l = Live::start(c);
+    // Far more than a pipe holds: every line reaches stdout, the writer never waits.
+    write_unblocked(&mut l, zlines(1, 20000));
+    wait_until(60, "every line on stdout", || l.out.text().lines().count() == 20000);
+    assert_eq!(l.out.text(), String::from_utf8(zlines(1, 20000)).unwrap());
+    // The directory is retried in the background: once writable, it is used again.
+    assert!(Command::new("mount").args(["-o", "remount,rw"]).arg(&fs.0).status().unwrap().success());
+    let mut n = 20000;
+    wait_until(60, "the directory used again", || {
+        n += 1;
+        l.write(&zlines(n, n));
+        log.join("current").exists() && !all_lines(&log).is_empty()
+    });
+    let (out, err) = l.close();
+    // Every line on stdout; in the directory, those from its reopening on.
+    assert_eq!(out, String::from_utf8(zlines(1, n)).unwrap());
+    let first: usize = all_lines(&log)[0][..6].parse().unwrap();
+    assert_sequence(&log, first, n);
+    // One warning for the whole outage.
+    assert_eq!(err, "svlogd: warning: unable to lock directory: mnt/log: read-only file system\n");
+}
+
+#[test]
+fn read_only_log_dir_without_stdout_mode_is_runits() {
+    // No -o: runit's behaviour, compared with C svlogd where it is installed (a directory
+    // that fails while in use pauses: full_disk_pauses_then_resumes_without_loss).
+    for imp in [Imp::U, Imp::C] {
+        let t = TempDir::new("svlogd-ro-plain");
+        let Some((_fs, _log)) = read_only_log(&t) else { return };
+        let Some(mut c) = svlogd(imp, t.path()) else { continue };
+        c.arg("mnt/log");
+        let o = feed(c, b"x\n", 30);
+        expect(&o, 111, "", "svlogd: warning: unable to lock directory: mnt/log: read-only file system\nsvlogd: fatal: no functional log directories.\n");
+    }
+}
+
+#[test]
+fn stdout_mode_full_disk_does_not_block_then_resumes() {
+    let t = TempDir::new("svlogd-full-o");
+    let Some(fs) = Tmpfs::new(t.join("mnt"), "64k") else { return };
+    let log = t.join("mnt/log");
+    std::fs::create_dir(&log).unwrap();
+    std::fs::write(log.join("config"), "s8192\nn0\n").unwrap();
+    let mut c = svlogd(Imp::U, t.path()).unwrap();
+    c.args(["-O", "", "mnt/log"]);
+    let mut l = Live::start(c);
+    // About 1.2 MB: far more than the file system holds.
+    write_unblocked(&mut l, zlines(1, 25000));
+    wait_until(60, "every line on stdout", || l.out.text().lines().count() == 25000);
+    assert_eq!(l.out.text(), String::from_utf8(zlines(1, 25000)).unwrap());
+    // One warning for the outage (whichever of current and the journal failed first).
+    let err = l.stderr();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("svlogd: warning: unable to ") && err.ends_with(": mnt/log: out of disk space\n"), "{err}");
+    // Room again: the directory is used again within a few seconds.
+    fs.resize("2m");
+    let before = all_lines(&log).len();
+    wait_until(60, "the directory used again", || {
+        l.write(&zlines(25001, 25001));
+        all_lines(&log).iter().any(|x| x.starts_with("025001 "))
+    });
+    let (_, err) = l.close();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(all_lines(&log).len() > before);
+}
