@@ -81,6 +81,8 @@ struct Svc {
     check_pid: Pid,
     probe_at: Option<u64>,
     check_gap: u64,
+    /// A process left running by a runsv that died, watched through its pidfd.
+    adopted: Option<Fd>,
 }
 
 struct Runsv {
@@ -93,6 +95,7 @@ struct Runsv {
     deps: deps::Deps,
 }
 
+mod adopt;
 mod deps;
 
 impl Svc {
@@ -117,6 +120,7 @@ impl Svc {
             check_pid: 0,
             probe_at: None,
             check_gap: CHECK_FIRST_MS,
+            adopted: None,
         }
     }
 
@@ -158,6 +162,8 @@ impl Svc {
                 return false;
             }
         }
+        // Before the first status write: what a dead runsv left running is taken over.
+        adopt::adopt(self, r);
         self.open_fifos(r);
         true
     }
@@ -473,6 +479,9 @@ pub fn main(args: Args) -> i32 {
     rs.svc.open_supervise(&r);
     if let Some(l) = rs.log.as_mut() {
         l.open_supervise(&r);
+        if let Some(p) = adopt::recover_pipe(rs.svc.pid, l.pid) {
+            rs.logpipe = Some(p);
+        }
     }
     rs.run(&sigs)
 }
@@ -695,19 +704,25 @@ impl Runsv {
                         s.probe_at = Some(time::mono_ms() + s.check_gap);
                     }
                 } else if pid == s.pid {
-                    let was_run = s.m.state == State::Run;
-                    s.pid = 0;
-                    s.term = false;
-                    if was_run {
-                        s.last_pid = pid;
-                        s.disarm_ready();
-                    }
-                    let finish = !log && was_run && fd::open_read(c"finish").is_ok();
-                    let critical = !log && was_run && fs::exists(c"critical");
-                    self.apply(log, Event::Exited { wstat: st, finish, critical });
+                    self.exited(log, pid, st);
                 }
             }
         }
+    }
+
+    /// The process `pid` of the service or logger ended with wait status `st`.
+    fn exited(&mut self, log: bool, pid: Pid, st: i32) {
+        let s = self.sv(log);
+        let was_run = s.m.state == State::Run;
+        s.pid = 0;
+        s.term = false;
+        if was_run {
+            s.last_pid = pid;
+            s.disarm_ready();
+        }
+        let finish = !log && was_run && fd::open_read(c"finish").is_ok();
+        let critical = !log && was_run && fs::exists(c"critical");
+        self.apply(log, Event::Exited { wstat: st, finish, critical });
     }
 
     /// The readiness probes that are due: the settle deadline, a `./check` run.
@@ -818,6 +833,8 @@ impl Runsv {
                 fd::pollfd(fd_of(self.svc.notify.as_ref()), fd::POLLIN),
                 fd::pollfd(fd_of(l.and_then(|l| l.notify.as_ref())), fd::POLLIN),
                 fd::pollfd(self.deps.raw(), fd::POLLIN),
+                fd::pollfd(fd_of(self.svc.adopted.as_ref()), fd::POLLIN),
+                fd::pollfd(fd_of(l.and_then(|l| l.adopted.as_ref())), fd::POLLIN),
             ];
             let _ = fd::poll(&mut pfd, timeout);
 
@@ -838,6 +855,15 @@ impl Runsv {
             }
             if pfd[5].revents != 0 {
                 self.deps.drain();
+            }
+            for (i, log) in [(6, false), (7, true)] {
+                if pfd[i].revents != 0 {
+                    // An adopted process ended; not our child, so its status is unknown
+                    // (./finish gets -1 255: README "Faults").
+                    self.sv(log).adopted = None;
+                    let pid = self.sv(log).pid;
+                    self.exited(log, pid, -1);
+                }
             }
 
             // At most one byte per FIFO per turn, as runit: starts and exits in between.
