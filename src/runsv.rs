@@ -323,10 +323,18 @@ impl Svc {
             v.extend_from_slice(h);
         } else if self.last_pid != 0 {
             let st = m.wstat;
-            v.extend_from_slice(if st & 0x7f == 0 { b"exited " } else { b"killed " });
-            put_num(&mut v, self.last_pid as u64);
-            v.push(b' ');
-            put_num(&mut v, if st & 0x7f == 0 { ((st >> 8) & 0xff) as u64 } else { (st & 0x7f) as u64 });
+            let (word, n): (&[u8], i32) = if st & 0x7f == 0 { (b" exited ", (st >> 8) & 0xff) } else { (b" killed ", st & 0x7f) };
+            // `exited PID CODE`, `killed PID SIG`; `failed PID exited CODE` once runsv gave up.
+            if m.failed {
+                v.extend_from_slice(b"failed ");
+                put_num(&mut v, self.last_pid as u64);
+                v.extend_from_slice(word);
+            } else {
+                v.extend_from_slice(&word[1..]);
+                put_num(&mut v, self.last_pid as u64);
+                v.push(b' ');
+            }
+            put_num(&mut v, n as u64);
         } else {
             return v;
         }
@@ -379,6 +387,26 @@ impl Svc {
             _ => Ready::Settle(
                 fd::read_file(&self.path(b"settle-ms")).ok().and_then(|v| num::parse_u64(trim(&v))).unwrap_or(SETTLE_MS),
             ),
+        };
+    }
+
+    /// The restart policy files (README "Restart policy"), read before each start.
+    fn read_policy(&mut self) {
+        let nums = |name: &[u8]| -> [u64; 3] {
+            let mut out = [0u64; 3];
+            let v = fd::read_file(&self.path(name)).unwrap_or_default();
+            for (i, w) in v.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).take(3).enumerate() {
+                out[i] = num::parse_u64(w).unwrap_or(0);
+            }
+            out
+        };
+        let [cap, ..] = nums(b"restart-backoff");
+        let [n, t, reset] = nums(b"restart-limit");
+        self.m.policy = machine::Policy {
+            backoff_max: cap.saturating_mul(1000),
+            limit: n.min(u32::MAX as u64) as u32,
+            window: t.saturating_mul(1000),
+            reset: reset.saturating_mul(1000),
         };
     }
 
@@ -598,6 +626,7 @@ impl Runsv {
                 self.custom(false, b'u');
             }
             self.sv(log).read_ready_config();
+            self.sv(log).read_policy();
         }
         let mut b1 = [0u8; 21];
         let mut b2 = [0u8; 20];

@@ -9,6 +9,22 @@ pub const THROTTLE_MS: u64 = 1000;
 /// runit retries a failed fork after five seconds.
 pub const FORK_RETRY_MS: u64 = 5000;
 
+/// The opt-in restart policy (README "Restart policy"); all zero is runit's pace.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(test, derive(Debug))]
+pub struct Policy {
+    /// `restart-backoff`: the cap (ms) of a delay that doubles from 1 s per failed run.
+    pub backoff_max: u64,
+    /// `restart-limit N T [R]`: at most N failed runs within T ms; a run of R ms or more
+    /// (default 10 s) is not a failure and clears the count.
+    pub limit: u32,
+    pub window: u64,
+    pub reset: u64,
+}
+
+/// A run at least this long is not a failed start (unless `restart-limit` says otherwise).
+pub const RESET_MS: u64 = 10_000;
+
 /// What happened.
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
@@ -72,6 +88,16 @@ pub struct Machine {
     pub wstat: i32,
     /// A critical service ended on its own: runsv exits with this code once it is down.
     pub critical: Option<i32>,
+    pub policy: Policy,
+    /// Failed runs counted since `window_start`; `failed`: the budget is spent, runsv has
+    /// stopped trying until `u`.
+    pub fails: u32,
+    pub window_start: u64,
+    pub failed: bool,
+    /// The policy's delay, applied once ./finish has ended.
+    pub pending: u64,
+    /// The run was asked to stop (TERM or KILL sent): its end is not a failure.
+    pub asked: bool,
 }
 
 impl Machine {
@@ -88,6 +114,12 @@ impl Machine {
             not_before: 0,
             wstat: 0,
             critical: None,
+            policy: Policy { backoff_max: 0, limit: 0, window: 0, reset: 0 },
+            fails: 0,
+            window_start: 0,
+            failed: false,
+            pending: 0,
+            asked: false,
         }
     }
 
@@ -107,6 +139,9 @@ impl Machine {
         use Action::*;
         let run = self.running();
         let stop = if run { Some(Stop) } else { None };
+        if stop.is_some() && matches!(ev, Event::Ctl(b'd' | b'x' | b't') | Event::Term) || ev == Event::Ctl(b'k') {
+            self.asked = true;
+        }
         match ev {
             Event::Ctl(b'd') => {
                 self.want = Want::Down;
@@ -114,6 +149,8 @@ impl Machine {
             }
             Event::Ctl(b'u') => {
                 self.want = Want::Up;
+                self.failed = false;
+                self.fails = 0;
                 [Some(Status), None, None]
             }
             Event::Ctl(b'o') => {
@@ -151,6 +188,7 @@ impl Machine {
                 }
                 self.busy = true;
                 self.ready = false;
+                self.asked = false;
                 self.paused = false;
                 self.once = false;
                 [Some(Status), None, None]
@@ -175,9 +213,44 @@ impl Machine {
             // ./finish ended.
             self.state = State::Down;
             self.throttle(now);
+            self.not_before = self.not_before.max(now + self.pending);
             return [Some(Action::Status), None, None];
         }
         self.wstat = wstat;
+        let ran = now.saturating_sub(self.started);
+        let p = self.policy;
+        let mut delay = if ran < THROTTLE_MS { THROTTLE_MS } else { 0 };
+        self.pending = 0;
+        if self.want == Want::Up && !self.asked && (p.limit > 0 || p.backoff_max > 0) {
+            if ran >= if p.reset > 0 { p.reset } else { RESET_MS } {
+                self.fails = 0;
+            } else {
+                if self.fails == 0 || now.saturating_sub(self.window_start) > p.window {
+                    self.fails = 0;
+                    self.window_start = now;
+                }
+                self.fails += 1;
+                if p.backoff_max > 0 {
+                    delay = (THROTTLE_MS << (self.fails - 1).min(20)).min(p.backoff_max.max(THROTTLE_MS));
+                    self.pending = delay;
+                }
+                // The budget is spent: down and visibly failed until `u` (a critical service
+                // ends the container now, with this run's code).
+                if p.limit > 0 && self.fails >= p.limit {
+                    self.failed = true;
+                    self.want = if critical { Want::Up } else { Want::Down };
+                }
+            }
+            // With a limit, `critical` waits for the budget to be spent.
+            if p.limit > 0 && !self.failed {
+                return self.down_after(finish, now, delay, false);
+            }
+        }
+        self.down_after(finish, now, delay, critical)
+    }
+
+    fn down_after(&mut self, finish: bool, now: u64, delay: u64, critical: bool) -> Actions {
+        let wstat = self.wstat;
         if critical && self.want == Want::Up && !self.log {
             // A critical service ended on its own: finish, drain the log, then runsv exits
             // with its code so runsvdir can end the container with it.
@@ -193,7 +266,7 @@ impl Machine {
             return [sweep, Some(Action::Status), None];
         }
         self.state = State::Down;
-        self.throttle(now);
+        self.not_before = now + delay;
         [sweep, Some(Action::Status), None]
     }
 
@@ -399,6 +472,44 @@ mod tests {
         x.step(EXIT0, 0);
         assert!(!x.ready);
         assert!(acts(x.step(Event::Ready, 0)).is_empty());
+    }
+
+    #[test]
+    fn restart_policy_backs_off_and_gives_up() {
+        let mut x = m(State::Down, Want::Up, false);
+        x.policy = Policy { backoff_max: 4000, limit: 4, window: 60_000, reset: 5000 };
+        let mut now = 0;
+        let mut delays = alloc::vec::Vec::new();
+        for _ in 0..4 {
+            x.step(Event::Due, now);
+            x.step(Event::Forked(true), now);
+            now += 100;
+            x.step(EXIT0, now);
+            delays.push(x.due_at().map(|t| t - now));
+            now = x.not_before;
+        }
+        assert_eq!(delays, [Some(1000), Some(2000), Some(4000), None]);
+        assert!(x.failed && x.want == Want::Down);
+        // `u` starts it again with a fresh budget.
+        x.step(Event::Ctl(b'u'), now);
+        assert!(!x.failed && x.fails == 0);
+        assert_eq!(acts(x.step(Event::Due, now + 4000)), [Start]);
+        // A long run clears the count.
+        x.step(Event::Forked(true), now);
+        x.step(EXIT0, now + 5000);
+        assert_eq!(x.fails, 0);
+    }
+
+    #[test]
+    fn critical_with_a_limit_waits_for_the_budget() {
+        let mut x = m(State::Run, Want::Up, true);
+        x.policy = Policy { backoff_max: 0, limit: 2, window: 60_000, reset: 0 };
+        let c = Event::Exited { wstat: 5 << 8, finish: false, critical: true };
+        x.step(c, 10);
+        assert_eq!((x.critical, x.want), (None, Want::Up));
+        x.step(Event::Forked(true), 2000);
+        x.step(c, 2010);
+        assert_eq!((x.critical, x.want), (Some(5), Want::Exit));
     }
 
     #[test]
