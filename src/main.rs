@@ -11,6 +11,7 @@ mod msg;
 mod num;
 mod opt;
 mod settings;
+mod rundir;
 #[cfg(not(test))]
 mod rt;
 mod svstatus;

@@ -1,46 +1,88 @@
-//! runsv: supervises one service and its optional log service; the only writer of
-//! `supervise/`. One poll loop over a signalfd and the two control FIFOs: no busy
-//! waiting, no periodic wake-up while idle.
+//! runsv: supervises one service and its optional log service; the only writer of their
+//! supervise directories. One poll loop over a signalfd, the control FIFOs and the
+//! readiness pipes: no busy waiting, no periodic wake-up while idle. What happens next is
+//! decided by the state machine in `runsv/machine.rs`; this file performs its actions.
 use crate::msg::{self, CBuf};
 use crate::num;
+use crate::rundir;
 use crate::svstatus::{stat_text, State, Status, Want};
 use crate::sys::proc::{CVec, Env, Pid};
 use crate::sys::{fd, fd::Fd, fs, proc, sig, time, Errno};
 use crate::Args;
 use alloc::vec::Vec;
+use machine::{Action, Event, Machine};
 
-const FATAL: i32 = 111;
-const USAGE: i32 = 1;
-/// runit restarts a service that ran less than a second only after a one-second pause.
-const THROTTLE_MS: u64 = 1000;
-/// runit retries a failed fork after five seconds.
-const FORK_RETRY_MS: u64 = 5000;
+mod machine;
 
-/// One supervised process: the service (`./run`, `./finish`) or its logger (`log/run`).
+const EXIT_FATAL: i32 = 111;
+const EXIT_USAGE: i32 = 1;
+/// The pipe runsv holds between the service and its logger: big enough that a logger
+/// restart does not stall a busy service (the kernel's 64 KiB where this is refused).
+const LOG_PIPE_BYTES: i32 = 1 << 20;
+/// Readiness: a run with neither `notification-fd` nor `check` is ready once it has been up
+/// this long (runit counts a shorter run as a failed start); `settle-ms` sets another.
+const SETTLE_MS: u64 = 1000;
+/// `./check` is run first after CHECK_FIRST_MS, then with the gap doubling up to CHECK_MAX_MS.
+const CHECK_FIRST_MS: u64 = 10;
+const CHECK_MAX_MS: u64 = 1000;
+/// A dependency whose supervise directory cannot be watched is looked at this often (at most).
+const DEP_POLL_MAX_MS: u64 = 500;
+/// A failed write of `supervise/` files is tried again after this long.
+const RETRY_STATUS_MS: u64 = 1000;
+
+/// The signals runsv reads from its signalfd. CHLD, TERM and INT act; every other signal
+/// whose default would end or stop runsv is blocked and read away, so a stray HUP, USR1
+/// or PIPE (its stderr is runsvdir's `log:` pipe) never kills it (README "runsv", D9).
+const SIGNALS: [i32; 18] = [
+    sig::SIGCHLD, sig::SIGTERM, sig::SIGINT, sig::SIGHUP, sig::SIGQUIT, sig::SIGALRM, sig::SIGUSR1, sig::SIGUSR2,
+    sig::SIGPIPE, sig::SIGPWR, 16, /* STKFLT */ 20, /* TSTP */ 21, /* TTIN */ 22, /* TTOU */
+    24, /* XCPU */ 25, /* XFSZ */ 26, /* VTALRM */ 27, /* PROF */
+];
+
+/// How a run says it is ready (README "Readiness").
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ready {
+    /// `notification-fd`: a newline on this fd.
+    Fd(i32),
+    /// `./check` exits 0.
+    Check,
+    /// Up for this many ms.
+    Settle(u64),
+}
+
+/// One supervised process, the service (`./run`, `./finish`) or its logger (`log/run`):
+/// its machine, its paths, its supervise/ files and descriptors.
 struct Svc {
-    /// "" for the service, "log/" for the logger: prefix of every path.
+    m: Machine,
+    /// "" for the service, "log/" for the logger: where `run` is.
     dir: &'static [u8],
+    /// The supervise directory with a trailing '/' (`supervise/`, `log/supervise/`, or one
+    /// in the run directory); None: no writable place, the state lives in memory only.
+    sup: Option<Vec<u8>>,
     pid: Pid,
-    state: State,
-    want: Want,
+    /// The pid of the last run that ended (for `supervise/health`).
+    last_pid: Pid,
     term: bool,
-    paused: bool,
     /// Wall-clock time of the last state change (the TAI64N stamp in `status`).
     stamp: (u64, u32),
-    /// Monotonic time `./run` last started: the throttle counts from here (weakness 9:
-    /// runit uses the wall clock).
-    started_ms: u64,
-    /// No start before this monotonic time (the throttle, a fork retry); 0 = none.
-    not_before: u64,
-    /// `o` while throttled: start once when allowed even though want is down.
-    once: bool,
-    wstat: i32,
-    /// The pid last written to `supervise/pid` (None: never written).
+    /// What supervise/pid and supervise/health last said (None: never written).
     pid_written: Option<Pid>,
+    health_written: Vec<u8>,
+    /// A write of supervise/ files failed: try again at this monotonic time.
+    retry_at: Option<u64>,
     ctl: Option<Fd>,
     ctl_w: Option<Fd>,
     ok: Option<Fd>,
     lock: Option<Fd>,
+    ready: Ready,
+    /// The read end of the notification pipe while the run may still write to it.
+    notify: Option<Fd>,
+    /// `./check` running now, and when to run it next / the settle deadline.
+    check_pid: Pid,
+    probe_at: Option<u64>,
+    check_gap: u64,
+    /// A process left running by a runsv that died, watched through its pidfd.
+    adopted: Option<Fd>,
 }
 
 struct Runsv {
@@ -50,101 +92,429 @@ struct Runsv {
     /// The log pipe, held by runsv for its whole life so nothing buffered is lost while
     /// either side restarts; dropped when the service is down for good.
     logpipe: Option<(Fd, Fd)>,
-    /// Set when a `critical` service exited on its own: runsv exits with this code.
-    critical: Option<i32>,
+    deps: deps::Deps,
 }
 
+mod adopt;
+mod deps;
+
 impl Svc {
-    fn new(islog: bool) -> Svc {
+    fn new(islog: bool, want: Want) -> Svc {
         Svc {
+            m: Machine::new(islog, want),
             dir: if islog { b"log/" } else { b"" },
+            sup: None,
             pid: 0,
-            state: State::Down,
-            want: Want::Up,
+            last_pid: 0,
             term: false,
-            paused: false,
             stamp: time::now(),
-            started_ms: 0,
-            not_before: 0,
-            once: false,
-            wstat: 0,
             pid_written: None,
+            health_written: Vec::new(),
+            retry_at: None,
             ctl: None,
             ctl_w: None,
             ok: None,
             lock: None,
+            ready: Ready::Settle(SETTLE_MS),
+            notify: None,
+            check_pid: 0,
+            probe_at: None,
+            check_gap: CHECK_FIRST_MS,
+            adopted: None,
         }
     }
+
+    /// A file in this process's directory (`run`, `log/run`, ...).
     fn path(&self, p: &[u8]) -> CBuf {
         CBuf::new(&[self.dir, p])
     }
-    fn running(&self) -> bool {
-        self.pid != 0 && self.state == State::Run
+
+    /// A file in the supervise directory, shown as runit names it in messages
+    /// (`supervise/lock`, `log/supervise/lock`) when it is in the service directory.
+    fn sup_path(&self, name: &[u8]) -> CBuf {
+        CBuf::new(&[self.sup.as_deref().unwrap_or(b""), name])
+    }
+
+    // ---- The supervise directory.
+
+    /// Sets up the supervise directory: `supervise/` as runit does (mkdir; a symlink's
+    /// target is created, one level), else one in the run directory (README "Read-only and
+    /// non-root"), else none. Then the lock, `control` and `ok`.
+    fn open_supervise(&mut self, r: &Reporter) -> bool {
+        let local = CBuf::new(&[self.dir, b"supervise"]);
+        let reason = match self.make_local(&local, r) {
+            Ok(()) => match self.take_lock(&local, r) {
+                Ok(()) => {
+                    self.sup = Some(CBuf::new(&[local.bytes(), b"/"]).bytes().to_vec());
+                    None
+                }
+                Err(e) => Some(e),
+            },
+            Err(e) => Some(e),
+        };
+        if let Some(e) = reason {
+            if let Err(e2) = self.use_rundir(r) {
+                r.warn(
+                    &[b"no writable supervise directory (./", local.bytes(), b": ", crate::errstr::errstr(e), b"; ", rundir::base(), b")"],
+                    Some(e2),
+                );
+                r.warn(&[b"sv cannot control ", if self.m.log { b"the log service" } else { b"this service" }, b": its state is kept in memory"], None);
+                return false;
+            }
+        }
+        // Before the first status write: what a dead runsv left running is taken over.
+        adopt::adopt(self, r);
+        self.open_fifos(r);
+        true
+    }
+
+    /// mkdir `supervise` (or the target of a `supervise` symlink, one level, as runit).
+    /// Err only where a run directory stands in: there is no `supervise` and it cannot be
+    /// made (read-only, no permission); anything else is left for the lock to report.
+    fn make_local(&self, path: &CBuf, r: &Reporter) -> Result<(), Errno> {
+        let e = match fs::mkdir(path, 0o700) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        let mut buf = [0u8; 256];
+        match fs::readlink(path, &mut buf) {
+            Ok(n) if n >= buf.len() => r.die(&[b"unable to readlink ./", path.bytes(), b": name too long"], None),
+            Ok(n) => {
+                let target = &buf[..n];
+                // A relative target resolves from the directory holding the link.
+                let t = if target.first() == Some(&b'/') { CBuf::new(&[target]) } else { CBuf::new(&[self.dir, target]) };
+                let _ = fs::mkdir(&t, 0o700);
+                Ok(())
+            }
+            Err(le) if le == Errno::NOENT && lockout(e) => Err(e),
+            Err(le) if le == Errno::INVAL || le == Errno::NOENT => Ok(()),
+            Err(le) => r.die(&[b"unable to readlink ./", path.bytes()], Some(le)),
+        }
+    }
+
+    /// Opens and flocks the lock file: non-blocking for the service (a second runsv must
+    /// fail at once), blocking for the logger, as runit does. Errors that a run directory
+    /// can stand in for (read-only, a root-owned `supervise/` left behind) are returned.
+    fn take_lock(&mut self, dir: &CBuf, r: &Reporter) -> Result<(), Errno> {
+        let p = CBuf::new(&[dir.bytes(), b"/lock"]);
+        let f = match fd::open_append(&p) {
+            Ok(f) => f,
+            Err(e) if lockout(e) && !fs::lstat(dir).is_ok_and(|st| st.is_link()) => return Err(e),
+            Err(e) => r.die(&[b"unable to open ", p.bytes()], Some(e)),
+        };
+        let op = if self.m.log { fd::LOCK_EX } else { fd::LOCK_EX | fd::LOCK_NB };
+        fd::flock(f.raw(), op).unwrap_or_else(|e| r.die(&[b"unable to lock ", p.bytes()], Some(e)));
+        self.lock = Some(f);
+        Ok(())
+    }
+
+    /// The run directory: $URUNIT_RUNDIR or /run/urunit, then one directory per service
+    /// named after its physical path.
+    fn use_rundir(&mut self, r: &Reporter) -> Result<(), Errno> {
+        let base = rundir::base();
+        let _ = fs::mkdir(&CBuf::new(&[base]), 0o700);
+        let mut cwd = [0u8; 4096];
+        let n = fs::getcwd(&mut cwd)?;
+        let mut dir = Vec::with_capacity(n + 64);
+        dir.extend_from_slice(base);
+        dir.push(b'/');
+        let mut phys = cwd[..n].to_vec();
+        if self.m.log {
+            phys = physical(c"log").unwrap_or_else(|| {
+                let mut p = phys.clone();
+                p.extend_from_slice(b"/log");
+                p
+            });
+        }
+        rundir::key(&phys, &mut dir);
+        let path = CBuf::new(&[&dir]);
+        match fs::mkdir(&path, 0o700) {
+            Err(e) if !fs::stat(&path).is_ok_and(|st| st.is_dir()) => return Err(e),
+            _ => {}
+        }
+        self.take_lock(&path, r)?;
+        dir.push(b'/');
+        self.sup = Some(dir);
+        Ok(())
+    }
+
+    /// Creates and opens `control` (reader, and our own writer so it never reports EOF)
+    /// and `ok` (held open for reading: a client's non-blocking open for writing then
+    /// succeeds, which is how sv knows runsv is running).
+    fn open_fifos(&mut self, r: &Reporter) {
+        let path = self.sup_path(b"control");
+        let _ = fs::mkfifo(&path, 0o600);
+        match fs::stat(&path) {
+            Ok(st) if st.is_fifo() => {}
+            Ok(_) => r.die(&[path.bytes(), b" exists but is not a fifo"], None),
+            Err(e) => r.die(&[b"unable to stat ", path.bytes()], Some(e)),
+        }
+        let open = |f: fn(&core::ffi::CStr) -> Result<Fd, Errno>| f(&path).unwrap_or_else(|e| r.die(&[b"unable to open ", path.bytes()], Some(e)));
+        self.ctl = Some(open(fd::open_read_nb));
+        self.ctl_w = Some(open(fd::open_write_nb));
+        self.update_status(r);
+        let path = self.sup_path(b"ok");
+        let _ = fs::mkfifo(&path, 0o600);
+        self.ok = Some(fd::open_read_nb(&path).unwrap_or_else(|e| r.die(&[b"unable to read ", path.bytes()], Some(e))));
+    }
+
+    // ---- supervise/ files.
+
+    /// runit's update_status: pid (when it changed), stat, status; each written to
+    /// NAME.new and renamed into place; then urunit's `health` when it changed. A failed
+    /// write warns and is tried again until the files are whole and true.
+    fn update_status(&mut self, r: &Reporter) {
+        if self.sup.is_none() {
+            return;
+        }
+        let ok = self.write_status(r);
+        self.retry_at = if ok { None } else { Some(time::mono_ms() + RETRY_STATUS_MS) };
+    }
+
+    fn write_status(&mut self, r: &Reporter) -> bool {
+        let m = &self.m;
+        let mut text = Vec::with_capacity(40);
+        stat_text(&mut text, m.state, m.paused, self.term, m.want);
+        let st = Status {
+            secs: self.stamp.0,
+            nanos: self.stamp.1,
+            pid: self.pid as u32,
+            paused: m.paused,
+            want: if m.want == Want::Up { b'u' } else { b'd' },
+            term: self.term,
+            state: m.state as u8,
+        }
+        .pack();
+        let pid = self.pid;
+        if self.pid_written != Some(pid) {
+            let mut body = Vec::with_capacity(12);
+            if pid != 0 {
+                put_num(&mut body, pid as u64);
+                body.push(b'\n');
+            }
+            match self.write_file(b"pid", &body, r) {
+                Some(true) => self.pid_written = Some(pid),
+                Some(false) => {}
+                None => return false,
+            }
+        }
+        // runit gives up on the rest of the update when stat cannot be opened or renamed.
+        if self.write_file(b"stat", &text, r).is_none() || self.write_file(b"status", &st, r) != Some(true) {
+            return false;
+        }
+        let h = self.health(r.deps_line(self.m.log));
+        if !h.is_empty() && h != self.health_written {
+            if self.write_file(b"health", &h, r) != Some(true) {
+                return false;
+            }
+            self.health_written = h;
+        }
+        true
+    }
+
+    /// The `supervise/health` line (README "Readiness"): empty when there is nothing to say.
+    fn health(&self, held: Option<&[u8]>) -> Vec<u8> {
+        let mut v = Vec::with_capacity(32);
+        let m = &self.m;
+        if m.running() {
+            v.extend_from_slice(if m.ready { b"ready " } else { b"starting " });
+            put_num(&mut v, self.pid as u64);
+        } else if let Some(h) = held.filter(|_| m.state == State::Down && !self.m.log) {
+            v.extend_from_slice(h);
+        } else if self.last_pid != 0 {
+            let st = m.wstat;
+            let (word, n): (&[u8], i32) = if st & 0x7f == 0 { (b" exited ", (st >> 8) & 0xff) } else { (b" killed ", st & 0x7f) };
+            // `exited PID CODE`, `killed PID SIG`; `failed PID exited CODE` once runsv gave up.
+            if m.failed {
+                v.extend_from_slice(b"failed ");
+                put_num(&mut v, self.last_pid as u64);
+                v.extend_from_slice(word);
+            } else {
+                v.extend_from_slice(&word[1..]);
+                put_num(&mut v, self.last_pid as u64);
+                v.push(b' ');
+            }
+            put_num(&mut v, n as u64);
+        } else {
+            return v;
+        }
+        v.push(b'\n');
+        v
+    }
+
+    /// Writes NAME.new and renames it to NAME. Some(true): done; Some(false): failed, but
+    /// runit goes on with the next file; None: runit gives up on the rest of the update.
+    fn write_file(&self, name: &[u8], body: &[u8], r: &Reporter) -> Option<bool> {
+        let new = self.sup_path(&[name, b".new"].concat());
+        let dst = self.sup_path(name);
+        let f = match fd::open_trunc(&new) {
+            Ok(f) => f,
+            Err(e) => {
+                r.warn(&[b"unable to open ", new.bytes()], Some(e));
+                return None;
+            }
+        };
+        let w = fd::write(f.raw(), body);
+        drop(f);
+        match w {
+            Ok(n) if n == body.len() => {}
+            Ok(_) => {
+                r.warn(&[b"unable to write ", new.bytes(), b": partial write."], None);
+                let _ = fs::unlink(&new);
+                return Some(false);
+            }
+            Err(e) => {
+                r.warn(&[b"unable to write ", new.bytes()], Some(e));
+                let _ = fs::unlink(&new);
+                return Some(false);
+            }
+        }
+        if let Err(e) = fs::rename(&new, &dst) {
+            r.warn(&[b"unable to rename ", new.bytes(), b" to ", dst.bytes()], Some(e));
+            return None;
+        }
+        Some(true)
+    }
+
+    // ---- Readiness.
+
+    /// Reads how this process says it is ready, before each start of `run`.
+    fn read_ready_config(&mut self) {
+        let n = fd::read_file(&self.path(b"notification-fd")).ok().and_then(|v| num::parse_u64(trim(&v)));
+        self.ready = match n {
+            Some(n) if (3..1024).contains(&n) => Ready::Fd(n as i32),
+            _ if fs::exists(&self.path(b"check")) => Ready::Check,
+            _ => Ready::Settle(
+                fd::read_file(&self.path(b"settle-ms")).ok().and_then(|v| num::parse_u64(trim(&v))).unwrap_or(SETTLE_MS),
+            ),
+        };
+    }
+
+    /// The restart policy files (README "Restart policy"), read before each start.
+    fn read_policy(&mut self) {
+        let nums = |name: &[u8]| -> [u64; 3] {
+            let mut out = [0u64; 3];
+            let v = fd::read_file(&self.path(name)).unwrap_or_default();
+            for (i, w) in v.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).take(3).enumerate() {
+                out[i] = num::parse_u64(w).unwrap_or(0);
+            }
+            out
+        };
+        let [cap, ..] = nums(b"restart-backoff");
+        let [n, t, reset] = nums(b"restart-limit");
+        self.m.policy = machine::Policy {
+            backoff_max: cap.saturating_mul(1000),
+            limit: n.min(u32::MAX as u64) as u32,
+            window: t.saturating_mul(1000),
+            reset: reset.saturating_mul(1000),
+        };
+    }
+
+    /// After a run started: arm its readiness probe.
+    fn arm_ready(&mut self, now: u64) {
+        self.check_gap = CHECK_FIRST_MS;
+        self.probe_at = match self.ready {
+            Ready::Fd(_) => None,
+            Ready::Check => Some(now + CHECK_FIRST_MS),
+            Ready::Settle(ms) => Some(now + ms),
+        };
+    }
+
+    /// The run ended: forget its readiness.
+    fn disarm_ready(&mut self) {
+        self.notify = None;
+        self.probe_at = None;
+        if self.check_pid != 0 {
+            let _ = proc::kill(self.check_pid, sig::SIGKILL);
+        }
+    }
+}
+
+/// Errors that mean "this place is not ours to write": a run directory stands in.
+fn lockout(e: Errno) -> bool {
+    e == Errno::ROFS || e == Errno::ACCES || e == Errno::PERM
+}
+
+/// The physical path of a directory relative to the current one (cwd is restored).
+fn physical(p: &core::ffi::CStr) -> Option<Vec<u8>> {
+    let here = fd::open_dir_path(c".").ok()?;
+    fs::chdir(p).ok()?;
+    let mut buf = [0u8; 4096];
+    let n = fs::getcwd(&mut buf);
+    let _ = fs::fchdir(here.raw());
+    n.ok().map(|n| buf[..n].to_vec())
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    let end = v.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |i| i + 1);
+    &v[..end]
+}
+
+fn put_num(v: &mut Vec<u8>, n: u64) {
+    let mut buf = [0u8; 20];
+    v.extend_from_slice(num::fmt_u64(&mut buf, n));
+}
+
+/// runsv's messages: `runsv NAME: warning: ...` and `runsv NAME: fatal: ...` (exit 111),
+/// and what the supervise files need to know of the dependencies.
+struct Reporter<'a> {
+    name: &'static [u8],
+    deps: Option<&'a deps::Deps>,
+}
+
+impl Reporter<'_> {
+    fn say(&self, kind: &[u8], what: &[&[u8]], e: Option<Errno>) {
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(what.len() + 3);
+        parts.extend_from_slice(&[b"runsv ", self.name, kind]);
+        parts.extend_from_slice(what);
+        msg::warn(&parts, e);
+    }
+    fn warn(&self, what: &[&[u8]], e: Option<Errno>) {
+        self.say(b": warning: ", what, e);
+    }
+    fn die(&self, what: &[&[u8]], e: Option<Errno>) -> ! {
+        self.say(b": fatal: ", what, e);
+        proc::exit(EXIT_FATAL)
+    }
+    fn deps_line(&self, log: bool) -> Option<&[u8]> {
+        if log { None } else { self.deps.and_then(|d| d.held()) }
     }
 }
 
 pub fn main(args: Args) -> i32 {
     if args.len() != 2 {
-        msg::usage(USAGE, args.first().copied().unwrap_or(b"runsv"), b" dir");
+        msg::usage(EXIT_USAGE, args.first().copied().unwrap_or(b"runsv"), b" dir");
     }
     let name = args[1];
-    let die = |what: &[u8], e: Option<Errno>| -> ! { msg::die(FATAL, &[b"runsv ", name, b": fatal: ", what], e) };
+    let r = Reporter { name, deps: None };
+    let sigs = sig::SigFd::new(&SIGNALS).unwrap_or_else(|e| r.die(&[b"unable to create selfpipe"], Some(e)));
+    fs::chdir(&CBuf::new(&[name])).unwrap_or_else(|e| r.die(&[b"unable to change to directory"], Some(e)));
 
-    let sigs = sig::SigFd::new(&[sig::SIGCHLD, sig::SIGTERM, sig::SIGINT]).unwrap_or_else(|e| die(b"unable to create selfpipe", Some(e)));
-    fs::chdir(&CBuf::new(&[name])).unwrap_or_else(|e| die(b"unable to change to directory", Some(e)));
-
-    let mut r = Runsv { name, svc: Svc::new(false), log: None, logpipe: None, critical: None };
-    if fs::exists(c"down") {
-        r.svc.want = Want::Down;
-    }
+    let want = |p: &core::ffi::CStr| if fs::exists(p) { Want::Down } else { Want::Up };
+    let mut rs = Runsv { name, svc: Svc::new(false, want(c"down")), log: None, logpipe: None, deps: deps::Deps::new(name) };
     match fs::stat(c"log") {
         Ok(st) if st.is_dir() => {
-            let mut l = Svc::new(true);
-            if fs::exists(c"log/down") {
-                l.want = Want::Down;
-            }
-            r.log = Some(l);
-            r.logpipe = Some(fd::pipe(0).unwrap_or_else(|e| die(b"unable to create log pipe", Some(e))));
+            rs.log = Some(Svc::new(true, want(c"log/down")));
+            let p = fd::pipe(0).unwrap_or_else(|e| r.die(&[b"unable to create log pipe"], Some(e)));
+            let _ = fd::set_pipe_size(p.1.raw(), LOG_PIPE_BYTES);
+            rs.logpipe = Some(p);
         }
         Ok(_) => r.warn(&[b"./log: not a directory."], None),
-        Err(e) if e.0 == libc::ENOENT => {}
+        Err(e) if e == Errno::NOENT => {}
         // runit prints this with a doubled colon.
         Err(e) => r.warn(&[b"unable to stat() ./log: "], Some(e)),
     }
-
-    r.make_supervise(false);
-    r.svc.lock = Some(r.take_lock(b"supervise/lock", false));
-    if r.log.is_some() {
-        r.make_supervise(true);
-        let l = r.take_lock(b"log/supervise/lock", true);
-        if let Some(log) = r.log.as_mut() {
-            log.lock = Some(l);
+    rs.svc.open_supervise(&r);
+    if let Some(l) = rs.log.as_mut() {
+        l.open_supervise(&r);
+        if let Some(p) = adopt::recover_pipe(rs.svc.pid, l.pid) {
+            rs.logpipe = Some(p);
         }
     }
-    r.open_control(false);
-    if r.log.is_some() {
-        r.open_control(true);
-    }
-    r.open_ok(false);
-    if r.log.is_some() {
-        r.open_ok(true);
-    }
-    r.run(&sigs)
+    rs.run(&sigs)
 }
 
 impl Runsv {
-    fn warn(&self, what: &[&[u8]], e: Option<Errno>) {
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(what.len() + 3);
-        parts.extend_from_slice(&[b"runsv ", self.name, b": warning: "]);
-        parts.extend_from_slice(what);
-        msg::warn(&parts, e);
-    }
-    fn die(&self, what: &[&[u8]], e: Option<Errno>) -> ! {
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(what.len() + 3);
-        parts.extend_from_slice(&[b"runsv ", self.name, b": fatal: "]);
-        parts.extend_from_slice(what);
-        msg::die(FATAL, &parts, e)
-    }
     fn sv(&mut self, log: bool) -> &mut Svc {
         match (log, self.log.as_mut()) {
             (true, Some(l)) => l,
@@ -152,146 +522,55 @@ impl Runsv {
         }
     }
 
-    // ---- Startup.
-
-    /// mkdir `supervise`; if it is a symlink, create its target (one level), as runit does.
-    fn make_supervise(&self, log: bool) {
-        let base: &[u8] = if log { b"log/" } else { b"" };
-        let path = CBuf::new(&[base, b"supervise"]);
-        if fs::mkdir(&path, 0o700).is_ok() {
-            return;
-        }
-        let mut buf = [0u8; 256];
-        match fs::readlink(&path, &mut buf) {
-            Ok(n) if n >= buf.len() => {
-                self.die(&[b"unable to readlink ./", if log { b"log/supervise" } else { b"supervise" }, b": name too long"], None)
-            }
-            Ok(n) => {
-                let target = &buf[..n];
-                // A relative target resolves from the directory holding the link.
-                let t = if target.first() == Some(&b'/') { CBuf::new(&[target]) } else { CBuf::new(&[base, target]) };
-                let _ = fs::mkdir(&t, 0o700);
-            }
-            Err(e) if e.0 == libc::ENOENT || e.0 == libc::EINVAL => {}
-            Err(e) => self.die(&[b"unable to readlink ./", if log { b"log/supervise" } else { b"supervise" }], Some(e)),
-        }
-    }
-
-    /// Opens and flocks a lock file: non-blocking for the service (a second runsv must
-    /// fail at once), blocking for the logger, as runit does.
-    fn take_lock(&self, path: &[u8], wait: bool) -> Fd {
-        let p = CBuf::new(&[path]);
-        let f = fd::open_append(&p).unwrap_or_else(|e| self.die(&[b"unable to open ", path], Some(e)));
-        let op = if wait { fd::LOCK_EX } else { fd::LOCK_EX | fd::LOCK_NB };
-        fd::flock(f.raw(), op).unwrap_or_else(|e| self.die(&[b"unable to lock ", path], Some(e)));
-        f
-    }
-
-    /// Creates and opens `supervise/control` (reader, and our own writer so it never
-    /// reports EOF), then writes the first status.
-    fn open_control(&mut self, log: bool) {
+    /// Feeds one event to a machine and performs what it returns.
+    fn apply(&mut self, log: bool, ev: Event) {
+        let now = time::mono_ms();
         let s = self.sv(log);
-        let path = s.path(b"supervise/control");
-        let shown: &[u8] = if log { b"log/supervise/control" } else { b"supervise/control" };
-        let _ = fs::mkfifo(&path, 0o600);
-        match fs::stat(&path) {
-            Ok(st) if st.is_fifo() => {}
-            Ok(_) => self.die(&[shown, b" exists but is not a fifo"], None),
-            Err(e) => self.die(&[b"unable to stat ", shown], Some(e)),
+        let before = s.m.state;
+        let acts = s.m.step(ev, now);
+        if s.m.state != before && s.m.state != State::Finish {
+            s.stamp = time::now();
         }
-        let r = fd::open(&path, libc::O_RDONLY | libc::O_NONBLOCK, 0).unwrap_or_else(|e| self.die(&[b"unable to open ", shown], Some(e)));
-        let w = fd::open(&path, libc::O_WRONLY | libc::O_NONBLOCK, 0).unwrap_or_else(|e| self.die(&[b"unable to open ", shown], Some(e)));
-        let s = self.sv(log);
-        s.ctl = Some(r);
-        s.ctl_w = Some(w);
-        self.update_status(log);
+        for a in acts.into_iter().flatten() {
+            match a {
+                Action::Status => self.update_status(log),
+                Action::Start | Action::Finish => self.start(log, a == Action::Finish),
+                Action::Stop => self.stop(log),
+                Action::Signal(c, signo) => {
+                    if !self.custom(log, c) {
+                        let pid = self.sv(log).pid;
+                        if signo == machine::SIGKILL {
+                            let _ = proc::kill(-pid, signo);
+                        }
+                        let _ = proc::kill(pid, signo);
+                    }
+                }
+                Action::Sweep => {
+                    let pid = self.sv(log).last_pid;
+                    let _ = proc::kill(-pid, sig::SIGTERM);
+                    let _ = proc::kill(-pid, sig::SIGCONT);
+                }
+            }
+        }
     }
 
-    /// Creates `supervise/ok` and holds it open for reading: from now on a client's
-    /// non-blocking open for writing succeeds, which is how sv knows runsv is running.
-    fn open_ok(&mut self, log: bool) {
-        let path = self.sv(log).path(b"supervise/ok");
-        let _ = fs::mkfifo(&path, 0o600);
-        let f = fd::open(&path, libc::O_RDONLY | libc::O_NONBLOCK, 0)
-            .unwrap_or_else(|e| self.die(&[b"unable to read ", if log { b"log/supervise/ok" } else { b"supervise/ok" }], Some(e)));
-        self.sv(log).ok = Some(f);
+    fn reporter(&self) -> Reporter<'_> {
+        Reporter { name: self.name, deps: Some(&self.deps) }
     }
 
-    // ---- supervise/ files.
-
-    /// runit's update_status: pid (when it changed), stat, status; each written to
-    /// NAME.new and renamed into place. Failures only warn.
     fn update_status(&mut self, log: bool) {
-        let s = self.sv(log);
-        let dir = s.dir;
-        let pid = s.pid;
-        let mut text = Vec::with_capacity(40);
-        stat_text(&mut text, s.state, s.paused, s.term, s.want);
-        let st = Status {
-            secs: s.stamp.0,
-            nanos: s.stamp.1,
-            pid: pid as u32,
-            paused: s.paused,
-            want: if s.want == Want::Up { b'u' } else { b'd' },
-            term: s.term,
-            state: s.state as u8,
+        let r = Reporter { name: self.name, deps: Some(&self.deps) };
+        match (log, self.log.as_mut()) {
+            (true, Some(l)) => l.update_status(&r),
+            _ => self.svc.update_status(&r),
         }
-        .pack();
-        if s.pid_written != Some(pid) {
-            let mut buf = [0u8; 20];
-            let mut body = Vec::with_capacity(12);
-            if pid != 0 {
-                body.extend_from_slice(num::fmt_u64(&mut buf, pid as u64));
-                body.push(b'\n');
-            }
-            if !self.write_file(dir, b"pid", &body, true) {
-                return;
-            }
-            self.sv(log).pid_written = Some(pid);
-        }
-        if !self.write_file(dir, b"stat", &text, true) {
-            return;
-        }
-        self.write_file(dir, b"status", &st, false);
-    }
-
-    /// Writes supervise/NAME.new and renames it to supervise/NAME. Returns false where
-    /// runit gives up on the rest of the update.
-    fn write_file(&self, dir: &[u8], name: &[u8], body: &[u8], abort_on_fail: bool) -> bool {
-        let new = CBuf::new(&[dir, b"supervise/", name, b".new"]);
-        let dst = CBuf::new(&[dir, b"supervise/", name]);
-        let f = match fd::open_trunc(&new) {
-            Ok(f) => f,
-            Err(e) => {
-                self.warn(&[b"unable to open ", new.bytes()], Some(e));
-                return !abort_on_fail;
-            }
-        };
-        match fd::write(f.raw(), body) {
-            Ok(n) if n == body.len() => {}
-            Ok(_) => {
-                self.warn(&[b"unable to write ", new.bytes(), b": partial write."], None);
-                return true;
-            }
-            Err(e) => {
-                self.warn(&[b"unable to write ", new.bytes()], Some(e));
-                let _ = fs::unlink(&new);
-                return true;
-            }
-        }
-        drop(f);
-        if let Err(e) = fs::rename(&new, &dst) {
-            self.warn(&[b"unable to rename ", new.bytes(), b" to ", dst.bytes()], Some(e));
-            return !abort_on_fail;
-        }
-        true
     }
 
     // ---- Processes.
 
     /// Runs `control/C` if it exists with the owner-execute bit, waiting for it.
     /// True means "handled": it exited 0 (a script killed by a signal is not, unlike
-    /// runit: weakness 8). The logger has no custom control.
+    /// runit: README deviation D7). The logger has no custom control.
     fn custom(&mut self, log: bool, c: u8) -> bool {
         if log {
             return false;
@@ -302,9 +581,9 @@ impl Runsv {
         match fs::stat(&path) {
             Ok(st) if st.mode & fs::S_IXUSR != 0 => {}
             Ok(_) => return false,
-            Err(e) if e.0 == libc::ENOENT => return false,
+            Err(e) if e == Errno::NOENT => return false,
             Err(e) => {
-                self.warn(&[b"unable to stat ", &path_b], Some(e));
+                self.reporter().warn(&[b"unable to stat ", &path_b], Some(e));
                 return false;
             }
         }
@@ -313,7 +592,7 @@ impl Runsv {
         let out = self.logpipe.as_ref().map(|p| p.1.raw());
         match proc::fork() {
             Err(e) => {
-                self.warn(&[b"unable to fork for ", &path_b], Some(e));
+                self.reporter().warn(&[b"unable to fork for ", &path_b], Some(e));
                 false
             }
             Ok(0) => {
@@ -324,34 +603,35 @@ impl Runsv {
                 fd::close_from(3);
                 let e = proc::execve(&path, &argv, &Env::Inherit);
                 msg::warn_noalloc(prefix.bytes(), e);
-                proc::exit(FATAL)
+                proc::exit(EXIT_FATAL)
             }
             Ok(pid) => match proc::wait_pid(pid, 0) {
                 Ok(Some((_, st))) => proc::wifexited(st) && proc::wexitstatus(st) == 0,
                 Ok(None) => false,
                 Err(e) => {
-                    self.warn(&[b"unable to wait for child ", &path_b], Some(e));
+                    self.reporter().warn(&[b"unable to wait for child ", &path_b], Some(e));
                     false
                 }
             },
         }
     }
 
-    /// Starts `./run` (or `./finish` after a run) for the service, `log/run` for the
+    /// Starts `./run` (or `./finish EXIT STATUS`) for the service, `log/run` for the
     /// logger. The child gets its own process group, the log pipe on stdout (stdin for
-    /// the logger), every signal unblocked, and no descriptor besides 0, 1 and 2.
-    fn start(&mut self, log: bool) {
-        let finish = !log && self.svc.state == State::Finish;
-        if !log && !finish {
-            self.custom(false, b'u');
-        }
-        if self.sv(log).pid != 0 {
-            self.stop(log);
+    /// the logger), every signal unblocked, and no descriptor besides 0, 1 and 2 (and the
+    /// declared notification fd).
+    fn start(&mut self, log: bool, finish: bool) {
+        if !finish {
+            if !log {
+                self.custom(false, b'u');
+            }
+            self.sv(log).read_ready_config();
+            self.sv(log).read_policy();
         }
         let mut b1 = [0u8; 21];
         let mut b2 = [0u8; 20];
         let argv = if finish {
-            let st = self.svc.wstat;
+            let st = self.svc.m.wstat;
             // runit: the exit code, or -1 if run was killed; then the low byte of the wait status.
             let code = if proc::wifexited(st) { proc::wexitstatus(st) as i64 } else { -1 };
             CVec::new([&b"./finish"[..], num::fmt_i64(&mut b1, code), num::fmt_u64(&mut b2, (st & 0xff) as u64)])
@@ -362,55 +642,63 @@ impl Runsv {
         let prefix = CBuf::new(&[b"runsv ", self.name, b": fatal: unable to start ", what]);
         let cdprefix = CBuf::new(&[b"runsv ", self.name, b": fatal: unable to change directory to ./log"]);
         let pipe = self.logpipe.as_ref().map(|(r, w)| (r.raw(), w.raw()));
-        let pid = match proc::fork() {
-            Ok(0) => {
-                sig::unblock_all();
-                let _ = proc::setpgid(0, 0);
-                match (log, pipe) {
-                    (true, Some((r, _))) => {
-                        let _ = fd::dup2(r, fd::STDIN);
-                    }
-                    (false, Some((_, w))) => {
-                        let _ = fd::dup2(w, fd::STDOUT);
-                    }
-                    _ => {}
+        let notify = match self.sv(log).ready {
+            Ready::Fd(n) if !finish => fd::pipe(0).ok().map(|p| (p, n)),
+            _ => None,
+        };
+        let result = proc::fork();
+        if let Ok(0) = result {
+            sig::unblock_all();
+            let _ = proc::setpgid(0, 0);
+            match (log, pipe) {
+                (true, Some((r, _))) => {
+                    let _ = fd::dup2(r, fd::STDIN);
                 }
-                if log {
-                    if let Err(e) = fs::chdir(c"./log") {
-                        msg::warn_noalloc(cdprefix.bytes(), e);
-                        proc::exit(FATAL)
-                    }
+                (false, Some((_, w))) => {
+                    let _ = fd::dup2(w, fd::STDOUT);
                 }
-                fd::close_from(3);
-                let e = proc::execve(argv.get(0), &argv, &Env::Inherit);
-                msg::warn_noalloc(prefix.bytes(), e);
-                proc::exit(FATAL)
+                _ => {}
             }
+            if log {
+                if let Err(e) = fs::chdir(c"./log") {
+                    msg::warn_noalloc(cdprefix.bytes(), e);
+                    proc::exit(EXIT_FATAL)
+                }
+            }
+            match &notify {
+                Some(((_, w), n)) => {
+                    let _ = if w.raw() == *n { fd::set_cloexec(*n, false) } else { fd::dup2(w.raw(), *n) };
+                    fd::close_from_but(3, *n);
+                }
+                None => fd::close_from(3),
+            }
+            let e = proc::execve(argv.get(0), &argv, &Env::Inherit);
+            msg::warn_noalloc(prefix.bytes(), e);
+            proc::exit(EXIT_FATAL)
+        }
+        let pid = match result {
             Ok(pid) => pid,
             Err(e) => {
-                self.warn(&[b"unable to fork, sleeping"], Some(e));
-                self.sv(log).not_before = time::mono_ms() + FORK_RETRY_MS;
-                return;
+                self.reporter().warn(&[b"unable to fork, sleeping"], Some(e));
+                return self.apply(log, Event::Forked(false));
             }
         };
         // Also from the parent, so no signal to the group can race the child's setpgid.
         let _ = proc::setpgid(pid, pid);
+        let now = time::mono_ms();
         let s = self.sv(log);
-        if !finish {
-            s.state = State::Run;
-            s.stamp = time::now();
-            s.started_ms = time::mono_ms();
-        }
         s.pid = pid;
         s.term = false;
-        s.paused = false;
-        s.once = false;
-        self.update_status(log);
+        if !finish {
+            s.notify = notify.map(|((r, _), _)| r);
+            s.arm_ready(now);
+        }
+        self.apply(log, Event::Forked(true));
     }
 
     /// The stop sequence: TERM (unless `control/t` handled it), then for want down or
     /// exit CONT and `control/d` or `control/x`. Signals go to the pid, as runit sends
-    /// them; what the service leaves behind is cleaned up when it exits (`reap`).
+    /// them; what the service leaves behind is cleaned up when it exits (Action::Sweep).
     fn stop(&mut self, log: bool) {
         let pid = self.sv(log).pid;
         if pid != 0 && !self.custom(log, b't') {
@@ -418,203 +706,143 @@ impl Runsv {
             self.sv(log).term = true;
             self.update_status(log);
         }
-        match self.sv(log).want {
-            Want::Down => {
-                let _ = proc::kill(pid, sig::SIGCONT);
-                self.custom(log, b'd');
-            }
-            Want::Exit => {
-                let _ = proc::kill(pid, sig::SIGCONT);
-                self.custom(log, b'x');
-            }
-            Want::Up => {}
-        }
+        let c = match self.sv(log).m.want {
+            Want::Down => b'd',
+            Want::Exit => b'x',
+            Want::Up => return,
+        };
+        let _ = proc::kill(pid, sig::SIGCONT);
+        self.custom(log, c);
     }
 
-    /// One control byte for the service or the logger.
-    fn control(&mut self, log: bool, c: u8) {
-        let s = self.sv(log);
-        match c {
-            b'd' => {
-                s.want = Want::Down;
-                self.update_status(log);
-                if self.sv(log).running() {
-                    self.stop(log);
-                }
-            }
-            b'u' => {
-                s.want = Want::Up;
-                self.update_status(log);
-                // The loop starts it (once the throttle allows).
-            }
-            b'o' => {
-                s.want = Want::Down;
-                let down = s.pid == 0;
-                s.once = down;
-                self.update_status(log);
-            }
-            b'x' => {
-                if log {
-                    return;
-                }
-                s.want = Want::Exit;
-                self.update_status(log);
-                if self.sv(log).running() {
-                    self.stop(log);
-                }
-            }
-            b't' => {
-                if s.running() {
-                    self.stop(log);
-                }
-            }
-            // runit also marks the service down here without a status write, even
-            // during ./finish (weakness 7); the reaper records the real state instead.
-            b'k' => self.signal(log, c, sig::SIGKILL),
-            b'p' => {
-                self.signal(log, c, sig::SIGSTOP);
-                self.sv(log).paused = true;
-                self.update_status(log);
-            }
-            b'c' => {
-                self.signal(log, c, sig::SIGCONT);
-                self.sv(log).paused = false;
-                self.update_status(log);
-            }
-            b'h' => self.signal(log, c, sig::SIGHUP),
-            b'a' => self.signal(log, c, sig::SIGALRM),
-            b'i' => self.signal(log, c, sig::SIGINT),
-            b'q' => self.signal(log, c, sig::SIGQUIT),
-            b'1' => self.signal(log, c, sig::SIGUSR1),
-            b'2' => self.signal(log, c, sig::SIGUSR2),
-            _ => {}
-        }
-    }
-
-    /// Sends sig to a running process unless `control/C` handled it. SIGKILL goes to
-    /// the whole process group: nothing the service started survives `sv kill`.
-    fn signal(&mut self, log: bool, c: u8, sig_no: i32) {
-        if !self.sv(log).running() || self.custom(log, c) {
-            return;
-        }
-        let pid = self.sv(log).pid;
-        if sig_no == sig::SIGKILL {
-            let _ = proc::kill(-pid, sig_no);
-        }
-        let _ = proc::kill(pid, sig_no);
-    }
-
-    /// Reaps every exited child and updates the state machine.
+    /// Reaps every exited child: the service, its ./finish, the logger, a ./check.
     fn reap(&mut self) {
         while let Ok(Some((pid, st))) = proc::wait_nohang() {
-            if pid == self.svc.pid {
-                self.service_exited(pid, st);
-            } else if self.log.as_ref().is_some_and(|l| l.pid == pid) {
-                let l = self.sv(true);
-                l.pid = 0;
-                l.state = State::Down;
-                l.term = false;
-                l.wstat = st;
-                l.stamp = time::now();
-                Self::throttle(l);
-                self.update_status(true);
+            for log in [false, true] {
+                if log && self.log.is_none() {
+                    continue;
+                }
+                let s = self.sv(log);
+                if pid == s.check_pid {
+                    s.check_pid = 0;
+                    if proc::wifexited(st) && proc::wexitstatus(st) == 0 {
+                        s.probe_at = None;
+                        self.apply(log, Event::Ready);
+                    } else if s.m.running() {
+                        s.check_gap = (s.check_gap * 2).min(CHECK_MAX_MS);
+                        s.probe_at = Some(time::mono_ms() + s.check_gap);
+                    }
+                } else if pid == s.pid {
+                    self.exited(log, pid, st);
+                }
             }
         }
     }
 
-    fn service_exited(&mut self, pid: Pid, st: i32) {
-        let was_run = self.svc.state == State::Run;
-        let s = &mut self.svc;
+    /// The process `pid` of the service or logger ended with wait status `st`.
+    fn exited(&mut self, log: bool, pid: Pid, st: i32) {
+        let s = self.sv(log);
+        let was_run = s.m.state == State::Run;
         s.pid = 0;
         s.term = false;
         if was_run {
-            s.wstat = st;
-            if s.want == Want::Up && fs::exists(c"critical") {
-                // A critical service ended on its own: finish, drain the log, then runsv
-                // exits with its code so runsvdir can end the container with it.
-                let code = if proc::wifexited(st) { proc::wexitstatus(st) } else { 128 + proc::wtermsig(st) };
-                self.critical = Some(code);
-                s.want = Want::Exit;
-            }
+            s.last_pid = pid;
+            s.disarm_ready();
         }
-        // Whatever the run left in its process group goes when the service is stopped
-        // for good (runit's signals reach only the pid: weakness 1).
-        if was_run && self.svc.want != Want::Up {
-            let _ = proc::kill(-pid, sig::SIGTERM);
-            let _ = proc::kill(-pid, sig::SIGCONT);
-        }
-        let s = &mut self.svc;
-        if was_run && fd::open_read(c"finish").is_ok() {
-            s.state = State::Finish;
-            self.update_status(false);
+        let finish = !log && was_run && fd::open_read(c"finish").is_ok();
+        let critical = !log && was_run && fs::exists(c"critical");
+        self.apply(log, Event::Exited { wstat: st, finish, critical });
+    }
+
+    /// The readiness probes that are due: the settle deadline, a `./check` run.
+    fn probe(&mut self, log: bool, now: u64) {
+        let s = self.sv(log);
+        if !s.m.running() || s.m.ready || s.check_pid != 0 || s.probe_at.is_none_or(|t| now < t) {
             return;
         }
-        s.state = State::Down;
-        s.stamp = time::now();
-        Self::throttle(s);
-        self.update_status(false);
-    }
-
-    /// runit pauses a second before restarting a process that ran less than a second;
-    /// here the pause is a deadline, so control commands and signals are still served.
-    fn throttle(s: &mut Svc) {
-        let now = time::mono_ms();
-        if now.saturating_sub(s.started_ms) < THROTTLE_MS {
-            s.not_before = now + THROTTLE_MS;
+        s.probe_at = None;
+        if s.ready != Ready::Check {
+            return self.apply(log, Event::Ready);
+        }
+        // ./check runs like a control script: in the service's directory, stdout to the
+        // log pipe, no other descriptors; its exit status arrives through reap().
+        let argv = CVec::new([&b"./check"[..]]);
+        let out = self.logpipe.as_ref().map(|p| p.1.raw());
+        let islog = log;
+        match proc::fork() {
+            Ok(0) => {
+                sig::unblock_all();
+                if islog {
+                    let _ = fs::chdir(c"./log");
+                } else if let Some(w) = out {
+                    let _ = fd::dup2(w, fd::STDOUT);
+                }
+                fd::close_from(3);
+                let _ = proc::execve(c"./check", &argv, &Env::Inherit);
+                proc::exit(EXIT_FATAL)
+            }
+            Ok(pid) => self.sv(log).check_pid = pid,
+            Err(_) => self.sv(log).probe_at = Some(now + CHECK_MAX_MS),
         }
     }
 
-    /// Starts what should run now; returns the poll timeout until the next due start.
+    /// Starts what should run now; returns the poll timeout until the next due event.
     fn start_due(&mut self) -> i32 {
-        let mut timeout: i32 = -1;
+        let mut next = u64::MAX;
         let now = time::mono_ms();
-        let mut wait_for = |t: u64| {
-            let ms = t.saturating_sub(now).min(i32::MAX as u64) as i32;
-            if timeout < 0 || ms < timeout {
-                timeout = ms;
+        for log in [true, false] {
+            if log && self.log.is_none() {
+                continue;
             }
-        };
-        if let Some(l) = self.log.as_ref() {
-            if l.pid == 0 && (l.want == Want::Up || l.once) {
-                if now >= l.not_before {
-                    self.start(true);
-                } else {
-                    wait_for(l.not_before);
+            self.probe(log, now);
+            // Dependencies hold only ./run of the service (not ./finish, not the logger).
+            let s = self.sv(log);
+            let due = s.m.due_at();
+            if !log && due.is_some_and(|t| now >= t) && s.m.state == State::Down {
+                let before = self.deps.held().map(|h| h.to_vec());
+                let wait = self.deps.check(&Reporter { name: self.name, deps: None }, now);
+                if self.deps.held().map(|h| h.to_vec()) != before {
+                    self.update_status(false);
+                }
+                if let Some(t) = wait {
+                    next = next.min(t);
+                    continue;
                 }
             }
-        }
-        let s = &self.svc;
-        if s.pid == 0 && (s.want == Want::Up || s.once || s.state == State::Finish) {
-            if s.state == State::Finish || now >= s.not_before {
-                self.start(false);
-            } else {
-                wait_for(s.not_before);
+            self.apply(log, Event::Due);
+            let s = self.sv(log);
+            for t in [s.m.due_at(), s.probe_at, s.retry_at].into_iter().flatten() {
+                next = next.min(t);
+            }
+            if s.retry_at.is_some_and(|t| now >= t) {
+                self.update_status(log);
             }
         }
-        timeout
+        if next == u64::MAX { -1 } else { next.saturating_sub(now).min(i32::MAX as u64) as i32 }
     }
 
     /// Called when the service is down with want exit: without a logger runsv exits;
     /// with one, the logger is told to exit and gets EOF once runsv closes its pipe
     /// ends. A logger waiting out its throttle is started at once so it drains the pipe.
     fn maybe_exit(&mut self) {
-        if self.svc.want != Want::Exit || self.svc.state != State::Down || self.svc.pid != 0 {
+        let m = &self.svc.m;
+        if m.want != Want::Exit || m.state != State::Down || m.busy {
             return;
         }
-        let code = self.critical.unwrap_or(0);
+        let code = m.critical.unwrap_or(0);
         let Some(l) = self.log.as_ref() else { proc::exit(code) };
-        if l.pid == 0 {
-            if l.want == Want::Up && self.logpipe.is_some() {
-                self.start(true);
-                if self.sv(true).pid == 0 {
+        if !l.m.busy {
+            if l.m.want == Want::Up && self.logpipe.is_some() {
+                self.start(true, false);
+                if !self.sv(true).m.busy {
                     proc::exit(code);
                 }
             } else {
                 proc::exit(code);
             }
         }
-        if self.sv(true).want != Want::Exit {
-            self.sv(true).want = Want::Exit;
+        if self.sv(true).m.want != Want::Exit {
+            self.sv(true).m.want = Want::Exit;
             self.update_status(true);
             self.logpipe = None;
         }
@@ -625,22 +853,47 @@ impl Runsv {
     fn run(&mut self, sigs: &sig::SigFd) -> i32 {
         loop {
             let timeout = self.start_due();
+            let fd_of = |f: Option<&Fd>| f.map_or(-1, |f| f.raw());
+            let l = self.log.as_ref();
             let mut pfd = [
                 fd::pollfd(sigs.raw(), fd::POLLIN),
-                fd::pollfd(self.svc.ctl.as_ref().map_or(-1, |f| f.raw()), fd::POLLIN),
-                fd::pollfd(self.log.as_ref().and_then(|l| l.ctl.as_ref()).map_or(-1, |f| f.raw()), fd::POLLIN),
+                fd::pollfd(fd_of(self.svc.ctl.as_ref()), fd::POLLIN),
+                fd::pollfd(fd_of(l.and_then(|l| l.ctl.as_ref())), fd::POLLIN),
+                fd::pollfd(fd_of(self.svc.notify.as_ref()), fd::POLLIN),
+                fd::pollfd(fd_of(l.and_then(|l| l.notify.as_ref())), fd::POLLIN),
+                fd::pollfd(self.deps.raw(), fd::POLLIN),
+                fd::pollfd(fd_of(self.svc.adopted.as_ref()), fd::POLLIN),
+                fd::pollfd(fd_of(l.and_then(|l| l.adopted.as_ref())), fd::POLLIN),
             ];
             let _ = fd::poll(&mut pfd, timeout);
 
             let mut got_term = false;
             while let Some(s) = sigs.next() {
-                // SIGINT too: runit's runsv dies of it and orphans its service (weakness
-                // 3), which is what Ctrl-C does to every runsv in a terminal's process group.
+                // SIGINT too: runit's runsv dies of it and orphans its service (README
+                // deviation D3), which is what Ctrl-C does to every runsv in a terminal's
+                // process group. Every other signal but CHLD is read away.
                 if s == sig::SIGTERM || s == sig::SIGINT {
                     got_term = true;
                 }
             }
             self.reap();
+            for (i, log) in [(3, false), (4, true)] {
+                if pfd[i].revents != 0 {
+                    self.read_notify(log);
+                }
+            }
+            if pfd[5].revents != 0 {
+                self.deps.drain();
+            }
+            for (i, log) in [(6, false), (7, true)] {
+                if pfd[i].revents != 0 {
+                    // An adopted process ended; not our child, so its status is unknown
+                    // (./finish gets -1 255: README "Faults").
+                    self.sv(log).adopted = None;
+                    let pid = self.sv(log).pid;
+                    self.exited(log, pid, -1);
+                }
+            }
 
             // At most one byte per FIFO per turn, as runit: starts and exits in between.
             for log in [false, true] {
@@ -648,15 +901,32 @@ impl Runsv {
                 let Some(f) = f else { continue };
                 let mut c = [0u8; 1];
                 if let Ok(1) = fd::read(f.raw(), &mut c) {
-                    self.control(log, c[0]);
+                    self.apply(log, Event::Ctl(c[0]));
                 }
             }
             // A second stop signal (Ctrl-C, then runsvdir's graceful stop) does not signal
             // the service again: it is already on its way down.
-            if got_term && self.svc.want != Want::Exit {
-                self.control(false, b'x');
+            if got_term && self.svc.m.want != Want::Exit {
+                self.apply(false, Event::Term);
             }
             self.maybe_exit();
+        }
+    }
+
+    /// The notification pipe is readable: a newline means ready; EOF without one means
+    /// the run will never say so (it keeps running, not ready).
+    fn read_notify(&mut self, log: bool) {
+        let s = self.sv(log);
+        let Some(f) = s.notify.as_ref() else { return };
+        let mut buf = [0u8; 64];
+        match fd::read(f.raw(), &mut buf) {
+            Ok(n) if buf[..n].contains(&b'\n') => {
+                s.notify = None;
+                self.apply(log, Event::Ready);
+            }
+            Ok(0) => s.notify = None,
+            Err(e) if e != Errno::AGAIN => s.notify = None,
+            _ => {}
         }
     }
 }

@@ -4,6 +4,7 @@
 pub const TAI_EPOCH: u64 = (1 << 62) + 10;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
 pub enum State {
     Down = 0,
     Run = 1,
@@ -11,6 +12,7 @@ pub enum State {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
 pub enum Want {
     Up,
     Down,

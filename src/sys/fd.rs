@@ -226,10 +226,23 @@ pub const SPLICE_F_NONBLOCK: libc::c_uint = libc::SPLICE_F_NONBLOCK;
 /// lacks it). Used in a child just before exec so a service sees only 0, 1 and 2.
 /// Async-signal-safe, no allocation.
 pub fn close_from(min: RawFd) {
+    close_between(min, RawFd::MAX);
+}
+
+/// Closes every descriptor from `min` up except `keep` (a service's notification fd).
+pub fn close_from_but(min: RawFd, keep: RawFd) {
+    if keep > min {
+        close_between(min, keep - 1);
+    }
+    close_between(keep.max(min - 1) + 1, RawFd::MAX);
+}
+
+/// Closes lo..=hi: close_range(2), or a loop up to 1024 where the kernel lacks it.
+fn close_between(lo: RawFd, hi: RawFd) {
     // SAFETY: plain syscall; closing descriptors we are about to lose at exec anyway.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, min as libc::c_uint, libc::c_uint::MAX, 0 as libc::c_uint) };
+    let r = unsafe { libc::syscall(libc::SYS_close_range, lo as libc::c_uint, hi as libc::c_uint, 0 as libc::c_uint) };
     if r != 0 {
-        for fd in min..1024 {
+        for fd in lo..hi.min(1024) {
             // SAFETY: as above; EBADF for unused numbers is harmless.
             unsafe { libc::close(fd) };
         }
@@ -255,6 +268,13 @@ pub fn open_write_nb(path: &CStr) -> Result<Fd> {
 /// Aliases of Errno::NOENT and Errno::NXIO (sv and runsv use these names).
 pub const ENOENT: Errno = Errno::NOENT;
 pub const ENXIO: Errno = Errno::NXIO;
+
+/// fcntl(F_SETPIPE_SZ): asks for a larger pipe buffer (the kernel may refuse: EPERM
+/// above /proc/sys/fs/pipe-max-size for an unprivileged process).
+pub fn set_pipe_size(fd: RawFd, size: c_int) -> Result<()> {
+    // SAFETY: F_SETPIPE_SZ takes an integer argument.
+    cvti(|| unsafe { fcntl(fd, libc::F_SETPIPE_SZ, size) }).map(|_| ())
+}
 
 /// pread(2) at `off`, retrying EINTR (svlogd's journal).
 pub fn pread(fd: RawFd, buf: &mut [u8], off: u64) -> Result<usize> {

@@ -288,6 +288,14 @@ pub fn set_subreaper() -> Result<()> {
     cvti(|| unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) }).map(|_| ())
 }
 
+/// pidfd_open(2): a descriptor that polls readable once `pid` has exited (close-on-exec
+/// by definition); how runsv watches a service it adopted and so cannot wait for.
+pub fn pidfd_open(pid: libc::pid_t) -> Result<super::fd::Fd> {
+    // SAFETY: plain syscall with integer arguments.
+    let fd = cvti(|| unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::c_long, 0 as libc::c_long) as c_int })?;
+    Ok(super::fd::Fd::from_raw(fd))
+}
+
 /// A wait status as an exit code: the code, or 128 + the signal (the shells' convention).
 pub fn exit_code(st: c_int) -> c_int {
     if wifsignaled(st) { 128 + wtermsig(st) } else { wexitstatus(st) }
