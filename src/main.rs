@@ -21,6 +21,8 @@ mod runsv;
 mod runsvdir;
 mod sv;
 mod svlogd;
+#[cfg(test)]
+mod fuzz;
 
 /// argv as byte slices; [0] is the program name as given.
 pub type Args = alloc::vec::Vec<&'static [u8]>;
