@@ -7,7 +7,7 @@ CRUNIT := target/crunit
 export CRUNIT_DIR := $(abspath $(CRUNIT))
 CARGO ?= cargo
 
-.PHONY: musl-target all build size test unit integration fmt-check lint-libc deps crunit demo bench clean aarch64
+.PHONY: musl-target all build size test unit integration fmt-check lint-libc deps crunit demo bench clean aarch64 fuzz
 
 all: build
 
@@ -52,6 +52,12 @@ $(CRUNIT)/usr/bin/runsv:
 
 unit:
 	$(CARGO) test -p urunit --target x86_64-unknown-linux-gnu
+
+# Seeded random inputs for every parser of outside input (src/fuzz.rs): FUZZ_ITERS per
+# parser (make unit runs 20,000 each); prints how many inputs each parser took.
+FUZZ_ITERS ?= 2000000
+fuzz:
+	set -o pipefail; FUZZ_ITERS=$(FUZZ_ITERS) $(CARGO) test --release -p urunit --target x86_64-unknown-linux-gnu fuzz:: -- --nocapture --test-threads=2 2>&1 | grep -E '^fuzz:|^test result|panicked|FAILED'
 
 integration: build deps
 	URUNIT_BIN=$(abspath $(BIN)) $(CARGO) test -p urunit-tests --target x86_64-unknown-linux-gnu -- --test-threads=4

@@ -25,5 +25,7 @@ mod runsv;
 mod runsvdir;
 mod sv;
 mod svlogd;
+#[cfg(test)]
+mod fuzz;
 
 pub use applet::Args;
