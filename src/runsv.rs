@@ -30,14 +30,15 @@ const DEP_POLL_MAX_MS: u64 = 500;
 /// A failed write of `supervise/` files is tried again after this long.
 const RETRY_STATUS_MS: u64 = 1000;
 
-/// The signals runsv reads from its signalfd. CHLD, TERM and INT act; every other signal
-/// whose default would end or stop runsv is blocked and read away, so a stray HUP, USR1
-/// or PIPE (its stderr is runsvdir's `log:` pipe) never kills it (README "runsv", D9).
-const SIGNALS: [i32; 18] = [
-    sig::SIGCHLD, sig::SIGTERM, sig::SIGINT, sig::SIGHUP, sig::SIGQUIT, sig::SIGALRM, sig::SIGUSR1, sig::SIGUSR2,
-    sig::SIGPIPE, sig::SIGPWR, 16, /* STKFLT */ 20, /* TSTP */ 21, /* TTIN */ 22, /* TTOU */
-    24, /* XCPU */ 25, /* XFSZ */ 26, /* VTALRM */ 27, /* PROF */
-];
+/// The signals runsv does not read from its signalfd: the faults a program's own bug raises
+/// (they must still kill it), 32 and 33 (libc's own), and KILL and STOP (uncatchable).
+/// CHLD, TERM and INT act; every other signal is read away, so a stray HUP, USR1, PIPE (its
+/// stderr is runsvdir's `log:` pipe) or real-time signal never kills runsv (README D9).
+const UNBLOCKED: [i32; 9] = [4 /* ILL */, 6 /* ABRT */, 7 /* BUS */, 8 /* FPE */, 9, 11 /* SEGV */, 19 /* STOP */, 32, 33];
+
+fn signal_set() -> Vec<i32> {
+    (1..=64).filter(|s| !UNBLOCKED.contains(s)).collect()
+}
 
 /// How a run says it is ready (README "Readiness").
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -487,7 +488,7 @@ pub fn main(args: Args) -> i32 {
     }
     let name = args[1];
     let r = Reporter { name, deps: None };
-    let sigs = sig::SigFd::new(&SIGNALS).unwrap_or_else(|e| r.die(&[b"unable to create selfpipe"], Some(e)));
+    let sigs = sig::SigFd::new(&signal_set()).unwrap_or_else(|e| r.die(&[b"unable to create selfpipe"], Some(e)));
     fs::chdir(&CBuf::new(&[name])).unwrap_or_else(|e| r.die(&[b"unable to change to directory"], Some(e)));
 
     let want = |p: &core::ffi::CStr| if fs::exists(p) { Want::Down } else { Want::Up };

@@ -192,7 +192,6 @@ fn numbered(dir: &Path, out: &Path) {
 /// runsv SIGKILLed under runsvdir, 100 times (10 services, 10 rounds): the service never
 /// runs twice. Each run execs `sleep TAG`; at no look may two of them be alive.
 #[test]
-#[ignore = "issue 16: a SIGKILLed runsv leaves its service running and the next runsv starts a second instance (fix pending)"]
 fn runsv_sigkill_never_two_instances() {
     if !namespaces() {
         return;
@@ -341,7 +340,6 @@ fn whole_tree_sigkill_no_duplicate_no_lost_line() {
 /// 100 of each signal that runsv has no use for, to its own runsv each: runsv survives and
 /// its service is neither signalled into a restart nor restarted.
 #[test]
-#[ignore = "issue 16: runsv dies of the default action of HUP, QUIT, USR1, USR2, PIPE, ALRM and other signals it does not handle (fix pending)"]
 fn hundred_of_every_signal_to_runsv() {
     signals_to_runsv(&[
         ("hup", libc::SIGHUP),
@@ -642,7 +640,6 @@ fn supervise_is_a_file() {
 /// The service directory on a read-only bind mount: its supervise files go to
 /// $URUNIT_RUNDIR/KEY (contract 4), the service runs and `sv status` reports it.
 #[test]
-#[ignore = "issue 14: a read-only service directory keeps its supervise files in the run directory (fix pending)"]
 fn service_dir_on_read_only_mount() {
     if !namespaces() {
         return;
@@ -781,7 +778,6 @@ fn fd_limit_then_lifted() {
 /// 20 services run by a non-root user with RLIMIT_NPROC 20 (`prlimit --nproc`): forks fail;
 /// once the limit is lifted every service runs within 15 s.
 #[test]
-#[ignore = "issue 16: runsv prints `unable to fork, sleeping` and never starts the service again once forks work (fix pending)"]
 fn process_limit_then_lifted() {
     if !namespaces() {
         return;
@@ -962,19 +958,18 @@ fn hanging_finish(tag: &str, cmd_bytes: &[u8], want_up: bool) {
 }
 
 #[test]
-#[ignore = "issue 16: sv kill does not end a ./finish that never exits (fix pending)"]
 fn hanging_finish_sv_kill() {
     hanging_finish("faults-finkill", b"k", true);
 }
 
 #[test]
-#[ignore = "issue 16: sv down does not end a ./finish that never exits (fix pending)"]
+#[ignore = "not done: sv down leaves a hanging ./finish running, as runit does; `sv kill` or `sv force-stop` end it (README D6)"]
 fn hanging_finish_sv_down() {
     hanging_finish("faults-findown", b"d", false);
 }
 
 #[test]
-#[ignore = "issue 16: sv restart does not end a ./finish that never exits (fix pending)"]
+#[ignore = "not done: sv restart leaves a hanging ./finish running, as runit does; `sv kill` or `sv force-restart` end it (README D6)"]
 fn hanging_finish_sv_restart() {
     hanging_finish("faults-finrestart", b"tcu", true);
 }
