@@ -9,6 +9,7 @@ extern crate alloc;
 mod errstr;
 mod msg;
 mod num;
+mod rundir;
 #[cfg(not(test))]
 mod rt;
 mod svstatus;
