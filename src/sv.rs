@@ -709,10 +709,15 @@ impl Sv {
         let acts = self.cmd.acts;
         let h = self.health();
         // urunit: with a health file, a run started for `up`/`once` (and the verbs that
-        // include them) that exits is a failure, reported as what happened to it.
-        if let Some(Health::Ended { pid, killed, n, gave_up }) = &h {
-            let once_done = acts == b"o" && !killed && !gave_up && n == b"0";
-            if acts.iter().any(|c| b"uo".contains(c)) && *pid != s.old_pid && *pid != s.stale && !once_done {
+        // include them) that exits is a failure, reported as what happened to it; a
+        // `once` run that exits 0 did what was asked.
+        let mut once_done = false;
+        if let Some(Health::Ended { pid, killed, n, gave_up }) = &h
+            && *pid != s.old_pid
+            && *pid != s.stale
+        {
+            once_done = acts == b"o" && !killed && !gave_up && n == b"0";
+            if acts.iter().any(|c| b"uo".contains(c)) && !once_done {
                 self.rc += 1;
                 self.out.put(FAIL).put(&s.name).put(b": ./run ");
                 if *gave_up {
@@ -752,12 +757,13 @@ impl Sv {
                 b'u' => running && state == Some(State::Run) && ready(self),
                 b'd' => !running && state == Some(State::Down),
                 b't' | b'k' => (!running && want == Want::Down) || (fresh && running && !st.term && ready(self)),
-                // Ran since sv began, or runs (ready, with a health file) and will not be restarted.
+                // Ran since sv began (and exited 0, with a health file), or runs (and is
+                // ready, with a health file) and will not be restarted.
                 b'o' => {
                     if running {
                         want == Want::Down && (h.is_none() || ready(self))
                     } else {
-                        fresh
+                        fresh && (h.is_none() || once_done)
                     }
                 }
                 b'p' => !running || st.paused,
