@@ -284,41 +284,46 @@ fn scan_secs(s: &[u8]) -> u64 {
     crate::num::scan_u64(s).map(|(n, _)| n).unwrap_or(u64::MAX)
 }
 
+/// The whole-word verbs (LSB's and `check`): acts, and whether a timeout sends `k`.
+/// They always wait.
+const WORDS: &[(&[u8], &[u8], bool)] = &[
+    (b"start", b"u", false),
+    (b"stop", b"d", false),
+    (b"shutdown", b"x", false),
+    (b"restart", b"tcu", false),
+    (b"reload", b"h", false),
+    (b"try-restart", b"tc", false),
+    (b"check", b"C", false),
+    (b"force-stop", b"d", true),
+    (b"force-reload", b"tc", true),
+    (b"force-restart", b"tcu", true),
+    (b"force-shutdown", b"x", true),
+];
+
 /// runit matches most commands by their first character; the LSB verbs are whole words.
 fn parse_command(a: &[u8], lsb: bool, verbose: bool) -> Option<Cmd> {
-    let ctl = |acts: &'static [u8], wait: bool, kill: bool| Some(Cmd { act: Act::Control, acts, wait, kill });
+    let cmd = |act, acts, wait, kill| Some(Cmd { act, acts, wait, kill });
+    if let Some(&(_, acts, kill)) = WORDS.iter().find(|w| w.0 == a) {
+        return cmd(if acts == b"C" { Act::Wait } else { Act::Control }, acts, true, kill);
+    }
     match *a.first()? {
-        b'x' | b'e' => ctl(b"x", verbose, false),
-        // Undocumented in runit: capital D, T, X, E wait and kill on timeout.
-        b'X' | b'E' => ctl(b"x", true, true),
-        b'D' => ctl(b"d", true, true),
-        b'T' => ctl(b"tc", true, true),
-        b's' => match a {
-            b"shutdown" => ctl(b"x", true, false),
-            b"start" => ctl(b"u", true, false),
-            b"stop" => ctl(b"d", true, false),
-            // runit: in normal mode any other s-word is status.
-            _ if lsb && a != b"status" => None,
-            _ => Some(Cmd { act: Act::Status, acts: b"s", wait: false, kill: false }),
-        },
-        b'r' => match a {
-            b"restart" => ctl(b"tcu", true, false),
-            b"reload" => ctl(b"h", true, false),
-            _ => None,
-        },
-        b'f' => match a {
-            b"force-reload" => ctl(b"tc", true, true),
-            b"force-restart" => ctl(b"tcu", true, true),
-            b"force-shutdown" => ctl(b"x", true, true),
-            b"force-stop" => ctl(b"d", true, true),
-            _ => None,
-        },
-        _ if a == b"try-restart" => ctl(b"tc", true, false),
-        _ if a == b"check" => Some(Cmd { act: Act::Wait, acts: b"C", wait: true, kill: false }),
+        // runit: in normal mode any other s-word is status.
+        b's' if !lsb || a == b"status" => cmd(Act::Status, b"s", false, false),
+        b's' | b'r' | b'f' => None,
         c => {
-            const ONE: &[u8] = b"udophaikq12tc";
-            let k = ONE.iter().position(|&x| x == c)?;
-            ctl(&ONE[k..k + 1], verbose, false)
+            // Undocumented in runit: capital D, T, X, E wait and kill on timeout.
+            let (acts, strong): (&'static [u8], bool) = match c {
+                b'D' => (b"d", true),
+                b'T' => (b"tc", true),
+                b'X' | b'E' => (b"x", true),
+                b'e' => (b"x", false),
+                _ => {
+                    const ONE: &[u8] = b"udophaikq12tcx";
+                    let k = ONE.iter().position(|&x| x == c)?;
+                    (&ONE[k..k + 1], false)
+                }
+            };
+            cmd(Act::Control, acts, verbose || strong, strong)
         }
     }
 }
@@ -384,33 +389,24 @@ impl Sv {
     /// directories checks each of them (names not starting with '.', sorted), so one
     /// shell-free command can be a container's health check.
     fn expand_collection(&mut self, s: Service, into: &mut Vec<Service>) {
-        if self.enter(&s).is_err() {
-            into.push(s); // the send loop reports it
-            self.back();
-            return;
-        }
-        let mut subs: Vec<Vec<u8>> = Vec::new();
-        if fs::lstat(c"supervise").err() == Some(fd::ENOENT) && fs::lstat(c"run").err() == Some(fd::ENOENT) {
+        let first = into.len();
+        if self.enter(&s).is_ok()
+            && fs::lstat(c"supervise").err() == Some(fd::ENOENT)
+            && fs::lstat(c"run").err() == Some(fd::ENOENT)
+        {
+            let sep: &[u8] = if s.name.ends_with(b"/") { b"" } else { b"/" };
             for e in fs::read_dir(c".").unwrap_or_default() {
                 if e.name.first() != Some(&b'.') && fs::stat(&CBuf::new(&[&e.name])).is_ok_and(|st| st.is_dir()) {
+                    let name = [&s.name, sep, &e.name].concat();
                     // Kept sorted as it grows: cheaper in code than slice::sort.
-                    let at = subs.partition_point(|x| *x < e.name);
-                    subs.insert(at, e.name);
+                    let at = first + into[first..].partition_point(|x| x.name < name);
+                    into.insert(at, Service::at(name, CBuf::new(&[s.path.bytes(), sep, &e.name]), s.via_svdir));
                 }
             }
         }
         self.back();
-        if subs.is_empty() {
-            into.push(s);
-            return;
-        }
-        let sep: &[u8] = if s.name.ends_with(b"/") { b"" } else { b"/" };
-        for sub in subs {
-            let mut name = s.name.clone();
-            name.extend_from_slice(sep);
-            name.extend_from_slice(&sub);
-            let path = CBuf::new(&[s.path.bytes(), sep, &sub]);
-            into.push(Service::at(name, path, s.via_svdir));
+        if into.len() == first {
+            into.push(s); // the service itself (the send loop reports a bad one)
         }
     }
 
@@ -421,30 +417,25 @@ impl Sv {
     /// `supervise/ok` is missing or forbidden and R/KEY/ok exists (read-only service
     /// directories); `self.sup` is set to the one used.
     fn read_status(&mut self, name: &[u8], log: bool) -> Got {
-        self.sup = SUPERVISE.to_vec();
+        let mut sup = SUPERVISE.to_vec();
         let mut ok = fd::open_write_nb(c"supervise/ok");
-        if let Err(e) = ok {
-            if e == fd::ENOENT || e == Errno(libc::EACCES) {
-                let mut cwd = [0u8; 4096];
-                let mut alt = rundir::base().to_vec();
-                alt.push(b'/');
-                let n = fs::getcwd(&mut cwd).unwrap_or(0);
-                rundir::key(&cwd[..n], &mut alt);
-                alt.push(b'/');
-                let r = fd::open_write_nb(&CBuf::new(&[&alt, b"ok"]));
-                if r.as_ref().err() != Some(&fd::ENOENT) {
-                    self.sup = alt;
-                    ok = r;
-                } else if e == fd::ENOENT
-                    && fs::lstat(c"supervise").is_err()
-                    && fs::access(c".", libc::W_OK).is_err()
-                    && fs::access(&CBuf::new(&[rundir::base()]), libc::W_OK).is_err()
-                {
-                    self.warn(name, log, NO_PLACE, None);
-                    return Got::Failed;
-                }
+        if let Err(e) = ok
+            && (e == fd::ENOENT || e == Errno(libc::EACCES))
+        {
+            let alt = rundir_sup();
+            let r = fd::open_write_nb(&CBuf::new(&[&alt, b"ok"]));
+            if r.as_ref().err() != Some(&fd::ENOENT) {
+                sup = alt;
+                ok = r;
+            } else if e == fd::ENOENT
+                && fs::access(c".", libc::W_OK).is_err()
+                && fs::access(&CBuf::new(&[rundir::base()]), libc::W_OK).is_err()
+            {
+                self.warn(name, log, NO_PLACE, None);
+                return Got::Failed;
             }
         }
+        self.sup = sup;
         match ok {
             Ok(_) => {}
             Err(e) if e == fd::ENXIO => {
@@ -864,6 +855,16 @@ impl Sv {
     }
 }
 
+/// The run directory's R/KEY/ for the current directory (contract, section 4).
+fn rundir_sup() -> Vec<u8> {
+    let mut cwd = [0u8; 4096];
+    let n = fs::getcwd(&mut cwd).unwrap_or(0);
+    let mut alt = [rundir::base(), b"/"].concat();
+    rundir::key(&cwd[..n], &mut alt);
+    alt.push(b'/');
+    alt
+}
+
 /// Closing an inotify descriptor that still has watches waits for the kernel to reap
 /// them (an RCU grace period: 8-20 ms measured, paid at exit). Removed watches are
 /// reaped in the background within about half a millisecond, after which the close is
@@ -932,6 +933,14 @@ mod tests {
         assert_eq!(acts(b"rx", false), None);
         assert_eq!(acts(b"fx", false), None);
         assert_eq!(acts(b"bogus", false), None);
+        assert_eq!(acts(b"e", false), Some((b"x".as_slice(), false, false)));
+        assert_eq!(acts(b"Exit", false), Some((b"x".as_slice(), true, true)));
+        assert_eq!(acts(b"Term", false), Some((b"tc".as_slice(), true, true)));
+        assert_eq!(acts(b"xyz", false), Some((b"x".as_slice(), false, false)));
+        assert_eq!(acts(b"start", true), Some((b"u".as_slice(), true, false)));
+        assert_eq!(acts(b"shutdown", false), Some((b"x".as_slice(), true, false)));
+        assert_eq!(acts(b"restarts", false), None);
+        assert_eq!(acts(b"stop", true), Some((b"d".as_slice(), true, false)));
         assert_eq!(acts(b"", false), None);
     }
     #[test]
