@@ -1,9 +1,11 @@
 //! sv: runit's control and status client. It talks to runsv only through the files of
-//! `supervise/` (the `ok` and `control` FIFOs, the 20-byte `status`), and any program name
+//! `supervise/` (the `ok` and `control` FIFOs, the 20-byte `status`, urunit's `health`),
+//! found in the run directory for a read-only service directory, and any program name
 //! other than `sv` selects the LSB init-script mode (`/etc/init.d/NAME -> sv`).
 use crate::Args;
 use crate::msg::{self, CBuf, Out};
-use crate::svstatus::Status;
+use crate::rundir;
+use crate::svstatus::{State, Status, Want};
 use crate::sys::{Errno, fd, fs, inotify, proc, sig, time};
 use alloc::vec::Vec;
 
@@ -42,6 +44,50 @@ const MAX_RC: u32 = 99;
 const OK: &[u8] = b"ok: ";
 const FAIL: &[u8] = b"fail: ";
 const WARNING: &[u8] = b"warning: ";
+const SUPERVISE: &[u8] = b"supervise/";
+/// A read-only service directory that runsv had no writable place for (contract, section 4).
+const NO_PLACE: &[u8] = b"unable to open supervise/ok: file does not exist \
+(read-only service directory and no writable $URUNIT_RUNDIR or /run/urunit)";
+
+/// supervise/health (one line, written by urunit's runsv only), decoded.
+#[derive(PartialEq, Eq, Debug)]
+enum Health {
+    /// `starting PID` or `ready PID`.
+    Up { pid: u32, ready: bool },
+    /// `exited PID CODE` or `killed PID SIG`, or either after `failed` (runsv gave up).
+    Ended { pid: u32, killed: bool, n: Vec<u8>, gave_up: bool },
+    /// `waiting NAME` or `missing NAME`: ./run is held for a dependency.
+    Held { name: Vec<u8>, missing: bool },
+}
+
+impl Health {
+    fn parse(line: &[u8]) -> Option<Health> {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let mut w = line.split(|&c| c == b' ');
+        let word = w.next()?;
+        if word == b"waiting" || word == b"missing" {
+            let name = line.get(8..).filter(|n| !n.is_empty())?.to_vec();
+            return Some(Health::Held { name, missing: word == b"missing" });
+        }
+        let pid = crate::num::parse_u64(w.next()?)? as u32;
+        let gave_up = word == b"failed";
+        let word = if gave_up { w.next()? } else { word };
+        let h = match (word, w.next()) {
+            (b"starting" | b"ready", None) if !gave_up => Health::Up { pid, ready: word == b"ready" },
+            (b"exited" | b"killed", Some(n)) => {
+                Health::Ended { pid, killed: word == b"killed", n: n.to_vec(), gave_up }
+            }
+            _ => return None,
+        };
+        if w.next().is_some() { None } else { Some(h) }
+    }
+    fn pid(&self) -> u32 {
+        match *self {
+            Health::Up { pid, .. } | Health::Ended { pid, .. } => pid,
+            Health::Held { .. } => 0,
+        }
+    }
+}
 
 /// What the command does per service.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -77,7 +123,13 @@ struct Service {
     /// An unrunnable check script is reported once, not on every poll.
     check_warned: bool,
     /// When the check script last failed, and the status it failed for.
-    last_check: Option<(u64, [u8; 20])>,
+    last_check: Option<(u64, Status)>,
+    /// Where its supervise files were last found (`supervise/` or `R/KEY/`).
+    sup: Vec<u8>,
+    /// The pid it had, and the pid its health named, when the command was sent: an exit
+    /// of either is not news (the old run that `restart` stops, a stale `exited` line).
+    old_pid: u32,
+    stale: u32,
 }
 
 impl Service {
@@ -86,13 +138,24 @@ impl Service {
         Service::at(name.to_vec(), CBuf::new(&[name]), via_svdir)
     }
     fn at(name: Vec<u8>, path: CBuf, via_svdir: bool) -> Service {
-        Service { name, path, via_svdir, pending: true, watch: None, check_warned: false, last_check: None }
+        Service {
+            name,
+            path,
+            via_svdir,
+            pending: true,
+            watch: None,
+            check_warned: false,
+            last_check: None,
+            sup: SUPERVISE.to_vec(),
+            old_pid: 0,
+            stale: 0,
+        }
     }
 }
 
 /// The result of reading supervise/ok and supervise/status (runit's svstatus_get).
 enum Got {
-    Status([u8; 20]),
+    Status(Status),
     /// runsv is not running; the `ok:` or `fail:` line is printed.
     NotRunning,
     /// A `warning:` line is printed.
@@ -117,6 +180,8 @@ struct Sv {
     rc: u32,
     out: Out,
     curdir: fd::Fd,
+    /// Where the last `read_status` found the supervise files.
+    sup: Vec<u8>,
 }
 
 pub fn main(args: Args) -> i32 {
@@ -185,8 +250,18 @@ pub fn main(args: Args) -> i32 {
         fd::open_dir_path(c".").unwrap_or_else(|e| msg::die(fatal_exit, &[b"fatal: unable to open current directory"], Some(e)));
     let Some(cmd) = parse_command(action, lsb, verbose) else { usage() };
 
-    let mut sv =
-        Sv { lsb, svdir: CBuf::new(&[svdir]), cmd, wait_secs, start, start_ms, rc: 0, out: Out::new(), curdir };
+    let mut sv = Sv {
+        lsb,
+        svdir: CBuf::new(&[svdir]),
+        cmd,
+        wait_secs,
+        start,
+        start_ms,
+        rc: 0,
+        out: Out::new(),
+        curdir,
+        sup: Vec::new(),
+    };
     let mut services: Vec<Service> = Vec::with_capacity(names.len());
     for &n in names {
         let s = Service::new(n);
@@ -209,41 +284,46 @@ fn scan_secs(s: &[u8]) -> u64 {
     crate::num::scan_u64(s).map(|(n, _)| n).unwrap_or(u64::MAX)
 }
 
+/// The whole-word verbs (LSB's and `check`): acts, and whether a timeout sends `k`.
+/// They always wait.
+const WORDS: &[(&[u8], &[u8], bool)] = &[
+    (b"start", b"u", false),
+    (b"stop", b"d", false),
+    (b"shutdown", b"x", false),
+    (b"restart", b"tcu", false),
+    (b"reload", b"h", false),
+    (b"try-restart", b"tc", false),
+    (b"check", b"C", false),
+    (b"force-stop", b"d", true),
+    (b"force-reload", b"tc", true),
+    (b"force-restart", b"tcu", true),
+    (b"force-shutdown", b"x", true),
+];
+
 /// runit matches most commands by their first character; the LSB verbs are whole words.
 fn parse_command(a: &[u8], lsb: bool, verbose: bool) -> Option<Cmd> {
-    let ctl = |acts: &'static [u8], wait: bool, kill: bool| Some(Cmd { act: Act::Control, acts, wait, kill });
+    let cmd = |act, acts, wait, kill| Some(Cmd { act, acts, wait, kill });
+    if let Some(&(_, acts, kill)) = WORDS.iter().find(|w| w.0 == a) {
+        return cmd(if acts == b"C" { Act::Wait } else { Act::Control }, acts, true, kill);
+    }
     match *a.first()? {
-        b'x' | b'e' => ctl(b"x", verbose, false),
-        // Undocumented in runit: capital D, T, X, E wait and kill on timeout.
-        b'X' | b'E' => ctl(b"x", true, true),
-        b'D' => ctl(b"d", true, true),
-        b'T' => ctl(b"tc", true, true),
-        b's' => match a {
-            b"shutdown" => ctl(b"x", true, false),
-            b"start" => ctl(b"u", true, false),
-            b"stop" => ctl(b"d", true, false),
-            // runit: in normal mode any other s-word is status.
-            _ if lsb && a != b"status" => None,
-            _ => Some(Cmd { act: Act::Status, acts: b"s", wait: false, kill: false }),
-        },
-        b'r' => match a {
-            b"restart" => ctl(b"tcu", true, false),
-            b"reload" => ctl(b"h", true, false),
-            _ => None,
-        },
-        b'f' => match a {
-            b"force-reload" => ctl(b"tc", true, true),
-            b"force-restart" => ctl(b"tcu", true, true),
-            b"force-shutdown" => ctl(b"x", true, true),
-            b"force-stop" => ctl(b"d", true, true),
-            _ => None,
-        },
-        _ if a == b"try-restart" => ctl(b"tc", true, false),
-        _ if a == b"check" => Some(Cmd { act: Act::Wait, acts: b"C", wait: true, kill: false }),
+        // runit: in normal mode any other s-word is status.
+        b's' if !lsb || a == b"status" => cmd(Act::Status, b"s", false, false),
+        b's' | b'r' | b'f' => None,
         c => {
-            const ONE: &[u8] = b"udophaikq12tc";
-            let k = ONE.iter().position(|&x| x == c)?;
-            ctl(&ONE[k..k + 1], verbose, false)
+            // Undocumented in runit: capital D, T, X, E wait and kill on timeout.
+            let (acts, strong): (&'static [u8], bool) = match c {
+                b'D' => (b"d", true),
+                b'T' => (b"tc", true),
+                b'X' | b'E' => (b"x", true),
+                b'e' => (b"x", false),
+                _ => {
+                    const ONE: &[u8] = b"udophaikq12tcx";
+                    let k = ONE.iter().position(|&x| x == c)?;
+                    (&ONE[k..k + 1], false)
+                }
+            };
+            cmd(Act::Control, acts, verbose || strong, strong)
         }
     }
 }
@@ -309,41 +389,54 @@ impl Sv {
     /// directories checks each of them (names not starting with '.', sorted), so one
     /// shell-free command can be a container's health check.
     fn expand_collection(&mut self, s: Service, into: &mut Vec<Service>) {
-        if self.enter(&s).is_err() {
-            into.push(s); // the send loop reports it
-            self.back();
-            return;
-        }
-        let mut subs: Vec<Vec<u8>> = Vec::new();
-        if fs::lstat(c"supervise").err() == Some(fd::ENOENT) && fs::lstat(c"run").err() == Some(fd::ENOENT) {
+        let first = into.len();
+        if self.enter(&s).is_ok()
+            && fs::lstat(c"supervise").err() == Some(fd::ENOENT)
+            && fs::lstat(c"run").err() == Some(fd::ENOENT)
+        {
+            let sep: &[u8] = if s.name.ends_with(b"/") { b"" } else { b"/" };
             for e in fs::read_dir(c".").unwrap_or_default() {
                 if e.name.first() != Some(&b'.') && fs::stat(&CBuf::new(&[&e.name])).is_ok_and(|st| st.is_dir()) {
+                    let name = [&s.name, sep, &e.name].concat();
                     // Kept sorted as it grows: cheaper in code than slice::sort.
-                    let at = subs.partition_point(|x| *x < e.name);
-                    subs.insert(at, e.name);
+                    let at = first + into[first..].partition_point(|x| x.name < name);
+                    into.insert(at, Service::at(name, CBuf::new(&[s.path.bytes(), sep, &e.name]), s.via_svdir));
                 }
             }
         }
         self.back();
-        if subs.is_empty() {
-            into.push(s);
-            return;
-        }
-        let sep: &[u8] = if s.name.ends_with(b"/") { b"" } else { b"/" };
-        for sub in subs {
-            let mut name = s.name.clone();
-            name.extend_from_slice(sep);
-            name.extend_from_slice(&sub);
-            let path = CBuf::new(&[s.path.bytes(), sep, &sub]);
-            into.push(Service::at(name, path, s.via_svdir));
+        if into.len() == first {
+            into.push(s); // the service itself (the send loop reports a bad one)
         }
     }
 
     // ---- supervise/ files.
 
-    /// runit's svstatus_get, in the current directory (the service or its log).
+    /// runit's svstatus_get, in the current directory (the service or its log). The
+    /// supervise files are in `supervise/`, or in the run directory R/KEY/ when
+    /// `supervise/ok` is missing or forbidden and R/KEY/ok exists (read-only service
+    /// directories); `self.sup` is set to the one used.
     fn read_status(&mut self, name: &[u8], log: bool) -> Got {
-        match fd::open_write_nb(c"supervise/ok") {
+        let mut sup = SUPERVISE.to_vec();
+        let mut ok = fd::open_write_nb(c"supervise/ok");
+        if let Err(e) = ok
+            && (e == fd::ENOENT || e == Errno(libc::EACCES))
+        {
+            let alt = rundir_sup();
+            let r = fd::open_write_nb(&CBuf::new(&[&alt, b"ok"]));
+            if r.as_ref().err() != Some(&fd::ENOENT) {
+                sup = alt;
+                ok = r;
+            } else if e == fd::ENOENT
+                && fs::access(c".", libc::W_OK).is_err()
+                && fs::access(&CBuf::new(&[rundir::base()]), libc::W_OK).is_err()
+            {
+                self.warn(name, log, NO_PLACE, None);
+                return Got::Failed;
+            }
+        }
+        self.sup = sup;
+        match ok {
             Ok(_) => {}
             Err(e) if e == fd::ENXIO => {
                 self.not_running(name, log, self.cmd.acts[0] == b'x');
@@ -354,7 +447,7 @@ impl Sv {
                 return Got::Failed;
             }
         }
-        let f = match fd::open_read(c"supervise/status") {
+        let f = match fd::open_read(&self.file(b"status")) {
             Ok(f) => f,
             Err(e) => {
                 self.warn(name, log, b"unable to open supervise/status", Some(e));
@@ -363,7 +456,7 @@ impl Sv {
         };
         let mut b = [0u8; 20];
         match fd::read_full(f.raw(), &mut b) {
-            Ok(20) => Got::Status(b),
+            Ok(20) => Got::Status(Status::unpack(&b)),
             Ok(_) => {
                 self.warn(name, log, b"unable to read supervise/status: bad format", None);
                 Got::Failed
@@ -375,9 +468,18 @@ impl Sv {
         }
     }
 
+    /// A file of the supervise directory `read_status` found.
+    fn file(&self, f: &[u8]) -> CBuf {
+        CBuf::new(&[&self.sup, f])
+    }
+    /// supervise/health, if there is one that reads well (else: runit's behaviour).
+    fn health(&self) -> Option<Health> {
+        Health::parse(&fd::read_file(&self.file(b"health")).ok()?)
+    }
+
     /// Appends runit's status text for `label` (without a newline). Returns 1 if a
     /// process runs, 2 if not, 0 if `down` could not be looked at (nothing appended).
-    fn put_status(&mut self, arg: &[u8], label: &[u8], b: &[u8; 20]) -> u8 {
+    fn put_status(&mut self, arg: &[u8], label: &[u8], s: &Status) -> u8 {
         let normally_up = match fs::stat(c"down") {
             Ok(_) => false,
             Err(e) if e == fd::ENOENT => true,
@@ -386,16 +488,16 @@ impl Sv {
                 return 0;
             }
         };
-        let s = Status::unpack(b);
+        let state = s.run_state();
         let o = &mut self.out;
-        o.put(match s.state {
-            0 => b"down: ".as_slice(),
-            1 => b"run: ",
-            2 => b"finish: ",
-            _ => b"",
+        o.put(match state {
+            Some(State::Down) => b"down: ".as_slice(),
+            Some(State::Run) => b"run: ",
+            Some(State::Finish) => b"finish: ",
+            None => b"",
         });
         o.put(label).put(b": ");
-        if s.state != 0 {
+        if state != Some(State::Down) {
             o.put(b"(pid ").num(s.pid as u64).put(b") ");
         }
         o.num(time::now().0.saturating_sub(s.secs)).put(b"s");
@@ -409,10 +511,10 @@ impl Sv {
         if running && s.paused {
             o.put(b", paused");
         }
-        if !running && s.want == b'u' {
+        if !running && s.wants() == Want::Up {
             o.put(b", want up");
         }
-        if running && s.want == b'd' {
+        if running && s.wants() == Want::Down {
             o.put(b", want down");
         }
         if running && s.term {
@@ -432,7 +534,7 @@ impl Sv {
                         self.status(&s.name);
                         s.pending = false;
                     }
-                    Act::Control => s.pending = self.control(&s.name, self.cmd.acts),
+                    Act::Control => s.pending = self.control(s, self.cmd.acts),
                     Act::Wait => {}
                 }
             }
@@ -442,12 +544,12 @@ impl Sv {
 
     /// `status`: the service's line, then `; ` and its log service's, if it has one.
     fn status(&mut self, name: &[u8]) {
-        let b = match self.read_status(name, false) {
-            Got::Status(b) => b,
+        let st = match self.read_status(name, false) {
+            Got::Status(st) => st,
             Got::Failed if self.lsb => proc::exit(LSB_UNKNOWN),
             _ => return,
         };
-        let r = self.put_status(name, name, &b);
+        let r = self.put_status(name, name, &st);
         match fs::chdir(c"log") {
             Err(e) if e == fd::ENOENT => {
                 self.out.put(b"\n");
@@ -478,17 +580,20 @@ impl Sv {
     }
 
     /// Writes `acts` to supervise/control (runit's control()). False: stop here.
-    fn control(&mut self, name: &[u8], acts: &[u8]) -> bool {
-        let b = match self.read_status(name, false) {
-            Got::Status(b) => b,
+    fn control(&mut self, s: &mut Service, acts: &[u8]) -> bool {
+        let name = &s.name;
+        let st = match self.read_status(name, false) {
+            Got::Status(st) => st,
             _ => return false,
         };
+        s.old_pid = st.pid;
+        s.stale = self.health().map_or(0, |h| h.pid());
         // runit: nothing to send if the service already wants this ("d" is still sent to
         // a service that wants down without TERM, i.e. one started with `once`).
-        if b[17] == acts[0] && (acts[0] != b'd' || b[18] == 1) {
+        if st.want == acts[0] && (acts[0] != b'd' || st.term) {
             return true;
         }
-        let f = match fd::open_write_nb(c"supervise/control") {
+        let f = match fd::open_write_nb(&self.file(b"control")) {
             Ok(f) => f,
             Err(e) if e == fd::ENXIO => {
                 self.not_running(name, false, acts[0] == b'x');
@@ -534,13 +639,15 @@ impl Sv {
                 if self.enter_or_fail(s) {
                     // Watch before looking, so no change falls between the two.
                     if let (Some(ino), None) = (&ino, s.watch) {
-                        s.watch = ino.add(c"supervise", WATCH).ok();
+                        s.watch = ino.add(&CBuf::new(&[&s.sup]), WATCH).ok();
                     }
-                    if self.evaluate(s) != Eval::Pending {
+                    let e = self.evaluate(s);
+                    s.sup = core::mem::take(&mut self.sup);
+                    if e != Eval::Pending {
                         s.pending = false;
                     } else if elapsed > limit {
                         // runit: the first look after the limit has passed gives up.
-                        self.timeout(&s.name);
+                        self.timeout(s);
                         s.pending = false;
                     } else {
                         pending = true;
@@ -585,40 +692,69 @@ impl Sv {
 
     /// Has the service taken the command? (runit's check(); prints the `ok:` line.)
     fn evaluate(&mut self, s: &mut Service) -> Eval {
-        let b = match self.read_status(&s.name, false) {
-            Got::Status(b) => b,
+        let st = match self.read_status(&s.name, false) {
+            Got::Status(st) => st,
             Got::NotRunning if self.cmd.acts[0] == b'x' => return Eval::Done,
             _ => return Eval::Failed,
         };
-        let st = Status::unpack(&b);
+        let acts = self.cmd.acts;
+        let h = self.health();
+        // urunit: with a health file, a run started for `up`/`once` (and the verbs that
+        // include them) that exits is a failure, reported as what happened to it; a
+        // `once` run that exits 0 did what was asked.
+        let mut once_done = false;
+        if let Some(Health::Ended { pid, killed, n, gave_up }) = &h
+            && *pid != s.old_pid
+            && *pid != s.stale
+        {
+            once_done = acts == b"o" && !killed && !gave_up && n == b"0";
+            if acts.iter().any(|c| b"uo".contains(c)) && !once_done {
+                self.rc += 1;
+                self.out.put(FAIL).put(&s.name).put(b": ./run ");
+                if *gave_up {
+                    self.out.put(b"failed too often, runsv gave up (");
+                }
+                self.out.put(if *killed { b"killed by signal ".as_slice() } else { b"exited " }).put(n);
+                self.out.put(if *gave_up { b")\n".as_slice() } else { b"\n" }).flush();
+                return Eval::Failed;
+            }
+        }
+        let state = st.run_state();
+        let want = st.wants();
         let running = st.pid != 0;
         // urunit: the stamp is compared with sv's start to the nanosecond, so a service
         // (re)started earlier in the same second is not taken for the new instance.
         // A runsv writing whole seconds (nanoseconds 0) gets runit's comparison.
         let fresh = if st.nanos == 0 { st.secs >= self.start.0 } else { (st.secs, st.nanos) >= self.start };
-        // `./check` runs at most once per look, however many bytes want it (restart: t, u).
+        // Up and ready: health says `ready PID` for this run, or without a health file,
+        // `./check` passes (run at most once per look, however many bytes want it).
         let mut passed: Option<bool> = None;
-        for &c in self.cmd.acts {
+        let mut ready = |sv: &mut Sv| {
+            *passed.get_or_insert_with(|| match &h {
+                Some(h) => *h == Health::Up { pid: st.pid, ready: true } && state == Some(State::Run),
+                None => sv.check_passes(s, &st),
+            })
+        };
+        for &c in acts {
             // urunit: `check` waits for the state the service wants (up and ready, or
             // down); runit 2.1.2 passed any service that was down.
-            let c = match (c, st.want) {
-                (b'C', b'd') => b'd',
+            let c = match (c, want) {
+                (b'C', Want::Down) => b'd',
                 (b'C', _) => b'u',
                 _ => c,
             };
             let ok = match c {
                 b'x' => false,
-                b'u' => running && st.state == 1 && *passed.get_or_insert_with(|| self.check_passes(s, &b)),
-                b'd' => !running && st.state == 0,
-                b't' | b'k' => {
-                    (!running && st.want == b'd') || (fresh && running && !st.term && *passed.get_or_insert_with(|| self.check_passes(s, &b)))
-                }
-                // Ran since sv began, or runs and will not be restarted.
+                b'u' => running && state == Some(State::Run) && ready(self),
+                b'd' => !running && state == Some(State::Down),
+                b't' | b'k' => (!running && want == Want::Down) || (fresh && running && !st.term && ready(self)),
+                // Ran since sv began (and exited 0, with a health file), or runs (and is
+                // ready, with a health file) and will not be restarted.
                 b'o' => {
                     if running {
-                        st.want == b'd'
+                        want == Want::Down && (h.is_none() || ready(self))
                     } else {
-                        fresh
+                        fresh && (h.is_none() || once_done)
                     }
                 }
                 b'p' => !running || st.paused,
@@ -630,35 +766,41 @@ impl Sv {
             }
         }
         self.out.put(OK);
-        self.put_status(&s.name, &s.name, &b);
+        self.put_status(&s.name, &s.name, &st);
         self.out.put(b"\n").flush();
         Eval::Done
     }
 
-    /// `timeout:` (or `kill:`, then `k` is sent) with the service's current status.
-    fn timeout(&mut self, name: &[u8]) {
+    /// `timeout:` (or `kill:`, then `k` is sent) with the service's current status, and
+    /// on stderr the dependency its ./run is held for, if health names one.
+    fn timeout(&mut self, s: &mut Service) {
         // urunit: if the status cannot be re-read, that line alone is printed (and counted);
         // runit printed it after "timeout: " and did not count the timeout.
-        if let Got::Status(b) = self.read_status(name, false) {
+        if let Got::Status(st) = self.read_status(&s.name, false) {
             self.out.put(if self.cmd.kill { b"kill: ".as_slice() } else { b"timeout: " });
-            self.put_status(name, name, &b);
+            self.put_status(&s.name, &s.name, &st);
             self.out.put(b"\n").flush();
             self.rc += 1;
+            if let Some(Health::Held { name, missing }) = self.health() {
+                let (a, b): (&[u8], &[u8]) =
+                    if missing { (b": dependency ", b" does not exist") } else { (b": waiting for dependency ", b"") };
+                msg::warn(&[WARNING, &s.name, a, &name, b], None);
+            }
             if self.cmd.kill {
-                self.control(name, b"k");
+                self.control(s, b"k");
             }
         }
     }
 
     /// Runs `./check` (if there is one) in the service directory: passed iff it exits 0.
     /// A failed check is not re-run for the same status before CHECK_MS has passed.
-    fn check_passes(&mut self, s: &mut Service, b: &[u8; 20]) -> bool {
+    fn check_passes(&mut self, s: &mut Service, st: &Status) -> bool {
         let now = time::mono_ms();
-        if s.last_check.is_some_and(|(t, old)| old == *b && now < t + CHECK_MS) {
+        if s.last_check.is_some_and(|(t, old)| old == *st && now < t + CHECK_MS) {
             return false;
         }
         let passed = self.run_check(s);
-        s.last_check = if passed { None } else { Some((time::mono_ms(), *b)) };
+        s.last_check = if passed { None } else { Some((time::mono_ms(), *st)) };
         passed
     }
 
@@ -713,6 +855,16 @@ impl Sv {
     }
 }
 
+/// The run directory's R/KEY/ for the current directory (contract, section 4).
+fn rundir_sup() -> Vec<u8> {
+    let mut cwd = [0u8; 4096];
+    let n = fs::getcwd(&mut cwd).unwrap_or(0);
+    let mut alt = [rundir::base(), b"/"].concat();
+    rundir::key(&cwd[..n], &mut alt);
+    alt.push(b'/');
+    alt
+}
+
 /// Closing an inotify descriptor that still has watches waits for the kernel to reap
 /// them (an RCU grace period: 8-20 ms measured, paid at exit). Removed watches are
 /// reaped in the background within about half a millisecond, after which the close is
@@ -748,13 +900,13 @@ const WATCH: u32 = inotify::IN_MOVED_TO
     | inotify::IN_DELETE_SELF
     | inotify::IN_MOVE_SELF;
 
-/// An event that may change a service's answer: `status` replaced or written by runsv,
-/// or runsv gone (its `lock` and `ok` descriptors closed at exit). sv's own reads and
-/// writes (of `status`, of `ok` for writing) are left out, or every look would wake it.
+/// An event that may change a service's answer: `status` or `health` replaced or written
+/// by runsv, or runsv gone (its `lock` and `ok` descriptors closed at exit). sv's own
+/// reads and writes (of `status`, of `ok` for writing) are left out, or every look would wake it.
 fn relevant(e: &inotify::Event) -> bool {
     match e.name.as_slice() {
         b"" => true,
-        b"status" => e.mask & (inotify::IN_MOVED_TO | inotify::IN_CLOSE_WRITE | inotify::IN_MODIFY) != 0,
+        b"status" | b"health" => e.mask & (inotify::IN_MOVED_TO | inotify::IN_CLOSE_WRITE | inotify::IN_MODIFY) != 0,
         b"lock" => e.mask & inotify::IN_CLOSE_WRITE != 0,
         b"ok" => e.mask & inotify::IN_CLOSE_NOWRITE != 0,
         _ => false,
@@ -781,7 +933,42 @@ mod tests {
         assert_eq!(acts(b"rx", false), None);
         assert_eq!(acts(b"fx", false), None);
         assert_eq!(acts(b"bogus", false), None);
+        assert_eq!(acts(b"e", false), Some((b"x".as_slice(), false, false)));
+        assert_eq!(acts(b"Exit", false), Some((b"x".as_slice(), true, true)));
+        assert_eq!(acts(b"Term", false), Some((b"tc".as_slice(), true, true)));
+        assert_eq!(acts(b"xyz", false), Some((b"x".as_slice(), false, false)));
+        assert_eq!(acts(b"start", true), Some((b"u".as_slice(), true, false)));
+        assert_eq!(acts(b"shutdown", false), Some((b"x".as_slice(), true, false)));
+        assert_eq!(acts(b"restarts", false), None);
+        assert_eq!(acts(b"stop", true), Some((b"d".as_slice(), true, false)));
         assert_eq!(acts(b"", false), None);
+    }
+    #[test]
+    fn health_lines() {
+        let p = |l: &[u8]| Health::parse(l);
+        assert_eq!(p(b"ready 12\n"), Some(Health::Up { pid: 12, ready: true }));
+        assert_eq!(p(b"starting 7"), Some(Health::Up { pid: 7, ready: false }));
+        let ended = |pid, killed, n: &[u8], gave_up| Some(Health::Ended { pid, killed, n: n.to_vec(), gave_up });
+        assert_eq!(p(b"exited 9 3\n"), ended(9, false, b"3", false));
+        assert_eq!(p(b"killed 9 15\n"), ended(9, true, b"15", false));
+        assert_eq!(p(b"failed 9 exited 1\n"), ended(9, false, b"1", true));
+        assert_eq!(p(b"failed 9 killed 6\n"), ended(9, true, b"6", true));
+        assert_eq!(p(b"waiting db\n"), Some(Health::Held { name: b"db".to_vec(), missing: false }));
+        assert_eq!(p(b"missing a b\n"), Some(Health::Held { name: b"a b".to_vec(), missing: true }));
+        for bad in [
+            &b""[..],
+            b"ready",
+            b"ready x",
+            b"ready 1 2",
+            b"exited 1",
+            b"failed 1 ready",
+            b"waiting",
+            b"waiting \n",
+            b"bogus 1",
+        ] {
+            assert_eq!(p(bad), None, "{:?}", bad);
+        }
+        assert_eq!(p(b"failed 1 exited 2").unwrap().pid(), 1);
     }
     #[test]
     fn names() {

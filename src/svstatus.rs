@@ -49,6 +49,25 @@ impl Status {
         b
     }
 
+    /// The state byte as a State (None: a byte no runsv writes).
+    pub fn run_state(&self) -> Option<State> {
+        match self.state {
+            0 => Some(State::Down),
+            1 => Some(State::Run),
+            2 => Some(State::Finish),
+            _ => None,
+        }
+    }
+
+    /// The want byte as a Want: `u` up, `d` down (runsv writes want-exit as `d` too).
+    pub fn wants(&self) -> Want {
+        match self.want {
+            b'u' => Want::Up,
+            b'd' => Want::Down,
+            _ => Want::Exit,
+        }
+    }
+
     pub fn unpack(b: &[u8; 20]) -> Status {
         let tai = u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
         Status {
@@ -93,7 +112,8 @@ mod tests {
     #[test]
     fn observed_bytes() {
         // runit 2.1.2 observed: a running service with pid 7178.
-        let b: [u8; 20] = [0x40, 0, 0, 0, 0x6b, 0x03, 0x5b, 0x6d, 0x0a, 0x9e, 0x87, 0x5c, 0x0a, 0x1c, 0, 0, 0, 0x75, 0, 1];
+        let b: [u8; 20] =
+            [0x40, 0, 0, 0, 0x6b, 0x03, 0x5b, 0x6d, 0x0a, 0x9e, 0x87, 0x5c, 0x0a, 0x1c, 0, 0, 0, 0x75, 0, 1];
         let s = Status::unpack(&b);
         assert_eq!(s.pid, 7178);
         assert_eq!(s.secs, 0x6b035b6d - 10);
@@ -103,6 +123,7 @@ mod tests {
         assert!(!s.term);
         assert_eq!(s.state, 1);
         assert_eq!(s.pack(), b);
+        assert!(s.run_state() == Some(State::Run) && s.wants() == Want::Up);
     }
     #[test]
     fn each_byte() {
@@ -112,6 +133,9 @@ mod tests {
         assert_eq!(&b[8..12], &[0, 0, 0, 2]);
         assert_eq!(&b[12..16], &[4, 3, 2, 1]);
         assert_eq!(&b[16..20], &[1, b'd', 1, 2]);
+        assert!(s.run_state() == Some(State::Finish) && s.wants() == Want::Down);
+        let odd = Status { state: 7, want: b'?', ..s };
+        assert!(odd.run_state().is_none() && odd.wants() == Want::Exit);
     }
     #[test]
     fn stat_lines() {

@@ -332,7 +332,8 @@ pub const USAGE_CASES: &[(&[&str], &str)] = &[
 /// supervise/ with the `ok` and `control` FIFOs held open for reading by the test (so sv
 /// sees a runsv) and a status file the test writes.
 pub struct Fake {
-    pub dir: PathBuf,
+    /// The supervise directory (DIR/supervise, or R/KEY in a run directory).
+    pub sup: PathBuf,
     _ok: File,
     ctl: File,
 }
@@ -363,12 +364,16 @@ pub fn future() -> u64 {
 
 impl Fake {
     pub fn new(dir: &Path) -> Fake {
-        std::fs::create_dir_all(dir.join("supervise")).unwrap();
-        mkfifo(&dir.join("supervise/ok"));
-        mkfifo(&dir.join("supervise/control"));
-        let ok = open_nb(&dir.join("supervise/ok"));
-        let ctl = open_nb(&dir.join("supervise/control"));
-        Fake { dir: dir.to_path_buf(), _ok: ok, ctl }
+        Fake::at(&dir.join("supervise"))
+    }
+    /// A fake whose supervise files are in `sup` (urunit's run directory: R/KEY).
+    pub fn at(sup: &Path) -> Fake {
+        std::fs::create_dir_all(sup).unwrap();
+        mkfifo(&sup.join("ok"));
+        mkfifo(&sup.join("control"));
+        let ok = open_nb(&sup.join("ok"));
+        let ctl = open_nb(&sup.join("control"));
+        Fake { sup: sup.to_path_buf(), _ok: ok, ctl }
     }
     /// A fake in `state`-like shape: running (pid 42, want up) unless told otherwise.
     pub fn with(dir: &Path, status: Vec<u8>) -> Fake {
@@ -376,8 +381,15 @@ impl Fake {
         f.set(status);
         f
     }
+    /// supervise/status as runsv writes it: `status.new`, then renamed into place.
     pub fn set(&self, status: Vec<u8>) {
-        std::fs::write(self.dir.join("supervise/status"), status).unwrap();
+        std::fs::write(self.sup.join("status.new"), status).unwrap();
+        std::fs::rename(self.sup.join("status.new"), self.sup.join("status")).unwrap();
+    }
+    /// supervise/health as urunit's runsv writes it: `health.new`, then renamed into place.
+    pub fn health(&self, line: &str) {
+        std::fs::write(self.sup.join("health.new"), format!("{line}\n")).unwrap();
+        std::fs::rename(self.sup.join("health.new"), self.sup.join("health")).unwrap();
     }
     /// Everything sv wrote to supervise/control so far.
     pub fn written(&mut self) -> String {
