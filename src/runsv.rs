@@ -31,10 +31,10 @@ const DEP_POLL_MAX_MS: u64 = 500;
 const RETRY_STATUS_MS: u64 = 1000;
 
 /// The signals runsv does not read from its signalfd: the faults a program's own bug raises
-/// (they must still kill it), 32 and 33 (libc's own), and KILL and STOP (uncatchable).
+/// (they must still kill it), 32 (the C library's own), and KILL and STOP (uncatchable).
 /// CHLD, TERM and INT act; every other signal is read away, so a stray HUP, USR1, PIPE (its
 /// stderr is runsvdir's `log:` pipe) or real-time signal never kills runsv (README D9).
-const UNBLOCKED: [i32; 9] = [4 /* ILL */, 6 /* ABRT */, 7 /* BUS */, 8 /* FPE */, 9, 11 /* SEGV */, 19 /* STOP */, 32, 33];
+const UNBLOCKED: [i32; 8] = [4 /* ILL */, 6 /* ABRT */, 7 /* BUS */, 8 /* FPE */, 9, 11 /* SEGV */, 19 /* STOP */, 32];
 
 fn signal_set() -> Vec<i32> {
     (1..=64).filter(|s| !UNBLOCKED.contains(s)).collect()

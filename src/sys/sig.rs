@@ -7,15 +7,17 @@ use core::ffi::c_int;
 pub use libc::{SIGALRM, SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGPWR};
 
 fn set_of(sigs: &[c_int]) -> libc::sigset_t {
-    // SAFETY: sigemptyset initialises the set; sigaddset on valid signal numbers.
-    unsafe {
-        let mut s: libc::sigset_t = core::mem::zeroed();
-        libc::sigemptyset(&mut s);
-        for &g in sigs {
-            libc::sigaddset(&mut s, g);
+    // SAFETY: sigset_t is plain data; all-zero is the empty set.
+    let mut s: libc::sigset_t = unsafe { core::mem::zeroed() };
+    // The bits are set directly: musl's sigaddset refuses 32-34, which runsv must block too.
+    // SAFETY: sigset_t is at least 8 bytes of plain data, bit n-1 standing for signal n.
+    let words = unsafe { &mut *(&mut s as *mut libc::sigset_t as *mut [u64; 1]) };
+    for &g in sigs {
+        if (1..=64).contains(&g) {
+            words[0] |= 1u64 << (g - 1);
         }
-        s
     }
+    s
 }
 
 /// Blocks `sigs` (adds them to the mask).
