@@ -24,6 +24,11 @@ pub fn set_prog(p: &'static &'static [u8]) {
     PROG.set(p);
 }
 
+/// The prefix set by set_prog.
+pub fn prog() -> &'static [u8] {
+    PROG.get()
+}
+
 /// One line on stderr with one write(2): `head`, parts, ": REASON" if an errno is
 /// given, "\n".
 fn line(head: [&[u8]; 2], parts: &[&[u8]], e: Option<Errno>) {

@@ -87,7 +87,6 @@ struct Svc {
 }
 
 struct Runsv {
-    name: &'static [u8],
     svc: Svc,
     log: Option<Svc>,
     /// The log pipe, held by runsv for its whole life so nothing buffered is lost while
@@ -431,6 +430,59 @@ impl Svc {
     }
 }
 
+/// What a forked child does before it execs `argv`: its own process group, one fd
+/// duplicated (the log pipe), `./log` as its directory (Some(msg): fatal if that fails),
+/// the notification fd kept (write end, number), every other descriptor above 2 closed.
+struct Child<'a> {
+    pgrp: bool,
+    dup: Option<(i32, i32)>,
+    cd: Option<Option<&'a [u8]>>,
+    notify: Option<(i32, i32)>,
+    argv: &'a CVec,
+    /// The fatal message when exec fails (None: exit 111 silently).
+    fail: Option<&'a [u8]>,
+}
+
+/// Forks; the child sets itself up as `c` says and execs (it never returns).
+#[inline(never)]
+fn spawn(c: &Child) -> Result<Pid, Errno> {
+    // Built before the fork: the child must not allocate.
+    let fatal = |m: Option<&[u8]>| m.map(|m| CBuf::new(&[msg::prog(), b"fatal: ", m]));
+    let cdmsg = fatal(c.cd.flatten());
+    let fail = fatal(c.fail);
+    let pid = proc::fork()?;
+    if pid != 0 {
+        return Ok(pid);
+    }
+    sig::unblock_all();
+    if c.pgrp {
+        let _ = proc::setpgid(0, 0);
+    }
+    if let Some((from, to)) = c.dup {
+        let _ = fd::dup2(from, to);
+    }
+    if c.cd.is_some() {
+        if let Err(e) = fs::chdir(c"./log") {
+            if let Some(m) = &cdmsg {
+                msg::warn_noalloc(m.bytes(), e);
+                proc::exit(EXIT_FATAL)
+            }
+        }
+    }
+    match c.notify {
+        Some((w, n)) => {
+            let _ = if w == n { fd::set_cloexec(n, false) } else { fd::dup2(w, n) };
+            fd::close_from_but(3, n);
+        }
+        None => fd::close_from(3),
+    }
+    let e = proc::execve(c.argv.get(0), c.argv, &Env::Inherit);
+    if let Some(m) = &fail {
+        msg::warn_noalloc(m.bytes(), e);
+    }
+    proc::exit(EXIT_FATAL)
+}
+
 /// Errors that mean "this place is not ours to write": a run directory stands in.
 fn lockout(e: Errno) -> bool {
     e == Errno::ROFS || e == Errno::ACCES || e == Errno::PERM
@@ -459,23 +511,15 @@ fn put_num(v: &mut Vec<u8>, n: u64) {
 /// runsv's messages: `runsv NAME: warning: ...` and `runsv NAME: fatal: ...` (exit 111),
 /// and what the supervise files need to know of the dependencies.
 struct Reporter<'a> {
-    name: &'static [u8],
     deps: Option<&'a deps::Deps>,
 }
 
 impl Reporter<'_> {
-    fn say(&self, kind: &[u8], what: &[&[u8]], e: Option<Errno>) {
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(what.len() + 3);
-        parts.extend_from_slice(&[b"runsv ", self.name, kind]);
-        parts.extend_from_slice(what);
-        msg::warn(&parts, e);
-    }
     fn warn(&self, what: &[&[u8]], e: Option<Errno>) {
-        self.say(b": warning: ", what, e);
+        msg::warning(what, e);
     }
     fn die(&self, what: &[&[u8]], e: Option<Errno>) -> ! {
-        self.say(b": fatal: ", what, e);
-        proc::exit(EXIT_FATAL)
+        msg::fatal(EXIT_FATAL, what, e)
     }
     fn deps_line(&self, log: bool) -> Option<&[u8]> {
         if log { None } else { self.deps.and_then(|d| d.held()) }
@@ -487,12 +531,16 @@ pub fn main(args: Args) -> i32 {
         msg::usage(EXIT_USAGE, args.first().copied().unwrap_or(b"runsv"), b" dir");
     }
     let name = args[1];
-    let r = Reporter { name, deps: None };
+    // `runsv NAME: `: set once, for the whole life of runsv.
+    let prog: &'static mut &'static [u8] = alloc::boxed::Box::leak(alloc::boxed::Box::new(&b""[..]));
+    *prog = CBuf::new(&[b"runsv ", name, b": "]).bytes().to_vec().leak();
+    msg::set_prog(prog);
+    let r = Reporter { deps: None };
     let sigs = sig::SigFd::new(&signal_set()).unwrap_or_else(|e| r.die(&[b"unable to create selfpipe"], Some(e)));
     fs::chdir(&CBuf::new(&[name])).unwrap_or_else(|e| r.die(&[b"unable to change to directory"], Some(e)));
 
     let want = |p: &core::ffi::CStr| if fs::exists(p) { Want::Down } else { Want::Up };
-    let mut rs = Runsv { name, svc: Svc::new(false, want(c"down")), log: None, logpipe: None, deps: deps::Deps::new(name) };
+    let mut rs = Runsv { svc: Svc::new(false, want(c"down")), log: None, logpipe: None, deps: deps::Deps::new(name) };
     match fs::stat(c"log") {
         Ok(st) if st.is_dir() => {
             rs.log = Some(Svc::new(true, want(c"log/down")));
@@ -556,11 +604,11 @@ impl Runsv {
     }
 
     fn reporter(&self) -> Reporter<'_> {
-        Reporter { name: self.name, deps: Some(&self.deps) }
+        Reporter { deps: Some(&self.deps) }
     }
 
     fn update_status(&mut self, log: bool) {
-        let r = Reporter { name: self.name, deps: Some(&self.deps) };
+        let r = Reporter { deps: Some(&self.deps) };
         match (log, self.log.as_mut()) {
             (true, Some(l)) => l.update_status(&r),
             _ => self.svc.update_status(&r),
@@ -589,22 +637,11 @@ impl Runsv {
             }
         }
         let argv = CVec::new([&path_b[..]]);
-        let prefix = CBuf::new(&[b"runsv ", self.name, b": fatal: unable to run control/?"]);
-        let out = self.logpipe.as_ref().map(|p| p.1.raw());
-        match proc::fork() {
+        let out = self.logpipe.as_ref().map(|p| (p.1.raw(), fd::STDOUT));
+        match spawn(&Child { pgrp: false, dup: out, cd: None, notify: None, argv: &argv, fail: Some(b"unable to run control/?") }) {
             Err(e) => {
                 self.reporter().warn(&[b"unable to fork for ", &path_b], Some(e));
                 false
-            }
-            Ok(0) => {
-                sig::unblock_all();
-                if let Some(w) = out {
-                    let _ = fd::dup2(w, fd::STDOUT);
-                }
-                fd::close_from(3);
-                let e = proc::execve(&path, &argv, &Env::Inherit);
-                msg::warn_noalloc(prefix.bytes(), e);
-                proc::exit(EXIT_FATAL)
             }
             Ok(pid) => match proc::wait_pid(pid, 0) {
                 Ok(Some((_, st))) => proc::wifexited(st) && proc::wexitstatus(st) == 0,
@@ -639,44 +676,20 @@ impl Runsv {
         } else {
             CVec::new([&b"./run"[..]])
         };
-        let what: &[u8] = if log { b"log/./run" } else if finish { b"./finish" } else { b"./run" };
-        let prefix = CBuf::new(&[b"runsv ", self.name, b": fatal: unable to start ", what]);
-        let cdprefix = CBuf::new(&[b"runsv ", self.name, b": fatal: unable to change directory to ./log"]);
-        let pipe = self.logpipe.as_ref().map(|(r, w)| (r.raw(), w.raw()));
+        let what: &[u8] = if log { b"unable to start log/./run" } else if finish { b"unable to start ./finish" } else { b"unable to start ./run" };
+        let dup = self.logpipe.as_ref().map(|(r, w)| if log { (r.raw(), fd::STDIN) } else { (w.raw(), fd::STDOUT) });
         let notify = match self.sv(log).ready {
             Ready::Fd(n) if !finish => fd::pipe(0).ok().map(|p| (p, n)),
             _ => None,
         };
-        let result = proc::fork();
-        if let Ok(0) = result {
-            sig::unblock_all();
-            let _ = proc::setpgid(0, 0);
-            match (log, pipe) {
-                (true, Some((r, _))) => {
-                    let _ = fd::dup2(r, fd::STDIN);
-                }
-                (false, Some((_, w))) => {
-                    let _ = fd::dup2(w, fd::STDOUT);
-                }
-                _ => {}
-            }
-            if log {
-                if let Err(e) = fs::chdir(c"./log") {
-                    msg::warn_noalloc(cdprefix.bytes(), e);
-                    proc::exit(EXIT_FATAL)
-                }
-            }
-            match &notify {
-                Some(((_, w), n)) => {
-                    let _ = if w.raw() == *n { fd::set_cloexec(*n, false) } else { fd::dup2(w.raw(), *n) };
-                    fd::close_from_but(3, *n);
-                }
-                None => fd::close_from(3),
-            }
-            let e = proc::execve(argv.get(0), &argv, &Env::Inherit);
-            msg::warn_noalloc(prefix.bytes(), e);
-            proc::exit(EXIT_FATAL)
-        }
+        let result = spawn(&Child {
+            pgrp: true,
+            dup,
+            cd: if log { Some(Some(b"unable to change directory to ./log")) } else { None },
+            notify: notify.as_ref().map(|((_, w), n)| (w.raw(), *n)),
+            argv: &argv,
+            fail: Some(what),
+        });
         let pid = match result {
             Ok(pid) => pid,
             Err(e) => {
@@ -768,20 +781,8 @@ impl Runsv {
         // ./check runs like a control script: in the service's directory, stdout to the
         // log pipe, no other descriptors; its exit status arrives through reap().
         let argv = CVec::new([&b"./check"[..]]);
-        let out = self.logpipe.as_ref().map(|p| p.1.raw());
-        let islog = log;
-        match proc::fork() {
-            Ok(0) => {
-                sig::unblock_all();
-                if islog {
-                    let _ = fs::chdir(c"./log");
-                } else if let Some(w) = out {
-                    let _ = fd::dup2(w, fd::STDOUT);
-                }
-                fd::close_from(3);
-                let _ = proc::execve(c"./check", &argv, &Env::Inherit);
-                proc::exit(EXIT_FATAL)
-            }
+        let dup = if log { None } else { self.logpipe.as_ref().map(|p| (p.1.raw(), fd::STDOUT)) };
+        match spawn(&Child { pgrp: false, dup, cd: if log { Some(None) } else { None }, notify: None, argv: &argv, fail: None }) {
             Ok(pid) => self.sv(log).check_pid = pid,
             Err(_) => self.sv(log).probe_at = Some(now + CHECK_MAX_MS),
         }
@@ -801,7 +802,7 @@ impl Runsv {
             let due = s.m.due_at();
             if !log && due.is_some_and(|t| now >= t) && s.m.state == State::Down {
                 let before = self.deps.held().map(|h| h.to_vec());
-                let wait = self.deps.check(&Reporter { name: self.name, deps: None }, now);
+                let wait = self.deps.check(&Reporter { deps: None }, now);
                 if self.deps.held().map(|h| h.to_vec()) != before {
                     self.update_status(false);
                 }
