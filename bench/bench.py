@@ -458,7 +458,7 @@ def median(v):
 class Bench:
     def __init__(self, args):
         self.quick = args.quick
-        self.reps = args.reps or (1 if args.quick else 5)
+        self.reps = args.reps or (1 if args.quick else 7)
         self.ns = [1, 5] if args.quick else [1, 10, 50, 100, 500]
         self.rows = []      # see row()
         self.notes = []
@@ -718,7 +718,7 @@ class Bench:
     def startup_reps(self, n):
         if self.quick:
             return 1
-        return self.reps if n < 100 else (max(2, self.reps - 2) if n < 500 else max(1, self.reps - 3))
+        return self.reps if n < 100 else (max(2, self.reps - 2) if n < 500 else max(1, self.reps - 4))
 
     def startup_all(self):
         cases = [("old", False)] + ([] if self.quick else [("fresh", True)])
@@ -777,12 +777,12 @@ class Bench:
 
     def chain(self):
         n = 10
-        reps = 1 if self.quick else 5
+        reps = self.reps
         fn = self.one_chain
 
         def run(im):
             if im.kind == "s6":
-                raise NA("s6: s6-svscan has no dependencies (that is s6-rc's job, %s)" % (
+                raise NA("s6-svscan has no dependencies (that is s6-rc's job, %s)" % (
                     "installed but not driven by this bench" if shutil.which("s6-rc")
                     else "which Debian 12 does not package"))
             return fn(im, n)
@@ -937,7 +937,7 @@ class Bench:
             os.kill(init, signal.SIGTERM)
             # unshare exits once its child (PID 1) has, and the kernel has then ended the whole
             # namespace: every process is gone.
-            rc = wait_exit(up, 10, "PID 1 after SIGTERM")[0]
+            rc = wait_exit(up, 10, "%s as PID 1 after SIGTERM" % im.scanner)[0]
             dt = time.perf_counter() - t
             return {"time": dt, "graceful": len(os.listdir(marks)), "rc": rc}
         finally:
@@ -1178,8 +1178,9 @@ class Bench:
         return text
 
     def svg(self, path):
-        write_svg(path, self.startup, self.ns, self.names, "log-log; files 1 h old; medians; %d CPUs; %s" % (
-            os.cpu_count(), time.strftime("%Y-%m-%d", time.gmtime())))
+        write_svg(path, self.startup, self.ns, self.names, "log-log; medians of %d runs (N=100: %d, N=500: %d); "
+                  "%d CPUs, %s; %s" % (self.startup_reps(1), self.startup_reps(100), self.startup_reps(500),
+                                       os.cpu_count(), cpu_model(), time.strftime("%Y-%m-%d", time.gmtime())))
 
 
 def shared_libs(exe):
@@ -1287,7 +1288,7 @@ def write_svg(path, data, ns, names, subtitle=""):
          'font-size="12">' % (w, h),
          '<rect width="100%" height="100%" fill="white"/>',
          '<text x="%d" y="20" font-size="15">start-up as PID 1: time until all N services run</text>' % l,
-         '<text x="%d" y="34" font-size="11" fill="#555">%s</text>' % (l, subtitle.replace("files 1 h old; ", ""))]
+         '<text x="%d" y="34" font-size="11" fill="#555">%s</text>' % (l, subtitle)]
     d = lo
     while d <= hi * 1.0001:
         y = Y(d)
@@ -1345,7 +1346,7 @@ def main():
     ap.add_argument("--busybox", help="a busybox with the runit applets (missing: why.txt next to it says why)")
     ap.add_argument("--unstripped", help="an unstripped urunit build, for bytes per module")
     ap.add_argument("--quick", action="store_true", help="small N, 1 repetition (a smoke test)")
-    ap.add_argument("--reps", type=int, help="repetitions (default 5, --quick 1)")
+    ap.add_argument("--reps", type=int, help="repetitions (default 7, --quick 1)")
     ap.add_argument("--svg", help="chart file (default bench/startup.svg; --quick: none)")
     ap.add_argument("--tmp", help="directory for the services (default /dev/shm)")
     ap.add_argument("--only", help="comma-separated parts: size,runsv,startup,chain,hotadd,pid1,stop,sv,svlogd")
