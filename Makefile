@@ -1,5 +1,6 @@
 # urunit: `make` builds the static release binary; `make test` runs every test;
-# `make demo` runs urunit as PID 1 on service-examples/; `make bench` compares with C runit.
+# `make demo` runs urunit as PID 1 on service-examples/; `make bench` compares with C runit, s6
+# and busybox's runit applets.
 SHELL := /bin/bash
 TARGET ?= x86_64-unknown-linux-musl
 BIN := target/$(TARGET)/release/urunit
@@ -7,7 +8,7 @@ CRUNIT := target/crunit
 export CRUNIT_DIR := $(abspath $(CRUNIT))
 CARGO ?= cargo
 
-.PHONY: musl-target all build size test unit integration fmt-check lint-libc deps crunit demo bench clean aarch64 fuzz
+.PHONY: musl-target all build size test unit integration fmt-check lint-libc deps crunit demo bench bench-deps busybox-runit clean aarch64 fuzz
 
 all: build
 
@@ -68,8 +69,24 @@ test: build fmt-check lint-libc unit integration
 demo: build
 	./demo.sh $(BIN)
 
-bench: build crunit
-	python3 bench/bench.py --urunit $(BIN) --crunit $(CRUNIT)
+# The bench's other supervisors: Debian's s6 (installed when missing) and a busybox built from
+# Debian's source with its runit applets (Debian's builds have none; when that fails,
+# target/busybox-runit/why.txt says why and the bench leaves the column out). The unstripped
+# build gives urunit's bytes per module.
+BUSYBOX_RUNIT := target/busybox-runit
+bench-deps: crunit
+	@command -v s6-svscan >/dev/null || { echo "installing: s6"; (apt-get update -qq || true) && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq s6 >/dev/null || echo "s6 not installed: the bench leaves its column out"; }
+	@$(MAKE) --no-print-directory busybox-runit
+
+busybox-runit:
+	@mkdir -p $(BUSYBOX_RUNIT); test -x $(BUSYBOX_RUNIT)/busybox || timeout 900 bench/busybox-runit.sh $(BUSYBOX_RUNIT) || \
+	  echo "busybox column left out: the build script did not finish" > $(BUSYBOX_RUNIT)/why.txt
+
+bench: build bench-deps
+	CARGO_PROFILE_RELEASE_STRIP=false $(CARGO) build --release --target $(TARGET) -p urunit --target-dir target/unstripped -q
+	python3 bench/bench.py --urunit $(BIN) --crunit $(CRUNIT) --busybox $(BUSYBOX_RUNIT)/busybox \
+	  --unstripped target/unstripped/$(TARGET)/release/urunit
 
 clean:
 	$(CARGO) clean

@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""urunit vs Debian's C runit, side by side in one run.
+"""urunit vs Debian's C runit, s6 and busybox's runit applets, side by side in one run.
 
-    python3 bench/bench.py --urunit BIN --crunit DIR [--quick] [--svg FILE] [--reps N]
+    python3 bench/bench.py --urunit BIN --crunit DIR [--s6 DIR] [--busybox BIN]
+                           [--unstripped BIN] [--quick] [--svg FILE] [--reps N] [--only PARTS]
 
 BIN is the urunit binary; DIR holds C runit (an unpacked .deb: usr/bin/runsv, sbin/runit, or the
-binaries themselves). Prints one table (urunit / C runit with the raw figures) and writes an SVG
-chart of start-up time against the number of services.
+binaries themselves). s6 is taken from --s6 DIR (default: where s6-svscan is on PATH); busybox from
+--busybox (a busybox built with its runit applets; when the file is missing, the reason is read
+from why.txt next to it). A supervisor that is not there loses its column, and the reason is
+printed above the table. Prints one table (every figure as median (min..max) of its samples, and
+the ratios urunit / C runit and urunit / s6 of the medians) and writes an SVG chart of start-up
+time against the number of services.
 
-Method: each implementation runs as runit would, from its own bin directory (links named runsv,
-runsvdir, sv, svlogd, chpst, runit) with PATH set so that runsvdir finds its own runsv. Both are
-measured in the same run, interleaved (the order alternates per repetition), and the table shows
-medians. Readiness is polled every 1 ms; nothing measured relies on a fixed sleep. A program urunit
-does not have yet (it exits 111 at once) gives "n/a" rows with the reason, never a crash.
+Method: each runit implementation runs as runit would, from its own bin directory (links named
+runsv, runsvdir, sv, svlogd, chpst, runit) with PATH set so that runsvdir finds its own runsv; s6
+runs s6-svscan on a scan directory holding the very same run scripts. All are measured in the same
+run, interleaved (the order rotates per repetition). Readiness is polled every 1 ms; nothing
+measured relies on a fixed sleep. A program that is missing or fails gives "n/a" rows with the
+reason, never a crash.
 
 Python 3 standard library only; Linux only (/proc, unshare(1) for the PID-namespace figures).
 """
@@ -19,6 +25,7 @@ Python 3 standard library only; Linux only (/proc, unshare(1) for the PID-namesp
 import argparse
 import ctypes
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -27,9 +34,16 @@ import sys
 import tempfile
 import time
 
-IMPLS = ("urunit", "C runit")
-PROGS = ("runsv", "runsvdir", "sv", "svlogd", "chpst", "runit")
+ALL = ("urunit", "C runit", "s6", "busybox")
+RUNIT_PROGS = ("runsv", "runsvdir", "sv", "svlogd", "chpst", "runit")
+BB_PROGS = ("runsv", "runsvdir", "sv", "svlogd", "chpst")
+# The s6 programs the bench uses (the size row counts these).
+S6_PROGS = ("s6-svscan", "s6-supervise", "s6-svc", "s6-svstat", "s6-svwait", "s6-log")
+S6_HELPERS = ("s6-svscanctl", "s6-svlisten1")
 RUN_BODY = "#!/bin/sh\nexec sleep 2147483647\n"
+# Ready at once through the notification-fd (3) when the supervisor gives one; where fd 3 is not
+# open (no readiness support) the echo fails quietly and the service just runs.
+NOTIFY_BODY = "#!/bin/sh\n{ echo >&3; } 2>/dev/null\nexec 3>&-\nexec sleep 2147483647\n"
 POLL = 0.001
 
 
@@ -237,11 +251,23 @@ def ctxt(pid):
     return n
 
 
-# ---------------------------------------------------------------- services
+# ---------------------------------------------------------------- status files
 
 
-def status(svc):
-    """(state, pid, age in seconds) from supervise/status, or None."""
+def tai_age(b, offset=10):
+    """Seconds since the TAI64N label in the first 12 bytes of `b`, and the label as Unix time.
+    runit writes Unix time + 10 s; skalibs (s6) may count the leap seconds too (see S6_TAI)."""
+    secs = int.from_bytes(b[0:8], "big") - (1 << 62) - offset + int.from_bytes(b[8:12], "big") / 1e9
+    return time.time() - secs, secs
+
+
+# TAI - Unix seconds in s6's stamps: 10, or 37 when skalibs counts the leap seconds (Debian's
+# does); Bench.setup measures it.
+S6_TAI = [10]
+
+
+def runit_status(svc):
+    """runit's supervise/status (20 bytes): {run, down, pid, age, stamp} or None."""
     try:
         with open(svc + "/supervise/status", "rb") as f:
             b = f.read()
@@ -249,36 +275,28 @@ def status(svc):
         return None
     if len(b) != 20:
         return None
-    secs = int.from_bytes(b[0:8], "big") - (1 << 62) - 10 + int.from_bytes(b[8:12], "big") / 1e9
-    return b[19], int.from_bytes(b[12:16], "little"), time.time() - secs
+    pid = int.from_bytes(b[12:16], "little")
+    a, stamp = tai_age(b)
+    return {"run": b[19] == 1 and pid != 0, "down": b[19] == 0 and pid == 0, "pid": pid, "age": a,
+            "stamp": stamp}
 
 
-def running(svc):
-    """True when supervise/status says run with a pid."""
-    st = status(svc)
-    return st is not None and st[0] == 1 and st[1] != 0
-
-
-def down(svc):
-    st = status(svc)
-    return st is not None and st[0] == 0 and st[1] == 0
-
-
-def settled(svc, state, age):
-    """In `state` ("run" or "down") for at least `age` seconds."""
-    st = status(svc)
-    return st is not None and (running(svc) if state == "run" else down(svc)) and st[2] >= age
-
-
-def all_running(svcs):
-    """A cheap poll for many services: once one is seen running it stays so (its run sleeps)."""
-    i = [0]
-
-    def cond():
-        while i[0] < len(svcs) and running(svcs[i[0]]):
-            i[0] += 1
-        return i[0] == len(svcs)
-    return cond
+def s6_status(svc):
+    """s6's supervise/status (35 bytes in s6 2.11; 43 with a pgid in later ones): stamp, ready
+    stamp, pid (8 bytes big-endian), ..., flags in the last byte (1 paused, 2 finishing,
+    4 want up, 8 ready)."""
+    try:
+        with open(svc + "/supervise/status", "rb") as f:
+            b = f.read()
+    except OSError:
+        return None
+    if len(b) not in (35, 43):
+        return None
+    pid = int.from_bytes(b[24:32], "big")
+    flags = b[-1]
+    a, stamp = tai_age(b, S6_TAI[0])
+    return {"run": pid != 0 and not flags & 2, "down": pid == 0, "pid": pid, "age": a,
+            "stamp": stamp, "ready": bool(flags & 8)}
 
 
 def age(path, secs):
@@ -291,15 +309,28 @@ def age(path, secs):
         os.utime(d, (t, t))
 
 
-def make_service(path, finish=None, old=True):
+def write_exe(path, body):
+    with open(path, "w") as f:
+        f.write(body)
+    os.chmod(path, 0o755)
+
+
+def make_service(path, finish=None, old=True, run=RUN_BODY, notify=False, deps=()):
     """A service directory whose run sleeps; `old`: its files are an hour old, as in an image
-    or /etc/sv (urunit's runsvdir waits 50 ms for files written just now to settle)."""
+    or /etc/sv (urunit's runsvdir waits 50 ms for files written just now to settle).
+    `notify`: a notification-fd file (3) and a run that reports ready at once; `deps`: names
+    in dependencies.d/."""
     os.makedirs(path)
-    for name, body in (("run", RUN_BODY), ("finish", finish)):
-        if body is not None:
-            with open(os.path.join(path, name), "w") as f:
-                f.write(body)
-            os.chmod(os.path.join(path, name), 0o755)
+    write_exe(os.path.join(path, "run"), NOTIFY_BODY if notify else run)
+    if finish is not None:
+        write_exe(os.path.join(path, "finish"), finish)
+    if notify:
+        with open(os.path.join(path, "notification-fd"), "w") as f:
+            f.write("3\n")
+    if deps:
+        os.makedirs(os.path.join(path, "dependencies.d"))
+        for d in deps:
+            open(os.path.join(path, "dependencies.d", d), "w").close()
     if old:
         age(path, 3600)
 
@@ -318,16 +349,23 @@ def make_svdir(path, n, finish_dir=None, old=True):
     return svcs
 
 
-# ---------------------------------------------------------------- the bench
+# ---------------------------------------------------------------- the supervisors
 
 
 class Impl:
-    def __init__(self, name, bindir, base):
+    """One supervisor suite. kind "runit" (urunit, C runit, busybox) or "s6"; every operation
+    the bench needs, in that suite's own programs."""
+
+    def __init__(self, name, kind, bindir, base):
         self.name = name
+        self.kind = kind
         self.bindir = bindir
         self.env = dict(os.environ, PATH=bindir + ":/usr/bin:/bin")
         self.base = base
         self.seq = 0
+        s6 = kind == "s6"
+        self.scanner = "s6-svscan" if s6 else "runsvdir"
+        self.supervisor = "s6-supervise" if s6 else "runsv"
 
     def exe(self, prog):
         return os.path.join(self.bindir, prog)
@@ -338,34 +376,108 @@ class Impl:
         os.makedirs(d)
         return d
 
-    def sv(self, *args):
+    def status(self, svc):
+        return s6_status(svc) if self.kind == "s6" else runit_status(svc)
+
+    def running(self, svc):
+        st = self.status(svc)
+        return st is not None and st["run"]
+
+    def down(self, svc):
+        st = self.status(svc)
+        return st is not None and st["down"]
+
+    def settled(self, svc, state, secs):
+        """In `state` ("run" or "down") for at least `secs` seconds."""
+        st = self.status(svc)
+        return st is not None and st[state] and st["age"] >= secs
+
+    def all_running(self, svcs):
+        """A cheap poll for many services: once one is seen running it stays so (its run sleeps)."""
+        i = [0]
+
+        def cond():
+            while i[0] < len(svcs) and self.running(svcs[i[0]]):
+                i[0] += 1
+            return i[0] == len(svcs)
+        return cond
+
+    def scan_argv(self, sd):
+        return [self.exe(self.scanner), sd]
+
+    def supervise_argv(self, svc):
+        return [self.exe(self.supervisor), svc]
+
+    def log_argv(self, ld):
+        if self.kind == "s6":
+            return [self.exe("s6-log"), "n10", "s1000000", ld]
+        return [self.exe("svlogd"), ld]
+
+    CTL = {
+        # op: (runit argv, s6 argv) before the service directory
+        "status": (("sv", "status"), ("s6-svstat",)),
+        "down": (("sv", "-w", "5", "down"), ("s6-svc", "-wD", "-T", "5000", "-d")),
+        "up": (("sv", "-w", "5", "up"), ("s6-svc", "-wu", "-T", "5000", "-u")),
+        "upready": (("sv", "-w", "5", "up"), ("s6-svc", "-wU", "-T", "5000", "-u")),
+        "restart": (("sv", "restart"), ("s6-svc", "-r")),
+        "restartready": (("sv", "-w", "5", "restart"), ("s6-svc", "-wR", "-T", "5000", "-r")),
+    }
+
+    def ctl(self, op, svc):
+        """Runs one control command, spawn to exit: (seconds, stdout)."""
+        argv = list(self.CTL[op][self.kind == "s6"])
+        argv[0] = self.exe(argv[0])
         t = time.perf_counter()
-        r = subprocess.run([self.exe("sv")] + list(args), env=self.env, stdin=subprocess.DEVNULL,
+        r = subprocess.run(argv + [svc], env=self.env, stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
         dt = time.perf_counter() - t
         if r.returncode != 0:
-            raise NA("sv %s exited %d (%s)" % (" ".join(args[:-1]), r.returncode,
-                                               (r.stdout + r.stderr).decode(errors="replace").strip()))
+            raise NA("%s exited %d (%s)" % (" ".join([os.path.basename(argv[0])] + argv[1:]), r.returncode,
+                                            (r.stdout + r.stderr).decode(errors="replace").strip()))
         return dt, r.stdout.decode(errors="replace")
+
+    def rescan(self, sd):
+        """After adding a service: s6-svscan scans on s6-svscanctl -a (the documented way);
+        runsvdir needs nothing."""
+        if self.kind == "s6":
+            subprocess.run([self.exe("s6-svscanctl"), "-a", sd], env=self.env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+
+
+def samples(v):
+    """A row value as a list of samples, or the NA."""
+    if isinstance(v, NA):
+        return v
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def median(v):
+    return statistics.median(v)
 
 
 class Bench:
     def __init__(self, args):
         self.quick = args.quick
-        self.reps = args.reps or (1 if args.quick else 5)
-        self.ns = [1, 5] if args.quick else [1, 10, 50, 500]
+        self.reps = args.reps or (1 if args.quick else 7)
+        self.ns = [1, 5] if args.quick else [1, 10, 50, 100, 500]
         self.rows = []      # see row()
         self.notes = []
-        self.startup = {}   # (impl, case) -> {n: seconds}
+        self.extra = []     # text printed after the table
+        self.startup = {}   # (impl, case) -> {n: median seconds}
         base = args.tmp or ("/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir())
         self.root = tempfile.mkdtemp(prefix="urunit-bench-", dir=base)
         self.impls = {}
+        self.names = []     # the supervisors measured, in column order
+        self.absent = {}    # name -> why it has no column
         self.bad = {}
+        self.args = args
         self.ubin = os.path.abspath(args.urunit)
         self.cdir = os.path.abspath(args.crunit)
 
     def order(self, rep):
-        return IMPLS if rep % 2 == 0 else IMPLS[::-1]
+        """The measuring order rotates per repetition, so no supervisor is always first."""
+        k = rep % len(self.names)
+        return self.names[k:] + self.names[:k]
 
     # -- setup
 
@@ -376,15 +488,58 @@ class Bench:
                 return p
         return None
 
+    def s6_dir(self):
+        d = self.args.s6
+        if not d:
+            p = shutil.which("s6-svscan")
+            if not p:
+                raise NA("s6-svscan not found on PATH (Debian: apt-get install s6; `make bench` does it)")
+            d = os.path.dirname(os.path.realpath(p))
+        for p in S6_PROGS + S6_HELPERS:
+            if not os.path.isfile(os.path.join(d, p)):
+                raise NA("%s not found in %s" % (p, d))
+        return os.path.abspath(d)
+
+    def busybox_bin(self):
+        b = self.args.busybox
+        if not b:
+            raise NA("no --busybox given (`make bench` builds one with the runit applets: make busybox-runit)")
+        b = os.path.abspath(b)
+        if not os.path.isfile(b):
+            why = os.path.join(os.path.dirname(b), "why.txt")
+            try:
+                with open(why) as f:
+                    raise NA(f.read().strip() or "%s missing" % b)
+            except OSError:
+                raise NA("%s missing" % b)
+        r = subprocess.run([b, "--list"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        have = set(r.stdout.decode(errors="replace").split())
+        miss = [p for p in BB_PROGS if p not in have]
+        if miss:
+            raise NA("%s has no %s applet (Debian's busybox builds leave the runit applets out)"
+                     % (b, ", ".join(miss)))
+        return b
+
+    def s6_calibrate(self):
+        """Sets S6_TAI from a service s6-supervise has just started (its stamp is now)."""
+        im = self.impls["s6"]
+        d = im.tmp("tai")
+        svc = os.path.join(d, "svc")
+        make_service(svc)
+        log = os.path.join(d, "log")
+        pid = spawn(im.exe("s6-supervise"), im.supervise_argv(svc), im.env, log=log)
+        try:
+            poll(lambda: im.running(svc), 5, "s6-supervise", pid, log)
+            S6_TAI[0] = 10
+            S6_TAI[0] = 10 + round(-im.status(svc)["age"])
+        finally:
+            cleanup(pid)
+            shutil.rmtree(d, ignore_errors=True)
+
     def setup(self):
         # A binary just written by the linker has dirty page-cache pages until writeback, and
         # those count as Private_Dirty in every process that maps them: write them out first.
-        for p in [self.ubin] + [self.find_c(p) for p in PROGS if self.find_c(p)]:
-            fd = os.open(p, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        files = [self.ubin] + [self.find_c(p) for p in RUNIT_PROGS if self.find_c(p)]
         ub = os.path.join(self.root, "bin-urunit")
         os.makedirs(ub)
         r = subprocess.run([self.ubin, "--install", ub], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -392,22 +547,48 @@ class Bench:
             sys.exit("bench: %s --install failed: %s" % (self.ubin, r.stdout.decode(errors="replace")))
         cb = os.path.join(self.root, "bin-crunit")
         os.makedirs(cb)
-        for p in PROGS:
+        for p in RUNIT_PROGS:
             src = self.find_c(p)
             if src is None:
                 sys.exit("bench: C runit's %s not found under %s (run `make crunit`)" % (p, self.cdir))
             os.symlink(src, os.path.join(cb, p))
-        self.impls = {"urunit": Impl("urunit", ub, self.root), "C runit": Impl("C runit", cb, self.root)}
+        self.impls = {"urunit": Impl("urunit", "runit", ub, self.root),
+                      "C runit": Impl("C runit", "runit", cb, self.root)}
+        try:
+            d = self.s6_dir()
+            self.impls["s6"] = Impl("s6", "s6", d, self.root)
+            self.s6_calibrate()
+        except NA as e:
+            self.impls.pop("s6", None)
+            self.absent["s6"] = str(e)
+        try:
+            b = self.busybox_bin()
+            bb = os.path.join(self.root, "bin-busybox")
+            os.makedirs(bb)
+            for p in BB_PROGS:
+                os.symlink(b, os.path.join(bb, p))
+            self.impls["busybox"] = Impl("busybox", "runit", bb, self.root)
+            files.append(b)
+        except NA as e:
+            self.absent["busybox"] = str(e)
+        for p in files:
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self.names = [k for k in ALL if k in self.impls]
 
     def row(self, figure, unit, vals, runs=None, fmt=None, ratio=True):
-        """A table row: {impl: value or NA}; `ratio` False for counts and exit codes."""
-        self.rows.append((figure, unit, vals, runs, fmt, ratio))
+        """A table row: {impl: sample list, number or NA}; `ratio` False for counts and exit codes."""
+        self.rows.append((figure, unit, {k: samples(vals.get(k, NA("not measured"))) for k in self.names},
+                          runs, fmt, ratio))
 
     def measure(self, reps, fn, keys=None, group=None):
-        """Medians of fn(impl) over reps, interleaved: {impl: value}, or with `keys` (fn returns
-        a dict) {key: {impl: value}}. An impl that fails once is NA from then on, and stays NA
-        for later calls with the same `group` (so a missing program costs one timeout)."""
-        got = {k: [] for k in IMPLS}
+        """Samples of fn(impl) over reps, interleaved: {impl: [values]}, or with `keys` (fn
+        returns a dict) {key: {impl: [values]}}. An impl that fails once is NA from then on, and
+        stays NA for later calls with the same `group` (so a missing program costs one timeout)."""
+        got = {k: [] for k in self.names}
         bad = self.bad.setdefault(group, {}) if group else {}
         for rep in range(reps):
             for k in self.order(rep):
@@ -418,27 +599,49 @@ class Bench:
                 except NA as e:
                     bad[k] = e
 
-        def med(k, f):
+        def pick(k, f):
             if k in bad:
                 return bad[k]
-            return statistics.median([r[f] if f else r for r in got[k]])
+            return [r[f] if f else r for r in got[k]]
         if keys is None:
-            return {k: med(k, None) for k in IMPLS}
-        return {f: {k: med(k, f) for k in IMPLS} for f in keys}
+            return {k: pick(k, None) for k in self.names}
+        return {f: {k: pick(k, f) for k in self.names} for f in keys}
 
     # -- binary size
 
     def sizes(self):
         u = os.path.getsize(self.ubin)
-        c_all = sum(os.path.getsize(self.find_c(p)) for p in PROGS)
-        c_runsv = os.path.getsize(self.find_c("runsv"))
-        self.row("binary: all programs (urunit: 1 static file; C: %s)" % "+".join(PROGS),
-                 "bytes", {"urunit": u, "C runit": c_all})
-        self.row("binary: vs C runsv alone", "bytes", {"urunit": u, "C runit": c_runsv})
-        self.notes.append("C runit's binaries are dynamically linked to glibc (not counted); "
-                          "urunit is static and needs nothing else.")
+        vals = {"urunit": u, "C runit": sum(os.path.getsize(self.find_c(p)) for p in RUNIT_PROGS)}
+        alone = {"urunit": u, "C runit": os.path.getsize(self.find_c("runsv"))}
+        libs = dict(vals)
+        what = ["urunit: 1 static file", "C: %s" % "+".join(RUNIT_PROGS)]
+        if "s6" in self.impls:
+            im = self.impls["s6"]
+            vals["s6"] = sum(os.path.getsize(im.exe(p)) for p in S6_PROGS)
+            alone["s6"] = os.path.getsize(im.exe("s6-supervise"))
+            libs["s6"] = vals["s6"] + sum(os.path.getsize(p) for p in shared_libs(im.exe("s6-supervise"))
+                                          if "libskarnet" in p)
+            what.append("s6: %s" % "+".join(S6_PROGS))
+        if "busybox" in self.impls:
+            b = os.path.realpath(self.impls["busybox"].exe("runsv"))
+            vals["busybox"] = alone["busybox"] = os.path.getsize(b)
+            libs["busybox"] = vals["busybox"]
+            what.append("busybox: 1 file")
+        self.row("binary: all programs (%s)" % "; ".join(what), "bytes", vals)
+        self.row("binary: the supervisor alone (runsv / s6-supervise)", "bytes", alone)
+        if "s6" in self.impls:
+            self.row("binary: all programs + their shared libraries besides libc (s6: libskarnet.so)",
+                     "bytes", libs)
+        self.notes.append("size: C runit, s6 and this busybox are dynamically linked to glibc (not "
+                          "counted); s6 also needs libskarnet.so (counted in its own row). urunit is static and "
+                          "needs nothing else.")
+        if self.args.unstripped:
+            try:
+                self.extra.append(module_sizes(self.args.unstripped, u))
+            except NA as e:
+                self.extra.append("urunit bytes per module: n/a (%s)\n" % e)
 
-    # -- runsv
+    # -- one supervisor process
 
     def one_runsv(self, im):
         d = im.tmp("runsv")
@@ -446,11 +649,11 @@ class Bench:
         make_service(svc)
         log = os.path.join(d, "log")
         t = time.perf_counter()
-        pid = spawn(im.exe("runsv"), ["runsv", svc], im.env, log=log)
+        pid = spawn(im.supervise_argv(svc)[0], im.supervise_argv(svc), im.env, log=log)
         try:
-            poll(lambda: running(svc), 5, "runsv", pid, log)
+            poll(lambda: im.running(svc), 5, im.supervisor, pid, log)
             dt = time.perf_counter() - t
-            poll(lambda: exec_done(pid, 1), 5, "runsv's service", pid, log)
+            poll(lambda: exec_done(pid, 1), 5, "%s's service" % im.supervisor, pid, log)
             rss, priv, dirty, _ = smaps(pid)
             return {"start": dt, "rss": rss, "priv": priv, "dirty": dirty}
         finally:
@@ -458,16 +661,43 @@ class Bench:
 
     def runsv(self):
         r = self.measure(self.reps, self.one_runsv, ("start", "rss", "priv", "dirty"))
-        self.row("runsv: start to service running", "ms", r["start"], self.reps, fmt="ms")
-        self.row("runsv idle: Rss", "KiB", r["rss"], self.reps)
-        self.row("runsv idle: private (Private_Clean+Dirty)", "KiB", r["priv"], self.reps)
-        self.row("runsv idle: Private_Dirty alone", "KiB", r["dirty"], self.reps)
+        self.row("runsv / s6-supervise: start to service running", "ms", r["start"], self.reps, fmt="ms")
+        self.row("runsv / s6-supervise idle: Rss", "KiB", r["rss"], self.reps)
+        self.row("runsv / s6-supervise idle: private (Private_Clean+Dirty)", "KiB", r["priv"], self.reps)
+        self.row("runsv / s6-supervise idle: Private_Dirty alone", "KiB", r["dirty"], self.reps)
         self.notes.append("memory: Private_Clean counts file pages that only this process maps, so "
                           "a lone urunit process's own code counts as private until other urunit "
-                          "processes map it (see the per-service rows); C runit's code mostly "
-                          "lives in glibc, shared with every other process.")
+                          "processes map it (see the per-service rows); the C programs' code mostly "
+                          "lives in glibc (and libskarnet), shared with other processes.")
 
-    # -- runsvdir start-up
+    # -- PID 1 of a PID namespace
+
+    def spawn_pid1(self, im, sd, log):
+        """The scanner as PID 1 of a new PID namespace: the unshare pid."""
+        argv = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"] + im.scan_argv(sd)
+        return spawn(shutil.which("unshare") or "/usr/bin/unshare", argv, im.env, log=log)
+
+    def start_pid1(self, im, sd, log):
+        """The scanner as PID 1 of a new PID namespace: (unshare pid, scanner pid)."""
+        up = self.spawn_pid1(im, sd, log)
+        want = im.exe(im.scanner).encode()
+
+        def init():
+            for c in children(up):
+                try:
+                    with open("/proc/%d/cmdline" % c, "rb") as f:
+                        if f.read().split(b"\0")[0] == want:
+                            return c
+                except OSError:
+                    pass
+            return None
+        try:
+            return up, poll(init, 10, "%s as PID 1 (unshare)" % im.scanner, up, log)
+        except NA:
+            cleanup(up)
+            raise
+
+    # -- start-up
 
     def one_startup(self, im, n, fresh):
         d = im.tmp("start%d" % n)
@@ -477,33 +707,95 @@ class Bench:
         if fresh:
             age(sd, 0)
         t = time.perf_counter()
-        pid = spawn(im.exe("runsvdir"), ["runsvdir", sd], im.env, log=log)
+        up = self.spawn_pid1(im, sd, log)
         try:
-            poll(all_running(svcs), 20 + n / 20, "runsvdir", pid, log)
+            poll(im.all_running(svcs), 20 + n / 10, "%s as PID 1" % im.scanner, up, log)
             return time.perf_counter() - t
         finally:
-            cleanup(pid)
+            cleanup(up)
             shutil.rmtree(d, ignore_errors=True)
+
+    def startup_reps(self, n):
+        if self.quick:
+            return 1
+        return self.reps if n < 100 else (max(2, self.reps - 2) if n < 500 else max(1, self.reps - 4))
 
     def startup_all(self):
         cases = [("old", False)] + ([] if self.quick else [("fresh", True)])
         for case, fresh in cases:
             for n in self.ns:
-                reps = self.reps if n < 500 else max(1, self.reps - 2)
+                reps = self.startup_reps(n)
                 r = self.measure(reps, lambda im: self.one_startup(im, n, fresh), group="startup")
-                for k in IMPLS:
+                for k in self.names:
                     if not isinstance(r[k], NA):
-                        self.startup.setdefault((k, case), {})[n] = r[k]
+                        self.startup.setdefault((k, case), {})[n] = median(r[k])
                 what = "files 1 h old" if case == "old" else "files just written"
-                self.row("runsvdir: %d service%s running (%s)" % (n, "s" * (n > 1), what),
+                self.row("start-up as PID 1: %d service%s running (%s)" % (n, "s" * (n > 1), what),
                          "ms", r, reps, fmt="ms")
-        self.notes.append("runsvdir start-up: from spawning runsvdir until every service's "
-                          "supervise/status says run with a pid (polled every 1 ms). \"files 1 h "
+                if fresh and n == 50:
+                    u, c = r["urunit"], r["C runit"]
+                    if not isinstance(u, NA) and not isinstance(c, NA):
+                        self.extra.append("goal: start-up of 50 services whose files were just written "
+                                          "no slower than C runit: urunit %.1f ms, C runit %.1f ms (medians): %s\n"
+                                          % (median(u) * 1e3, median(c) * 1e3,
+                                             "met" if median(u) <= median(c) else "NOT met"))
+        self.notes.append("start-up: from spawning `unshare --pid --fork --mount-proc SCANNER DIR` "
+                          "(runsvdir, or s6-svscan on the same run scripts) until every service's "
+                          "supervise/status says it runs with a pid (polled every 1 ms). \"files 1 h "
                           "old\": the service directory and everything in it has an old mtime, as "
                           "in an image or /etc/sv. \"files just written\": all mtimes are now, as "
                           "right after creating or copying the directory; C runsvdir then sleeps "
                           "1 s before its scan (the directory's mtime is in the current second), "
-                          "urunit's runsvdir waits until a new service's files are 50 ms old.")
+                          "urunit's runsvdir waits until a new service's files are 50 ms old, "
+                          "s6-svscan scans at once.")
+
+    # -- dependency chain
+
+    def one_chain(self, im, n):
+        d = im.tmp("chain")
+        sd = os.path.join(d, "service")
+        os.makedirs(sd)
+        # The chain's head is the last name in the directory and the tail the first, so a
+        # supervisor that ignores dependencies.d/ starts them out of order.
+        names = ["d%02d" % (n - 1 - i) for i in range(n)]
+        for i, name in enumerate(names):
+            make_service(os.path.join(sd, name), notify=True, deps=names[i - 1:i] if i else (), old=False)
+        age(sd, 3600)
+        log = os.path.join(d, "log")
+        svcs = [os.path.join(sd, x) for x in names]
+        t = time.perf_counter()
+        up = self.spawn_pid1(im, sd, log)
+        try:
+            poll(im.all_running(svcs), 20, "%s as PID 1 (chain of %d)" % (im.scanner, n), up, log)
+            dt = time.perf_counter() - t
+            stamps = [im.status(s)["stamp"] for s in svcs]
+            early = sum(1 for i in range(1, n) if stamps[i] < stamps[i - 1])
+            return {"time": dt, "early": early}
+        finally:
+            cleanup(up)
+            shutil.rmtree(d, ignore_errors=True)
+
+    def chain(self):
+        n = 10
+        reps = self.reps
+        fn = self.one_chain
+
+        def run(im):
+            if im.kind == "s6":
+                raise NA("s6-svscan has no dependencies (that is s6-rc's job, %s)" % (
+                    "installed but not driven by this bench" if shutil.which("s6-rc")
+                    else "which Debian 12 does not package"))
+            return fn(im, n)
+        r = self.measure(reps, run, ("time", "early"))
+        self.row("dependency chain of %d (dependencies.d/, notification-fd): start to the last running"
+                 % n, "ms", r["time"], reps, fmt="ms")
+        self.row("  services started before their dependency (of %d)" % (n - 1), "count", r["early"], reps,
+                 fmt="int", ratio=False)
+        self.notes.append("dependency chain: %d services as PID 1, each one's dependencies.d/ names the "
+                          "previous one, each reports ready at once on its notification-fd (3). C runit "
+                          "and busybox ignore dependencies.d/ and notification-fd: they start all %d at "
+                          "once, which the count of services started before their dependency (from "
+                          "the start stamps in supervise/status) shows." % (n, n))
 
     # -- hot add
 
@@ -512,12 +804,12 @@ class Bench:
         sd = os.path.join(d, "service")
         svcs = make_svdir(sd, 1)
         log = os.path.join(d, "log")
-        pid = spawn(im.exe("runsvdir"), ["runsvdir", sd], im.env, log=log)
+        pid = spawn(im.exe(im.scanner), im.scan_argv(sd), im.env, log=log)
         out = []
         try:
-            poll(all_running(svcs), 20, "runsvdir", pid, log)
+            poll(im.all_running(svcs), 20, im.scanner, pid, log)
             for i in range(reps):
-                # Not measured: let runsvdir go idle. C runsvdir rescans 1 s after starting a
+                # Not measured: let the scanner go idle. C runsvdir rescans 1 s after starting a
                 # runsv, then every 5 s: 3.5 s puts the add mid-way in that 5-s timer (its
                 # average case); --quick adds during the 1-s rescan instead.
                 time.sleep(0.2 if self.quick else 3.5)
@@ -525,7 +817,8 @@ class Bench:
                 make_service(new)
                 t = time.perf_counter()
                 os.rename(new, os.path.join(sd, "new%d" % i))
-                poll(lambda: running(os.path.join(sd, "new%d" % i)), 20, "hot-added service", pid, log)
+                im.rescan(sd)
+                poll(lambda: im.running(os.path.join(sd, "new%d" % i)), 20, "hot-added service", pid, log)
                 out.append(time.perf_counter() - t)
             return out
         finally:
@@ -534,47 +827,30 @@ class Bench:
     def hotadd(self):
         reps = 1 if self.quick else 3
         r = {}
-        for k in IMPLS:
+        # All sessions at once would let their waits overlap, but then the scanners compete for
+        # the CPU at the measured moment: one after the other.
+        for k in self.names:
             try:
-                r[k] = statistics.median(self.hotadd_session(self.impls[k], reps))
+                r[k] = self.hotadd_session(self.impls[k], reps)
             except NA as e:
                 r[k] = e
-        self.row("runsvdir: hot-add (rename a service dir in) to running", "ms", r, reps, fmt="ms")
+        self.row("hot-add (rename a service dir in) to running", "ms", r, reps, fmt="ms")
         self.notes.append("hot-add: a prepared service directory (files 1 h old, as when linking "
-                          "/etc/sv/NAME in) is renamed into the directory of a running runsvdir, "
-                          "3.5 s after its previous start; time until its run runs. C runsvdir "
-                          "rescans every 5 s (+1 s when the mtime is in the current second), so "
-                          "its latency is 0-6 s depending on the phase of that timer; 3.5 s after "
-                          "a start is mid-way, its average case.")
+                          "/etc/sv/NAME in) is renamed into the scan directory of a running scanner, "
+                          "3.5 s after its previous start; time until its run runs. C and busybox "
+                          "runsvdir rescan every 5 s (+1 s when the mtime is in the current second), "
+                          "so their latency is 0-6 s depending on the phase of that timer. s6-svscan "
+                          "does not watch the directory: the time includes running `s6-svscanctl -a`, "
+                          "the documented way to make it scan.")
 
     # -- PID 1: memory and idle wake-ups
-
-    def start_pid1(self, im, sd, log):
-        """runsvdir as PID 1 of a new PID namespace: (unshare pid, runsvdir pid)."""
-        argv = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", im.exe("runsvdir"), sd]
-        up = spawn(shutil.which("unshare") or "/usr/bin/unshare", argv, im.env, log=log)
-
-        def init():
-            for c in children(up):
-                try:
-                    with open("/proc/%d/cmdline" % c, "rb") as f:
-                        if f.read().split(b"\0")[0] == im.exe("runsvdir").encode():
-                            return c
-                except OSError:
-                    pass
-            return None
-        try:
-            return up, poll(init, 10, "runsvdir as PID 1 (unshare)", up, log)
-        except NA:
-            cleanup(up)
-            raise
 
     def pid1_idle(self):
         n = 5 if self.quick else 50
         idle = 1.0 if self.quick else 5.0
         st = {}
-        res = {k: {} for k in IMPLS}
-        for k in IMPLS:
+        res = {k: {} for k in self.names}
+        for k in self.names:
             im = self.impls[k]
             d = im.tmp("pid1")
             sd = os.path.join(d, "service")
@@ -588,10 +864,11 @@ class Bench:
             st[k] = (up, init, svcs, log)
         try:
             for k, (up, init, svcs, log) in list(st.items()):
+                im = self.impls[k]
                 try:
-                    poll(all_running(svcs), 30, "runsvdir as PID 1 (%d services)" % n, up, log)
-                    poll(lambda: exec_done(init, n), 10, "services of runsvdir as PID 1", up, log)
-                    res[k]["runsvdir"] = smaps(init)
+                    poll(im.all_running(svcs), 30, "%s as PID 1 (%d services)" % (im.scanner, n), up, log)
+                    poll(lambda: exec_done(init, n), 10, "services of %s as PID 1" % im.scanner, up, log)
+                    res[k]["init"] = smaps(init)
                 except (NA, OSError) as e:
                     res[k] = NA(str(e))
                     cleanup(up)
@@ -617,8 +894,10 @@ class Bench:
                     res[k]["wake"] = after - before[k]
                     mem = [smaps(p) for p in kids]
                     if len(kids) != n:
-                        raise NA("runsvdir has %d children, expected %d runsv" % (len(kids), n))
-                    res[k]["per"] = (sum(m[0] for m in mem) / n, sum(m[1] for m in mem) / n)
+                        raise NA("%s has %d children, expected %d supervisors" % (
+                            self.impls[k].scanner, len(kids), n))
+                    res[k]["per"] = (sum(m[0] for m in mem) / n, sum(m[1] for m in mem) / n,
+                                     sum(m[3] for m in mem) / n)
                     res[k]["pss"] = smaps(init)[3] + sum(m[3] for m in mem)
                 except (NA, OSError) as e:
                     res[k] = NA(str(e))
@@ -627,17 +906,20 @@ class Bench:
                 cleanup(up)
 
         def pick(f):
-            return {k: (res[k] if isinstance(res[k], NA) else f(res[k])) for k in IMPLS}
-        self.row("runsvdir as PID 1 (%d services): Rss" % n, "KiB", pick(lambda r: r["runsvdir"][0]), 1)
-        self.row("runsvdir as PID 1: private", "KiB", pick(lambda r: r["runsvdir"][1]), 1)
-        self.row("per service (runsv Rss, sum / N)", "KiB", pick(lambda r: r["per"][0]), 1, fmt="f1")
-        self.row("per service (runsv private, sum / N)", "KiB", pick(lambda r: r["per"][1]), 1, fmt="f1")
-        self.row("runsvdir + %d runsv: Pss total" % n, "KiB", pick(lambda r: r["pss"]), 1)
-        self.row("idle wake-ups of runsvdir + %d runsv in %g s" % (n, idle), "ctxsw",
+            return {k: (res[k] if isinstance(res[k], NA) else f(res[k])) for k in self.names}
+        self.row("PID 1 (runsvdir / s6-svscan, %d services): Rss" % n, "KiB", pick(lambda r: r["init"][0]), 1)
+        self.row("PID 1: private", "KiB", pick(lambda r: r["init"][1]), 1)
+        self.row("PID 1: Pss", "KiB", pick(lambda r: r["init"][3]), 1)
+        self.row("per service (supervisor Rss, sum / N)", "KiB", pick(lambda r: r["per"][0]), 1, fmt="f1")
+        self.row("per service (supervisor private, sum / N)", "KiB", pick(lambda r: r["per"][1]), 1, fmt="f1")
+        self.row("per service (supervisor Pss, sum / N)", "KiB", pick(lambda r: r["per"][2]), 1, fmt="f1")
+        self.row("PID 1 + %d supervisors: Pss total" % n, "KiB", pick(lambda r: r["pss"]), 1)
+        self.row("idle wake-ups of PID 1 + %d supervisors in %g s" % (n, idle), "ctxsw",
                  pick(lambda r: r["wake"]), 1, fmt="int")
-        self.notes.append("idle wake-ups: voluntary + involuntary context switches of runsvdir and "
-                          "every runsv (not the services), counted from /proc/PID/status after a "
-                          "settling pause; both implementations idle at the same time.")
+        self.notes.append("memory per service and idle wake-ups: %d services under the scanner as PID "
+                          "1, all measured at the same time; wake-ups are voluntary + involuntary "
+                          "context switches of PID 1 and every supervisor (not the services), counted "
+                          "from /proc/PID/status after a settling pause." % n)
 
     # -- PID 1: stop
 
@@ -650,10 +932,12 @@ class Bench:
         log = os.path.join(d, "log")
         up, init = self.start_pid1(im, sd, log)
         try:
-            poll(all_running(svcs), 30, "runsvdir as PID 1 (%d services)" % n, up, log)
+            poll(im.all_running(svcs), 30, "%s as PID 1 (%d services)" % (im.scanner, n), up, log)
             t = time.perf_counter()
             os.kill(init, signal.SIGTERM)
-            rc = wait_exit(up, 30, "PID 1 after SIGTERM")[0]
+            # unshare exits once its child (PID 1) has, and the kernel has then ended the whole
+            # namespace: every process is gone.
+            rc = wait_exit(up, 10, "%s as PID 1 after SIGTERM" % im.scanner)[0]
             dt = time.perf_counter() - t
             return {"time": dt, "graceful": len(os.listdir(marks)), "rc": rc}
         finally:
@@ -664,106 +948,133 @@ class Bench:
         n = 5 if self.quick else 50
         reps = 1 if self.quick else 3
         r = self.measure(reps, lambda im: self.one_stop(im, n), ("time", "graceful", "rc"))
-        self.row("stop as PID 1: SIGTERM to exit (%d services)" % n, "ms", r["time"], reps, fmt="ms")
+        self.row("stop as PID 1: SIGTERM to every process gone (%d services)" % n, "ms", r["time"], reps, fmt="ms")
         self.row("  services whose ./finish ran (of %d)" % n, "count", r["graceful"], reps, fmt="int", ratio=False)
         self.row("  exit code of PID 1", "code", r["rc"], reps, fmt="int", ratio=False)
-        self.notes.append("stop as PID 1: C runsvdir exits at once on SIGTERM without telling its "
-                          "runsv processes; the kernel then SIGKILLs the namespace, so no service "
-                          "is stopped gracefully and no ./finish runs (runsvdir weakness 1). Its "
-                          "short time is not a graceful stop; urunit's includes stopping every "
-                          "service and running its ./finish.")
+        self.notes.append("stop as PID 1: C runsvdir exits at once on SIGTERM without "
+                          "telling its runsv processes; the kernel then SIGKILLs the namespace, so no "
+                          "service is stopped gracefully and no ./finish runs (runsvdir weakness 1). "
+                          "Its short time is not a graceful stop. busybox's runsvdir ignores SIGTERM "
+                          "when it is PID 1 (it leaves shutdown to an init), hence n/a. urunit's and s6's include stopping "
+                          "every service and running its ./finish (s6-svscan: SIGTERM = "
+                          "s6-svscanctl -t).")
 
-    # -- sv
+    # -- control commands
 
     def sv_all(self):
-        """Both runsv run side by side; before each command both services are settled (in the
-        state the command starts from for >= 1.1 s, past runsv's 1-second restart throttle), then
-        the command is timed for each implementation, the order alternating per repetition."""
+        """Each supervisor runs two services under its own supervisor processes: a plain one and
+        one with a notification-fd. Before each command every service is settled (in the state
+        the command starts from for >= 1.1 s, past the 1-second restart throttle), then the
+        command is timed for each implementation, the order rotating per repetition."""
         reps = 1 if self.quick else 5
-        res = {k: {"status": [], "down": [], "up": [], "restart": []} for k in IMPLS}
-        early = {k: 0 for k in IMPLS}
+        ops = ("status", "down", "up", "restart", "ndown", "nup", "nrestart")
+        res = {k: {o: [] for o in ops} for k in self.names}
+        early = {k: 0 for k in self.names}
         live = {}
-        for k in IMPLS:
+        for k in self.names:
             im = self.impls[k]
             d = im.tmp("sv")
             svc = os.path.join(d, "svc")
+            nsvc = os.path.join(d, "nsvc")
             make_service(svc)
+            make_service(nsvc, notify=True)
             log = os.path.join(d, "log")
-            pid = spawn(im.exe("runsv"), ["runsv", svc], im.env, log=log)
-            live[k] = (im, svc, pid, log)
+            pids = [spawn(im.exe(im.supervisor), im.supervise_argv(s), im.env, log=log) for s in (svc, nsvc)]
+            live[k] = (im, svc, nsvc, pids, log)
+
+        def drop(k, e):
+            res[k] = e if isinstance(e, NA) else NA(str(e))
+            for p in live[k][3]:
+                cleanup(p)
+            del live[k]
         try:
-            for k, (im, svc, pid, log) in list(live.items()):
+            for k, (im, svc, nsvc, pids, log) in list(live.items()):
                 try:
-                    poll(lambda: running(svc), 5, "runsv", pid, log)
-                    text = im.sv("status", svc)[1]
-                    if not text.startswith("run: "):
-                        raise NA("sv status printed %r" % text)
+                    for s, p in zip((svc, nsvc), pids):
+                        poll(lambda: im.running(s), 5, im.supervisor, p, log)
+                    text = im.ctl("status", svc)[1]
+                    if not text.startswith(("run: ", "up ")):
+                        raise NA("status printed %r" % text)
                 except NA as e:
-                    res[k] = e
-                    cleanup(pid)
-                    del live[k]
+                    drop(k, e)
 
             def settle(state):
-                for k, (im, svc, pid, log) in list(live.items()):
+                for k, (im, svc, nsvc, pids, log) in list(live.items()):
                     try:
-                        poll(lambda: settled(svc, state, 1.1), 10, "service %s" % state, pid, log)
+                        for s, p in zip((svc, nsvc), pids):
+                            poll(lambda: im.settled(s, state, 1.1), 10, "service %s" % state, p, log)
                     except NA as e:
-                        res[k] = e
-                        cleanup(pid)
-                        del live[k]
+                        drop(k, e)
 
-            def timed(rep, cmd, args, after=None):
+            def timed(rep, key, op, which, after=None):
                 for k in self.order(rep):
                     if k not in live:
                         continue
-                    im, svc, pid, log = live[k]
+                    im, svc, nsvc, pids, log = live[k]
+                    s = nsvc if which else svc
                     try:
-                        before = status(svc)
-                        res[k][cmd].append(im.sv(*(args + (svc,)))[0])
+                        before = im.status(s)
+                        res[k][key].append(im.ctl(op, s)[0])
                         if after:
-                            after(k, svc, before)
+                            after(k, im, s, before)
                     except NA as e:
-                        res[k] = e
-                        cleanup(pid)
-                        del live[k]
+                        drop(k, e)
 
-            def is_down(k, svc, before):
-                if not down(svc):
-                    raise NA("sv -w 5 down returned but the service is not down")
+            def is_down(k, im, s, before):
+                if not im.down(s):
+                    early[k] += 1
 
-            def is_up(k, svc, before):
-                if not running(svc):
-                    raise NA("sv -w 5 up returned but the service is not running")
+            def is_up(k, im, s, before):
+                if not im.running(s):
+                    early[k] += 1
 
-            def restarted(k, svc, before):
-                st = status(svc)
-                if not st or st[1] == before[1] or st[0] != 1:
+            def restarted(k, im, s, before):
+                st = im.status(s)
+                if not st or st["pid"] == before["pid"] or not st["run"]:
                     early[k] += 1
 
             for rep in range(reps):
-                timed(rep, "status", ("status",))
+                timed(rep, "status", "status", 0)
                 settle("run")
-                timed(rep, "down", ("-w", "5", "down"), is_down)
+                timed(rep, "down", "down", 0, is_down)
+                timed(rep, "ndown", "down", 1, is_down)
                 settle("down")
-                timed(rep, "up", ("-w", "5", "up"), is_up)
+                timed(rep, "up", "up", 0, is_up)
+                timed(rep, "nup", "upready", 1, is_up)
                 settle("run")
-                timed(rep, "restart", ("restart",), restarted)
+                timed(rep, "restart", "restart", 0)
+                timed(rep, "nrestart", "restartready", 1, restarted)
         finally:
-            for k, (im, svc, pid, log) in live.items():
-                cleanup(pid)
-        for cmd, label in (("status", "sv status"), ("down", "sv -w 5 down"),
-                           ("up", "sv -w 5 up"), ("restart", "sv restart")):
-            self.row(label, "ms", {k: (res[k] if isinstance(res[k], NA) else statistics.median(res[k][cmd]))
-                                         for k in IMPLS}, reps, fmt="ms")
-        self.row("  sv restart answered before the new pid ran", "count",
-                 {k: (res[k] if isinstance(res[k], NA) else early[k]) for k in IMPLS}, reps, fmt="int", ratio=False)
-        self.notes.append("sv: each sv against its own runsv, spawn to exit, started after the "
-                          "service has been in its state for 1.1 s (past runsv's 1-second restart "
-                          "throttle). C sv polls every 420 ms while it waits.")
+            for k in list(live):
+                for p in live[k][3]:
+                    cleanup(p)
 
-    # -- svlogd
+        def col(key):
+            return {k: (res[k] if isinstance(res[k], NA) else res[k][key]) for k in self.names}
+        self.row("status: sv status / s6-svstat", "ms", col("status"), reps, fmt="ms")
+        self.row("down, wait: sv -w 5 down / s6-svc -wD -d", "ms", col("down"), reps, fmt="ms")
+        self.row("up, wait: sv -w 5 up / s6-svc -wu -u", "ms", col("up"), reps, fmt="ms")
+        self.row("restart, no wait: sv restart / s6-svc -r", "ms", col("restart"), reps, fmt="ms")
+        self.row("notification-fd service: sv -w 5 down / s6-svc -wD -d", "ms", col("ndown"), reps, fmt="ms")
+        self.row("notification-fd service: sv -w 5 up / s6-svc -wU -u (up and ready)", "ms", col("nup"),
+                 reps, fmt="ms")
+        self.row("notification-fd service: sv -w 5 restart / s6-svc -wR -r (restarted and ready)", "ms",
+                 col("nrestart"), reps, fmt="ms")
+        self.row("  waiting commands that returned before the state was reached (of %d)" % (5 * reps), "count",
+                 {k: (res[k] if isinstance(res[k], NA) else early[k]) for k in self.names}, reps,
+                 fmt="int", ratio=False)
+        self.notes.append("control commands: each against its own supervisor process, spawn to exit, "
+                          "started after the service has been in its state for 1.1 s (past the "
+                          "1-second restart throttle). C sv and busybox sv poll every 420 ms while "
+                          "they wait; s6-svc -w subscribes to the service's event fifodir. The "
+                          "notification-fd service's run writes a newline to fd 3 at once; a "
+                          "supervisor without readiness support just starts it. The count checks "
+                          "supervise/status right after each waiting command (down, up, and the "
+                          "restart with a new pid).")
 
-    def svlogd_input(self, lines):
+    # -- loggers
+
+    def log_input(self, lines):
         p = os.path.join(self.root, "input-%d" % lines)
         if not os.path.exists(p):
             with open(p, "w") as f:
@@ -776,27 +1087,28 @@ class Bench:
                 f.write("".join(chunk))
         return p
 
-    def one_svlogd(self, im, lines):
-        src = self.svlogd_input(lines)
-        d = im.tmp("svlogd")
+    def one_log(self, im, lines):
+        src = self.log_input(lines)
+        d = im.tmp("log")
         ld = os.path.join(d, "log")
         os.makedirs(ld)
         log = os.path.join(d, "stderr")
+        argv = im.log_argv(ld)
         t = time.perf_counter()
-        pid = spawn(im.exe("svlogd"), ["svlogd", ld], im.env, stdin=src, log=log)
+        pid = spawn(argv[0], argv, im.env, stdin=src, log=log)
         try:
-            rc, ru = wait_exit(pid, 60 + lines / 10000, "svlogd")
+            rc, ru = wait_exit(pid, 60 + lines / 10000, os.path.basename(argv[0]))
             dt = time.perf_counter() - t
             if rc != 0:
-                raise NA("svlogd exited %d%s" % (rc, tail(log) and " (%s)" % tail(log)))
-            # The default config keeps 10 rotated files: check that the last line arrived intact.
+                raise NA("%s exited %d%s" % (os.path.basename(argv[0]), rc, tail(log) and " (%s)" % tail(log)))
+            # Both keep 10 rotated files: check that the last line arrived intact.
             last = b""
             for f in sorted(x for x in os.listdir(ld) if x.startswith("@")) + ["current"]:
                 with open(os.path.join(ld, f), "rb") as fh:
                     last = (fh.read().splitlines() or [last])[-1]
             want = ("2026-11-24T01:02:03 bench[%07d]: the quick brown fox jumps" % (lines - 1)).encode()
             if last != want:
-                raise NA("svlogd's log does not end with the last input line")
+                raise NA("%s's log does not end with the last input line" % os.path.basename(argv[0]))
             return {"lps": lines / dt, "cpu": (ru.ru_utime + ru.ru_stime) / lines * 1e9}
         finally:
             cleanup(pid)
@@ -805,20 +1117,19 @@ class Bench:
     def svlogd(self):
         lines = 20000 if self.quick else 1000000
         reps = 1 if self.quick else 3
-        # A quick sanity run first, so that a missing svlogd fails fast.
-        self.measure(1, lambda im: self.one_svlogd(im, 3), ("lps",), group="svlogd")
-        r = self.measure(reps, lambda im: self.one_svlogd(im, lines), ("lps", "cpu"), group="svlogd")
-        self.row("svlogd: %d lines of 60 bytes, throughput" % lines, "lines/s", r["lps"], reps, fmt="int")
-        self.row("svlogd: CPU (user+sys) per line", "ns", r["cpu"], reps, fmt="int")
-        self.notes.append("svlogd: stdin is a file, default config (rotate at 1,000,000 bytes, "
-                          "keep 10), no timestamps; log directory on %s." % fs_of(self.root))
+        # A quick sanity run first, so that a missing logger fails fast.
+        self.measure(1, lambda im: self.one_log(im, 3), ("lps",), group="svlogd")
+        r = self.measure(reps, lambda im: self.one_log(im, lines), ("lps", "cpu"), group="svlogd")
+        self.row("svlogd / s6-log: %d lines of 60 bytes, throughput" % lines, "lines/s", r["lps"], reps, fmt="int")
+        self.row("svlogd / s6-log: CPU (user+sys) per line", "ns", r["cpu"], reps, fmt="int")
+        self.notes.append("loggers: stdin is a file; svlogd with its default config (rotate at "
+                          "1,000,000 bytes, keep 10), s6-log with the same (`n10 s1000000 DIR`), no "
+                          "timestamps; log directory on %s." % fs_of(self.root))
 
     # -- output
 
     def table(self):
         def show(v, fmt):
-            if isinstance(v, NA):
-                return "n/a"
             if fmt == "ms":
                 return "%.1f" % (v * 1000)
             if fmt == "f1":
@@ -827,33 +1138,113 @@ class Bench:
                 return "%.2f" % v
             return "%d" % round(v)
 
-        out = ["| figure | unit | urunit | C runit | urunit / C | runs |",
-               "| --- | --- | ---: | ---: | ---: | ---: |"]
+        def cell(v, fmt):
+            if isinstance(v, NA):
+                return "n/a"
+            m = show(median(v), fmt)
+            lo, hi = show(min(v), fmt), show(max(v), fmt)
+            return m if lo == hi else "%s (%s..%s)" % (m, lo, hi)
+
+        def ratio(u, o, want):
+            if not want:
+                return ""
+            if isinstance(u, NA) or isinstance(o, NA):
+                return "n/a"
+            u, o = median(u), median(o)
+            if o == 0:
+                return "inf" if u else "1.00"
+            return "%.2f" % (u / o)
+
+        others = [k for k in ("C runit", "s6") if k in self.names]
+        head = ["figure", "unit"] + self.names + ["urunit / %s" % ("C" if k == "C runit" else k) for k in others] + ["runs"]
+        out = ["| " + " | ".join(head) + " |",
+               "| --- | --- |" + " ---: |" * (len(head) - 2)]
         foot = []
         for fig, unit, vals, runs, fmt, want_ratio in self.rows:
-            u, c = vals["urunit"], vals["C runit"]
-            if not want_ratio or isinstance(u, NA) or isinstance(c, NA):
-                ratio = "n/a" if want_ratio else ""
-            elif c == 0:
-                ratio = "inf" if u else "1.00"
-            else:
-                ratio = "%.2f" % (u / c)
-            for k in IMPLS:
+            for k in self.names:
                 if isinstance(vals[k], NA) and "%s: %s" % (k, vals[k]) not in foot:
                     foot.append("%s: %s" % (k, vals[k]))
             unit_txt = "ms" if fmt == "ms" else unit
-            out.append("| %s | %s | %s | %s | %s | %s |" % (fig, unit_txt, show(u, fmt), show(c, fmt), ratio,
-                                                             runs if runs else ""))
+            cols = [fig, unit_txt] + [cell(vals[k], fmt) for k in self.names] + \
+                [ratio(vals["urunit"], vals[k], want_ratio) for k in others] + [str(runs) if runs else ""]
+            out.append("| " + " | ".join(cols) + " |")
         text = "\n".join(out) + "\n"
         if self.notes:
             text += "\nNotes:\n" + "".join("- %s\n" % n for n in self.notes)
         if foot:
             text += "\nWhy n/a:\n" + "".join("- %s\n" % f for f in foot)
+        for e in self.extra:
+            text += "\n" + e
         return text
 
     def svg(self, path):
-        write_svg(path, self.startup, self.ns, "log-log; medians of %d runs (N=500: %d); %d CPUs; %s" % (
-            self.reps, max(1, self.reps - 2), os.cpu_count(), time.strftime("%Y-%m-%d", time.gmtime())))
+        write_svg(path, self.startup, self.ns, self.names, "log-log; medians of %d runs (N=100: %d, N=500: %d); "
+                  "%d CPUs, %s; %s" % (self.startup_reps(1), self.startup_reps(100), self.startup_reps(500),
+                                       os.cpu_count(), cpu_model(), time.strftime("%Y-%m-%d", time.gmtime())))
+
+
+def shared_libs(exe):
+    """The shared libraries `exe` loads (ldd), resolved to files."""
+    try:
+        r = subprocess.run(["ldd", exe], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    out = []
+    for line in r.stdout.decode(errors="replace").splitlines():
+        m = re.search(r"=>\s+(/\S+)", line)
+        if m and os.path.isfile(m.group(1)):
+            out.append(os.path.realpath(m.group(1)))
+    return out
+
+
+MODULES = {"applet": "applet", "chpst": "chpst", "errstr": "errstr (error texts)", "init": "init (runit)",
+           "msg": "msg", "num": "num", "rt": "rt (runtime)", "runsv": "runsv", "runsvdir": "runsvdir",
+           "sv": "sv", "svlogd": "svlogd", "svstatus": "svstatus (supervise/status, shared)",
+           "sys": "sys (syscall layer, shared)", "heap": "sys (syscall layer, shared)"}
+
+
+def module_sizes(unstripped, stripped_size):
+    """urunit's bytes per module, estimated from an unstripped build's symbol sizes (nm -S),
+    grouped by the first module under urunit:: in each demangled name."""
+    try:
+        r = subprocess.run(["nm", "-C", "--size-sort", "-S", unstripped], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise NA("nm: %s" % e)
+    if r.returncode != 0:
+        raise NA("nm exited %d on %s" % (r.returncode, unstripped))
+    seen = set()
+    groups = {}
+    for line in r.stdout.decode(errors="replace").splitlines():
+        p = line.split(None, 3)
+        if len(p) < 4:
+            continue
+        addr, size, typ, name = p
+        if typ in "bB" or addr in seen:   # .bss takes no bytes in the file; aliases count once
+            continue
+        seen.add(addr)
+        m = re.search(r"urunit::(\w+)::", name)
+        if m and m.group(1) in MODULES:
+            # submodules (runsvdir::log, svlogd::journal) belong to their program
+            key = MODULES[m.group(1)]
+        elif "urunit::" in name or name == "main":
+            key = "main.rs (applet dispatch)"
+        elif "::" in name or name.startswith("_ZN"):
+            key = "core/alloc (Rust library code)"
+        else:
+            key = "musl libc and other C symbols"
+        groups[key] = groups.get(key, 0) + int(size, 16)
+    total = sum(groups.values())
+    programs = {"runsv", "runsvdir", "sv", "svlogd", "chpst", "init (runit)"}
+    lines = ["urunit bytes per module (estimate: symbol sizes from `nm -C --size-sort -S` of an unstripped "
+             "build, grouped by the module in the demangled name; inlined code counts where it was "
+             "inlined):", "",
+             "| module | bytes | share |", "| --- | ---: | ---: |"]
+    for k, v in sorted(groups.items(), key=lambda kv: -kv[1]):
+        lines.append("| %s%s | %d | %.1f%% |" % (k, " (program)" if k in programs else "", v, 100.0 * v / total))
+    lines.append("| all symbols | %d | 100%% |" % total)
+    lines.append("| the stripped binary (symbols + headers, tables, padding) | %d | |" % stripped_size)
+    return "\n".join(lines) + "\n"
 
 
 def fs_of(path):
@@ -871,11 +1262,14 @@ def fs_of(path):
 
 # ---------------------------------------------------------------- chart
 
+COLORS = {"urunit": "#1f77b4", "C runit": "#d62728", "s6": "#2ca02c", "busybox": "#ff7f0e"}
 
-def write_svg(path, data, ns, subtitle=""):
-    """Start-up time against the number of services, log-log, one line per (impl, case)."""
+
+def write_svg(path, data, ns, names, subtitle=""):
+    """Start-up time against the number of services, log-log, one line per supervisor (files
+    an hour old, solid) and a dashed one for files just written."""
     import math
-    w, h, l, r, t, b = 720, 440, 70, 200, 44, 50
+    w, h, l, r, t, b = 760, 460, 70, 230, 44, 50
     vals = [v for series in data.values() for v in series.values() if v > 0]
     lo = 10 ** math.floor(math.log10(min(vals) * 1000)) if vals else 1
     hi = 10 ** math.ceil(math.log10(max(vals) * 1000)) if vals else 1000
@@ -893,7 +1287,7 @@ def write_svg(path, data, ns, subtitle=""):
     s = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
          'font-size="12">' % (w, h),
          '<rect width="100%" height="100%" fill="white"/>',
-         '<text x="%d" y="20" font-size="15">runsvdir start-up: time until all N services run</text>' % l,
+         '<text x="%d" y="20" font-size="15">start-up as PID 1: time until all N services run</text>' % l,
          '<text x="%d" y="34" font-size="11" fill="#555">%s</text>' % (l, subtitle)]
     d = lo
     while d <= hi * 1.0001:
@@ -907,24 +1301,24 @@ def write_svg(path, data, ns, subtitle=""):
         s.append('<text x="%.1f" y="%d" text-anchor="middle">%d</text>' % (x, h - b + 18, n))
     s.append('<text x="%d" y="%d" text-anchor="middle">services (N)</text>' % ((l + w - r) // 2, h - 10))
     s.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#888"/>' % (l, t, w - l - r, h - t - b))
-    styles = {("urunit", "old"): ("#1f77b4", ""), ("urunit", "fresh"): ("#1f77b4", "6,4"),
-              ("C runit", "old"): ("#d62728", ""), ("C runit", "fresh"): ("#d62728", "6,4")}
     ly = t + 10
-    for key, (color, dash) in styles.items():
-        label = "%s, %s" % (key[0], "files old" if key[1] == "old" else "files new")
-        series = data.get(key, {})
-        pts = [(X(n), Y(series[n] * 1000)) for n in xs if n in series and series[n] > 0]
-        if pts:
-            s.append('<polyline fill="none" stroke="%s" stroke-width="2" stroke-dasharray="%s" points="%s"/>'
-                     % (color, dash, " ".join("%.1f,%.1f" % p for p in pts)))
-            for x, y in pts:
-                s.append('<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>' % (x, y, color))
-        else:
-            label += ": n/a"
-        s.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2" stroke-dasharray="%s"/>'
-                 % (w - r + 12, w - r + 40, ly, ly, color, dash))
-        s.append('<text x="%d" y="%d">%s</text>' % (w - r + 46, ly + 4, label))
-        ly += 20
+    for name in names:
+        for case, dash in (("old", ""), ("fresh", "6,4")):
+            color = COLORS.get(name, "#555")
+            label = "%s, %s" % (name, "files old" if case == "old" else "files new")
+            series = data.get((name, case), {})
+            pts = [(X(n), Y(series[n] * 1000)) for n in xs if n in series and series[n] > 0]
+            if pts:
+                s.append('<polyline fill="none" stroke="%s" stroke-width="2" stroke-dasharray="%s" points="%s"/>'
+                         % (color, dash, " ".join("%.1f,%.1f" % p for p in pts)))
+                for x, y in pts:
+                    s.append('<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>' % (x, y, color))
+            else:
+                label += ": n/a"
+            s.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2" stroke-dasharray="%s"/>'
+                     % (w - r + 12, w - r + 40, ly, ly, color, dash))
+            s.append('<text x="%d" y="%d">%s</text>' % (w - r + 46, ly + 4, label))
+            ly += 20
     s.append("</svg>\n")
     with open(path, "w") as f:
         f.write("\n".join(s))
@@ -933,20 +1327,34 @@ def write_svg(path, data, ns, subtitle=""):
 # ---------------------------------------------------------------- main
 
 
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "?"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--urunit", required=True, help="the urunit binary")
     ap.add_argument("--crunit", required=True, help="C runit's directory (usr/bin/runsv, sbin/runit)")
+    ap.add_argument("--s6", help="directory of s6's programs (default: where s6-svscan is on PATH)")
+    ap.add_argument("--busybox", help="a busybox with the runit applets (missing: why.txt next to it says why)")
+    ap.add_argument("--unstripped", help="an unstripped urunit build, for bytes per module")
     ap.add_argument("--quick", action="store_true", help="small N, 1 repetition (a smoke test)")
-    ap.add_argument("--reps", type=int, help="repetitions (default 5, --quick 1)")
+    ap.add_argument("--reps", type=int, help="repetitions (default 7, --quick 1)")
     ap.add_argument("--svg", help="chart file (default bench/startup.svg; --quick: none)")
     ap.add_argument("--tmp", help="directory for the services (default /dev/shm)")
-    ap.add_argument("--only", help="comma-separated parts: size,runsv,startup,hotadd,pid1,stop,sv,svlogd")
+    ap.add_argument("--only", help="comma-separated parts: size,runsv,startup,chain,hotadd,pid1,stop,sv,svlogd")
     a = ap.parse_args()
     set_subreaper()
     b = Bench(a)
-    parts = {"size": b.sizes, "runsv": b.runsv, "startup": b.startup_all, "hotadd": b.hotadd,
-             "pid1": b.pid1_idle, "stop": b.pid1_stop, "sv": b.sv_all, "svlogd": b.svlogd}
+    parts = {"size": b.sizes, "runsv": b.runsv, "startup": b.startup_all, "chain": b.chain,
+             "hotadd": b.hotadd, "pid1": b.pid1_idle, "stop": b.pid1_stop, "sv": b.sv_all, "svlogd": b.svlogd}
     want = a.only.split(",") if a.only else list(parts)
     t0 = time.perf_counter()
     load0 = loadavg()
@@ -959,9 +1367,16 @@ def main():
     finally:
         cleanup_all()
         shutil.rmtree(b.root, ignore_errors=True)
-    print("urunit vs C runit (%s; %d CPUs; kernel %s; load average %s before, %s after; %s)" % (
-        "quick" if a.quick else "%d repetitions, medians" % b.reps, os.cpu_count(), os.uname().release,
-        load0, loadavg(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
+    print("urunit vs %s (%s)" % (", ".join(b.names[1:]),
+                                 "quick" if a.quick else "%d repetitions unless the runs column says otherwise" % b.reps))
+    print("machine: %d CPUs (nproc %s), %s, kernel %s; load average %s before, %s after" % (
+        os.cpu_count(), len(os.sched_getaffinity(0)), cpu_model(), os.uname().release, load0, loadavg()))
+    print("date: %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    for k in ALL:
+        if k in b.absent:
+            print("%s: not measured, no column: %s" % (k, b.absent[k]))
+    print("cells: median (min..max) of the samples; ratios are of the medians (below 1: urunit is "
+          "smaller or faster, except lines/s)")
     print()
     print(b.table(), end="")
     svg = a.svg or (None if a.quick else os.path.join(os.path.dirname(os.path.abspath(__file__)), "startup.svg"))
