@@ -58,7 +58,7 @@ impl Deps {
         for d in list {
             let dir = CBuf::new(&[b"../", d]);
             if !fs::stat(&dir).is_ok_and(|st| st.is_dir()) {
-                held = Some([b"missing ", &d[..], b"\n"].concat());
+                held = Some([b"missing ", &d[..]].concat());
                 if self.warned.as_deref() != Some(d) {
                     r.warn(&[b"dependency ", d, b" does not exist, waiting for it"], None);
                     self.warned = Some(d.clone());
@@ -67,7 +67,7 @@ impl Deps {
             }
             let sup = sup_dir(&dir);
             if !is_ready(&sup) {
-                held = Some([b"waiting ", &d[..], b"\n"].concat());
+                held = Some([b"waiting ", &d[..]].concat());
                 if !self.watched.contains(d) {
                     if self.ino.is_none() {
                         self.ino = inotify::Inotify::new().ok();

@@ -225,7 +225,7 @@ impl Machine {
             if ran >= if p.reset > 0 { p.reset } else { RESET_MS } {
                 self.fails = 0;
             } else {
-                if self.fails == 0 || now.saturating_sub(self.window_start) > p.window {
+                if self.fails == 0 || (p.limit > 0 && now.saturating_sub(self.window_start) > p.window) {
                     self.fails = 0;
                     self.window_start = now;
                 }

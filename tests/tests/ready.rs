@@ -310,7 +310,6 @@ fn a_run_that_exits_early_is_never_ready() {
 /// While ./run is held by a dependency, `supervise/health` is one line: `missing NAME`
 /// (no such service), then `waiting NAME` (it exists, not ready yet).
 #[test]
-#[ignore = "bug: runsv writes `missing NAME` and `waiting NAME` with two newlines (deps.rs's held line ends with \\n, Svc::health adds another)"]
 fn held_health_is_one_line() {
     let t = TempDir::new("ready-held");
     let _k = KillUnder(t.0.clone());
@@ -359,7 +358,6 @@ fn check_backoff(gaps: &[u64]) {
 
 /// restart-backoff 4 alone: the gaps between starts of a failing run are 1, 2, 4, 4 s.
 #[test]
-#[ignore = "bug: restart-backoff without restart-limit never backs off (the failure count is reset on every failed run because the window is 0 s); gaps stay 1 s"]
 fn restart_backoff_doubles_to_its_cap() {
     check_backoff(&backoff_gaps("ready-backoff", None));
 }
