@@ -420,7 +420,7 @@ impl Sv {
         let mut sup = SUPERVISE.to_vec();
         let mut ok = fd::open_write_nb(c"supervise/ok");
         if let Err(e) = ok
-            && (e == fd::ENOENT || e == Errno(libc::EACCES))
+            && (e == fd::ENOENT || e == Errno::ACCES)
         {
             let alt = rundir_sup();
             let r = fd::open_write_nb(&CBuf::new(&[&alt, b"ok"]));
@@ -428,8 +428,8 @@ impl Sv {
                 sup = alt;
                 ok = r;
             } else if e == fd::ENOENT
-                && fs::access(c".", libc::W_OK).is_err()
-                && fs::access(&CBuf::new(&[rundir::base()]), libc::W_OK).is_err()
+                && fs::access(c".", fs::W_OK).is_err()
+                && fs::access(&CBuf::new(&[rundir::base()]), fs::W_OK).is_err()
             {
                 self.warn(name, log, NO_PLACE, None);
                 return Got::Failed;

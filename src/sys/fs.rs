@@ -183,6 +183,7 @@ pub fn read_dir(path: &CStr) -> Result<Vec<DirEntry>> {
 
 pub const S_IXUSR: u32 = libc::S_IXUSR;
 pub const X_OK: i32 = libc::X_OK;
+pub const W_OK: i32 = libc::W_OK;
 
 /// renameat(2) within one directory descriptor.
 pub fn renameat(dir: super::fd::RawFd, from: &CStr, to: &CStr) -> Result<()> {
