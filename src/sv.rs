@@ -731,7 +731,8 @@ impl Sv {
         let mut passed: Option<bool> = None;
         let mut ready = |sv: &mut Sv| {
             *passed.get_or_insert_with(|| match &h {
-                Some(h) => *h == Health::Up { pid: st.pid, ready: true } && state == Some(State::Run),
+                // Readiness is a property of ./run: while ./finish runs, runit's rule alone.
+                Some(h) => state != Some(State::Run) || *h == Health::Up { pid: st.pid, ready: true },
                 None => sv.check_passes(s, &st),
             })
         };

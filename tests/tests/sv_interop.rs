@@ -24,14 +24,7 @@ fn compare(r: Runsv, state: State) {
     for pair in rows.chunks(2) {
         let (cmd, _, c) = &pair[0];
         let (_, _, u) = &pair[1];
-        if r == Runsv::Urunit && state == State::Finishing && cmd == "-w 3 kill" {
-            // urunit's runsv: `k` ends ./finish (README D6) and the service starts again.
-            // C sv takes `k` as done at its first look, whatever the state; urunit's sv waits
-            // for the new run.
-            if c.0 != Some(0) || u != &(Some(0), "ok: run: svc: (pid P) Ns\n".to_string(), String::new()) {
-                diffs.push(format!("sv {cmd} ({state:?}, {r:?} runsv):\n  C runit: {c:?}\n  urunit:  {u:?}"));
-            }
-        } else if let Some((_, _, want_c, want_u)) = DEVIATIONS.iter().find(|d| d.0 == state && d.1 == cmd) {
+        if let Some((_, _, want_c, want_u)) = DEVIATIONS.iter().find(|d| d.0 == state && d.1 == cmd) {
             // A fixed runit weakness: both sides must show exactly the documented outputs.
             let want = |w: &(i32, &str)| (Some(w.0), w.1.to_string(), String::new());
             if (c, u) != (&want(want_c), &want(want_u)) {

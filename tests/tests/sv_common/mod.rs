@@ -149,6 +149,8 @@ impl Bench {
         if state == State::Down {
             std::fs::write(d.join("down"), "").unwrap();
         }
+        // urunit's runsv: ready as soon as it runs (README "Readiness"); C runit ignores it.
+        std::fs::write(d.join("settle-ms"), "0\n").unwrap();
         self.start(which, &d);
         let want: fn(u32, u8, u8, u8, u8) -> bool = match state {
             State::Running | State::Paused => |pid, _, _, _, st| pid != 0 && st == 1,
@@ -157,6 +159,9 @@ impl Bench {
             State::Missing => unreachable!(),
         };
         wait_until(20, "service state", || status(&d).is_some_and(|(a, b, c, e, f)| want(a, b, c, e, f)));
+        if matches!(state, State::Running | State::Paused) && which == Runsv::Urunit {
+            wait_until(20, "ready", || std::fs::read(d.join("supervise/health")).is_ok_and(|h| h.starts_with(b"ready ")));
+        }
         if state == State::Paused {
             control(&d, b"p");
             wait_until(20, "paused", || status(&d).is_some_and(|s| s.1 == 1));
