@@ -10,7 +10,7 @@ BIN=$(realpath "${1:?usage: ./demo.sh BIN [EXAMPLE...]}")
 shift
 HERE=$(cd "$(dirname "$0")" && pwd)
 EXAMPLES=("$@")
-[ ${#EXAMPLES[@]} -gt 0 ] || EXAMPLES=(web-worker cron-app privdrop critical scratch)
+[ ${#EXAMPLES[@]} -gt 0 ] || EXAMPLES=(web-worker cron-app privdrop critical scratch readiness)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/urunit-demo.XXXXXX")
 TAILPID=
 PID1=
