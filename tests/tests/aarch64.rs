@@ -1,8 +1,9 @@
 //! The aarch64 build (`make aarch64`) run under qemu-aarch64-static: the core scenarios run
 //! with the x86_64 binary under test and with the aarch64 one, and their transcripts (exit
 //! codes, stdout, stderr, files; pids and times masked) must be identical, besides checks that
-//! the scenarios did what they should. Then the core test files (runsv, runsvdir, sv, chpst,
-//! svlogd, pid1) run with URUNIT_BIN set to a launcher that runs the aarch64 binary under qemu.
+//! the scenarios did what they should. Then the core test files (runsv, runsv_control,
+//! runsv_finish, runsv_log, runsvdir, sv, chpst, svlogd, pid1) run with URUNIT_BIN set to a
+//! launcher that runs the aarch64 binary under qemu.
 //! binfmt_misc need not be registered: qemu is run explicitly (`-0 NAME` sets argv[0]), and a
 //! PATH of small wrapper scripts (or the launcher's links) lets runsvdir find an aarch64 `runsv`.
 use std::path::{Path, PathBuf};
@@ -313,9 +314,12 @@ const NO_QEMU_INSIDE: &[&str] = &["podman", "image", "scratch", "chroot"];
 /// The test files that make up the core, run whole under qemu, and the tests of each that
 /// cannot pass there for reasons of emulation, not of the binary.
 const CORE: &[(&str, &[&str])] = &[
+    ("runsv", &[]),
+    ("runsv_control", &[]),
+    ("runsv_finish", &[]),
     // child_fds_env compares the service's environment with runsv's /proc/PID/environ,
     // which under qemu is qemu's own.
-    ("runsv", &["child_fds_env"]),
+    ("runsv_log", &["child_fds_env"]),
     // These find runsv processes by /proc/PID/cmdline, which under qemu is qemu's own, or
     // exec /proc/self/exe, an aarch64 binary the kernel cannot run here without binfmt.
     ("runsvdir", &["readproctitle_log", "runsv_not_on_path_falls_back_to_self", "dead_runsv_restarted", "pickup_add_remove_replace"]),
