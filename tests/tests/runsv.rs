@@ -79,6 +79,7 @@ fn supervise_files(w: Impl) {
     fs::set_permissions(s.p("supervise/control"), fs::Permissions::from_mode(0o620)).unwrap();
     s.spawn();
     let st = s.wait_tail(b"\0u\0\x01", "run\n", 0);
+    s.wait_health();
     assert!(alive(st.pid as i32));
     let mut names: Vec<String> = fs::read_dir(s.p("supervise")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
@@ -125,6 +126,7 @@ fn supervise_symlinks(w: Impl) {
         s.spawn();
         s.wait_tail(b"\0u\0\x01", "run\n", 0);
         s.wait_log_tail(b"\0u\0\x01", "run\n", 0);
+        s.wait_health();
         for d in [made, s.tmp.join("lstate")] {
             assert!(fs::symlink_metadata(&d).unwrap().is_dir(), "{}", d.display());
             assert_eq!(fs::metadata(&d).unwrap().mode() & 0o7777, 0o700);
@@ -287,6 +289,7 @@ fn supervise_removed(w: Impl) {
     let mut s = Svc::with_run(w, SLEEP);
     s.spawn();
     s.wait_tail(b"\0u\0\x01", "run\n", 0);
+    s.wait_health();
     fs::remove_dir_all(s.p("supervise")).unwrap();
     // The FIFO is gone from the file system: only the signal reaches runsv now.
     s.runsv().signal(libc::SIGTERM);

@@ -214,6 +214,19 @@ impl Svc {
 
     /// Waits until status bytes 16..20 are `tail`, `stat` is `stat`, the pid differs from
     /// `not_pid` (0: any) and `pid` agrees with the status; checks the time is plausible.
+    /// urunit's runsv writes `supervise/health` (and `log/supervise/health`) last in each
+    /// update: once it exists for a running process, the update is whole (no `.new` left).
+    pub fn wait_health(&self) {
+        if self.which == Impl::U {
+            for f in ["supervise/health", "log/supervise/health"] {
+                if f.starts_with("log/") && !self.p("log/run").exists() {
+                    continue;
+                }
+                poll(T, || self.p(f).exists().then_some(())).expect("health written");
+            }
+        }
+    }
+
     pub fn wait_tail(&self, tail: &[u8; 4], stat: &str, not_pid: u32) -> St {
         wait_svc_tail(&self.dir, "supervise", self.t0, tail, stat, not_pid, || self.err())
     }
