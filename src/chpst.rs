@@ -144,6 +144,7 @@ fn passwd_find(db: &[u8], name: &[u8]) -> Option<(u32, u32)> {
 }
 
 /// getgrnam: the gid of `name` in group text `name:pw:gid:members`.
+#[inline(never)]
 fn group_find(db: &[u8], name: &[u8]) -> Option<u32> {
     parse_id(db_find(db, name, 4, &[2])?[2])
 }
@@ -239,6 +240,7 @@ fn env_ids(arg: &[u8], ext: bool, env: &mut Vec<Vec<u8>>) {
 
 /// The value an envdir file sets: its first line without trailing blanks, NULs turned
 /// into newlines. `None` (unset) for an empty file.
+#[inline(never)]
 fn env_value(content: &[u8]) -> Option<Vec<u8>> {
     if content.is_empty() {
         return None;
@@ -253,6 +255,7 @@ fn env_value(content: &[u8]) -> Option<Vec<u8>> {
 /// Reads up to the first newline of an envdir file (the rest is never used). Opened
 /// non-blocking as runit does, so a FIFO without a writer reads as empty. `Ok(None)`
 /// if the file does not exist (a dangling symlink: unset).
+#[inline(never)]
 fn read_env_file(name: &CBuf) -> Result<Option<Vec<u8>>, Errno> {
     let f = match fd::open_read_nb(name) {
         Ok(f) => f,

@@ -379,6 +379,7 @@ impl Svc {
     // ---- Readiness.
 
     /// Reads how this process says it is ready, before each start of `run`.
+    #[inline(never)]
     fn read_ready_config(&mut self) {
         let n = fd::read_file(&self.path(b"notification-fd")).ok().and_then(|v| num::parse_u64(trim(&v)));
         self.ready = match n {
@@ -564,6 +565,7 @@ pub fn main(args: Args) -> i32 {
 }
 
 impl Runsv {
+    #[inline(never)]
     fn sv(&mut self, log: bool) -> &mut Svc {
         match (log, self.log.as_mut()) {
             (true, Some(l)) => l,
@@ -730,6 +732,7 @@ impl Runsv {
     }
 
     /// Reaps every exited child: the service, its ./finish, the logger, a ./check.
+    #[inline(never)]
     fn reap(&mut self) {
         while let Ok(Some((pid, st))) = proc::wait_nohang() {
             for log in [false, true] {
@@ -789,6 +792,7 @@ impl Runsv {
     }
 
     /// Starts what should run now; returns the poll timeout until the next due event.
+    #[inline(never)]
     fn start_due(&mut self) -> i32 {
         let mut next = u64::MAX;
         let now = time::mono_ms();
@@ -826,6 +830,7 @@ impl Runsv {
     /// Called when the service is down with want exit: without a logger runsv exits;
     /// with one, the logger is told to exit and gets EOF once runsv closes its pipe
     /// ends. A logger waiting out its throttle is started at once so it drains the pipe.
+    #[inline(never)]
     fn maybe_exit(&mut self) {
         let m = &self.svc.m;
         if m.want != Want::Exit || m.state != State::Down || m.busy {
@@ -851,6 +856,8 @@ impl Runsv {
     }
 
     // ---- The main loop.
+
+    #[inline(never)]
 
     fn run(&mut self, sigs: &sig::SigFd) -> i32 {
         loop {
@@ -917,6 +924,7 @@ impl Runsv {
 
     /// The notification pipe is readable: a newline means ready; EOF without one means
     /// the run will never say so (it keeps running, not ready).
+    #[inline(never)]
     fn read_notify(&mut self, log: bool) {
         let s = self.sv(log);
         let Some(f) = s.notify.as_ref() else { return };

@@ -326,6 +326,7 @@ impl Svlogd {
         });
     }
 
+    #[inline(never)]
     fn run(mut self) -> i32 {
         let sigfd = sig::SigFd::new(&[sig::SIGTERM, sig::SIGHUP, sig::SIGALRM, sig::SIGCHLD])
             .unwrap_or_else(|e| msg::fatal(EXIT_FATAL, &[b"unable to create signalfd"], Some(e)));
@@ -542,6 +543,7 @@ impl Svlogd {
     }
 
     /// A line from its start: `line` is all of it, or (not `done`) its first piece.
+    #[inline(never)]
     fn line(&mut self, line: &[u8], done: bool) {
         let linemax = self.o.linemax;
         let hl = line.len().min(linemax);
@@ -617,6 +619,7 @@ impl Svlogd {
     }
 
     /// One datagram per line; a failure is noted in the directory's log (runit).
+    #[inline(never)]
     fn udp(&mut self, i: usize, ip: [u8; 4], port: u16, msgparts: &[&[u8]], nosock: &[&[u8]]) {
         let m: Vec<u8> = msgparts.concat();
         let warning: Vec<u8> = match net::udp_socket() {

@@ -26,6 +26,7 @@ fn boot_time() -> Option<u64> {
 }
 
 /// `pid` is alive, leads its process group and started within two seconds of `secs`.
+#[inline(never)]
 fn ours(pid: u32, secs: u64) -> bool {
     let mut p = [0u8; 20];
     let stat = fd::read_file(&CBuf::new(&[b"/proc/", crate::num::fmt_u64(&mut p, pid as u64), b"/stat"]));
@@ -38,6 +39,7 @@ fn ours(pid: u32, secs: u64) -> bool {
 /// Looks at the status the dead runsv left; adopts a live process of ours (watching it
 /// with a pidfd), or, where it cannot be watched, stops its process group before anything
 /// new starts. Never two instances.
+#[inline(never)]
 pub fn adopt(s: &mut Svc, r: &Reporter) {
     let mut b = [0u8; 20];
     let read = fd::open_read(&s.sup_path(b"status")).and_then(|f| fd::read_full(f.raw(), &mut b));

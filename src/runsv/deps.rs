@@ -49,6 +49,7 @@ impl Deps {
     }
 
     /// None: ./run may start. Some(t): it is held; look again by monotonic time t.
+    #[inline(never)]
     pub fn check(&mut self, r: &Reporter, now: u64) -> Option<u64> {
         if self.list.is_none() {
             self.list = Some(self.read(r));
@@ -138,6 +139,7 @@ fn reaches(from: &[u8], target: &[u8]) -> bool {
 
 /// The supervise directory of the service at `dir`, with a trailing '/': its own
 /// `supervise/`, or the one in the run directory when it has none (README "Read-only").
+#[inline(never)]
 fn sup_dir(dir: &CBuf) -> Vec<u8> {
     let local = [dir.bytes(), b"/supervise/"].concat();
     if fs::exists(&CBuf::new(&[&local, b"status"])) {
@@ -153,6 +155,7 @@ fn sup_dir(dir: &CBuf) -> Vec<u8> {
 }
 
 /// READY: `health` says `ready PID` for the pid that `status` shows running.
+#[inline(never)]
 fn is_ready(sup: &[u8]) -> bool {
     let h = fd::read_file(&CBuf::new(&[sup, b"health"])).unwrap_or_default();
     let Some(pid) = h.strip_prefix(b"ready ").and_then(|p| crate::num::parse_u64(super::trim(p))) else {

@@ -135,6 +135,7 @@ impl Machine {
     }
 
     /// The transition function.
+    #[inline(never)]
     pub fn step(&mut self, ev: Event, now: u64) -> Actions {
         use Action::*;
         let run = self.running();

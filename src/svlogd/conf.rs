@@ -74,6 +74,7 @@ impl Conf {
 
     /// Is the line (its first len bytes) selected for the log, and for stderr?
     /// The last matching `+`/`-` (resp. `e`/`E`) decides (runit's logmatch).
+    #[inline(never)]
     pub fn matches(&self, line: &[u8]) -> (bool, bool) {
         let (mut sel, mut err) = (true, false);
         for i in &self.inst {

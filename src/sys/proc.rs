@@ -124,6 +124,7 @@ pub struct CVec {
 }
 
 impl CVec {
+    #[inline(never)]
     pub fn new<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> CVec {
         let mut v = CVec { bufs: Vec::new(), ptrs: Vec::new() };
         for it in items {
