@@ -412,7 +412,8 @@ impl Sv {
             && fs::lstat(c"supervise").err() == Some(fd::ENOENT)
             && fs::lstat(c"run").err() == Some(fd::ENOENT)
         {
-            for e in fs::read_dir(c".").unwrap_or_default() {
+            let mut ents = fs::read_dir(c".").unwrap_or_default();
+            while let Some(e) = ents.pop() {
                 if e.name.first() != Some(&b'.') && fs::stat(&CBuf::new(&[&e.name])).is_ok_and(|st| st.is_dir()) {
                     // Kept sorted as it grows: cheaper in code than slice::sort.
                     let at = names.partition_point(|x| *x < e.name);
@@ -427,8 +428,8 @@ impl Sv {
         }
         let name = s.name.bytes();
         let sep: &[u8] = if name.ends_with(b"/") { b"" } else { b"/" };
-        for n in names {
-            into.push(Service::at(CBuf::new(&[name, sep, &n]), s.via_svdir));
+        for n in &names {
+            into.push(Service::at(CBuf::new(&[name, sep, n]), s.via_svdir));
         }
     }
 
@@ -453,29 +454,14 @@ impl Sv {
     /// directories); `self.sup` is set to the one used.
     #[inline(never)]
     fn get_status(&mut self) -> Result<Status, Trouble> {
-        let mut sup = SUPERVISE.to_vec();
-        let mut ok = fd::open_write_nb(c"supervise/ok");
-        if let Err(e) = ok
-            && (e == fd::ENOENT || e == Errno::ACCES)
-        {
-            let alt = rundir_sup();
-            let r = fd::open_write_nb(&CBuf::new(&[&alt, b"ok"]));
-            if r.as_ref().err() != Some(&fd::ENOENT) {
-                sup = alt;
-                ok = r;
-            } else if e == fd::ENOENT
-                && fs::access(c".", fs::W_OK).is_err()
-                && fs::access(&CBuf::new(&[rundir::base()]), fs::W_OK).is_err()
-            {
-                return Err((NO_PLACE, None));
+        let f = self.open_ok().map_err(|e| -> Trouble {
+            match e {
+                Err(t) => t,
+                Ok(e) if e == fd::ENXIO => (b"", None),
+                Ok(e) => (b"unable to open supervise/ok", Some(e)),
             }
-        }
-        self.sup = sup;
-        match ok {
-            Err(e) if e == fd::ENXIO => return Err((b"", None)),
-            Err(e) => return Err((b"unable to open supervise/ok", Some(e))),
-            Ok(_) => {}
-        }
+        });
+        drop(f?);
         let f = fd::open_read(&self.file(b"status")).map_err(|e| (b"unable to open supervise/status".as_slice(), Some(e)))?;
         let mut b = [0u8; 20];
         match fd::read_full(f.raw(), &mut b) {
@@ -483,6 +469,33 @@ impl Sv {
             Ok(_) => Err((b"unable to read supervise/status: bad format", None)),
             Err(e) => Err((b"unable to read supervise/status", Some(e))),
         }
+    }
+
+    /// Opens `ok` (runsv runs iff that works) in `supervise/`, or in R/KEY/; sets self.sup.
+    fn open_ok(&mut self) -> Result<fd::Fd, Result<Errno, Trouble>> {
+        self.sup = SUPERVISE.to_vec();
+        let e = match fd::open_write_nb(c"supervise/ok") {
+            Ok(f) => return Ok(f),
+            Err(e) => e,
+        };
+        if e == fd::ENOENT || e == Errno::ACCES {
+            let alt = rundir_sup();
+            match fd::open_write_nb(&CBuf::new(&[&alt, b"ok"])) {
+                Err(e2) if e2 == fd::ENOENT => {
+                    if e == fd::ENOENT
+                        && fs::access(c".", fs::W_OK).is_err()
+                        && fs::access(&CBuf::new(&[rundir::base()]), fs::W_OK).is_err()
+                    {
+                        return Err(Err((NO_PLACE, None)));
+                    }
+                }
+                r => {
+                    self.sup = alt;
+                    return r.map_err(Ok);
+                }
+            }
+        }
+        Err(Ok(e))
     }
 
     /// A file of the supervise directory `read_status` found.
