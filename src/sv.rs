@@ -4,8 +4,9 @@
 //! other than `sv` selects the LSB init-script mode (`/etc/init.d/NAME -> sv`).
 use crate::Args;
 use crate::msg::{self, CBuf, Out};
+use crate::opt::{self, Getopt};
 use crate::rundir;
-use crate::svstatus::{State, Status, Want};
+use crate::svstatus::Status;
 use crate::sys::{Errno, fd, fs, inotify, proc, sig, time};
 use alloc::vec::Vec;
 
@@ -49,45 +50,66 @@ const SUPERVISE: &[u8] = b"supervise/";
 const NO_PLACE: &[u8] = b"unable to open supervise/ok: file does not exist \
 (read-only service directory and no writable $URUNIT_RUNDIR or /run/urunit)";
 
-/// supervise/health (one line, written by urunit's runsv only), decoded.
-#[derive(PartialEq, Eq, Debug)]
-enum Health {
-    /// `starting PID` or `ready PID`.
-    Up { pid: u32, ready: bool },
-    /// `exited PID CODE` or `killed PID SIG`, or either after `failed` (runsv gave up).
-    Ended { pid: u32, killed: bool, n: Vec<u8>, gave_up: bool },
-    /// `waiting NAME` or `missing NAME`: ./run is held for a dependency.
-    Held { name: Vec<u8>, missing: bool },
+/// supervise/health (one line, written by urunit's runsv only), decoded: `kind` is the
+/// index of its event in EVENTS (starting, ready, exited, killed, the last two after
+/// `failed` too (`gave_up`), or waiting/missing: ./run is held for a dependency); `pid`
+/// (0 when held); `arg()` the code, signal or dependency name.
+#[cfg_attr(test, derive(PartialEq, Eq, Debug))]
+struct Health {
+    kind: u8,
+    pid: u32,
+    gave_up: bool,
+    line: Vec<u8>,
+    at: usize,
 }
 
+/// The event words of a health line, in the order of `Health::kind`.
+const EVENTS: [&[u8]; 7] = [b"starting", b"ready", b"exited", b"killed", b"waiting", b"missing", b"failed"];
+const READY: u8 = 1;
+const KILLED: u8 = 3;
+const WAITING: u8 = 4;
+const MISSING: u8 = 5;
+
 impl Health {
-    fn parse(line: &[u8]) -> Option<Health> {
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
-        let mut w = line.split(|&c| c == b' ');
-        let word = w.next()?;
-        if word == b"waiting" || word == b"missing" {
-            let name = line.get(8..).filter(|n| !n.is_empty())?.to_vec();
-            return Some(Health::Held { name, missing: word == b"missing" });
+    #[inline(never)]
+    fn parse(mut line: Vec<u8>) -> Option<Health> {
+        if line.last() == Some(&b'\n') {
+            line.pop();
         }
-        let pid = crate::num::parse_u64(w.next()?)? as u32;
-        let gave_up = word == b"failed";
-        let word = if gave_up { w.next()? } else { word };
-        let h = match (word, w.next()) {
-            (b"starting" | b"ready", None) if !gave_up => Health::Up { pid, ready: word == b"ready" },
-            (b"exited" | b"killed", Some(n)) => {
-                Health::Ended { pid, killed: word == b"killed", n: n.to_vec(), gave_up }
+        // The words (start, end), at most four.
+        let mut w = [(0usize, 0usize); 4];
+        let mut n = 0;
+        let mut from = 0;
+        for i in 0..=line.len() {
+            if line.get(i).is_none_or(|&c| c == b' ') {
+                if n < 4 {
+                    w[n] = (from, i);
+                }
+                n += 1;
+                from = i + 1;
             }
-            _ => return None,
-        };
-        if w.next().is_some() { None } else { Some(h) }
-    }
-    fn pid(&self) -> u32 {
-        match *self {
-            Health::Up { pid, .. } | Health::Ended { pid, .. } => pid,
-            Health::Held { .. } => 0,
         }
+        let word = |k: usize| &line[w[k].0..w[k].1];
+        let first = find(&EVENTS, word(0))?;
+        if first == WAITING as usize || first == MISSING as usize {
+            return (line.len() > 8).then(|| Health { kind: first as u8, pid: 0, gave_up: false, at: 8, line });
+        }
+        let gave_up = first == 6;
+        let pid = crate::num::parse_u64(word(1))? as u32;
+        let kind = if gave_up { find(&EVENTS[..4], word(2))? } else { first };
+        // `starting PID`, `ready PID`; `exited PID CODE` (`failed PID exited CODE`).
+        let words = if kind <= READY as usize { 2 } else { 3 + gave_up as usize };
+        let at = w[n.min(4) - 1].0;
+        (n == words).then(|| Health { kind: kind as u8, pid, gave_up, line, at })
+    }
+    #[inline(never)]
+    fn arg(&self) -> &[u8] {
+        &self.line[self.at..]
     }
 }
+
+/// A failed step's warning text and error; an empty text: runsv is not running.
+type Trouble = (&'static [u8], Option<Errno>);
 
 /// What the command does per service.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -111,11 +133,10 @@ struct Cmd {
     kill: bool,
 }
 
-/// One service argument: the name as typed (printed in every line) and where it is.
+/// One service argument: the name as typed (printed in every line), which is also its path.
 struct Service {
-    name: Vec<u8>,
-    path: CBuf,
-    /// Resolved as SVDIR/path (runit: not starting with `/` or `.`, not empty, not ending in `/`).
+    name: CBuf,
+    /// Resolved as SVDIR/name (runit: not starting with `/` or `.`, not empty, not ending in `/`).
     via_svdir: bool,
     pending: bool,
     /// The inotify watch on its supervise/, once there is one.
@@ -133,20 +154,21 @@ struct Service {
 }
 
 impl Service {
+    #[inline(never)]
     fn new(name: &[u8]) -> Service {
         let via_svdir = !name.is_empty() && name[0] != b'/' && name[0] != b'.' && name[name.len() - 1] != b'/';
-        Service::at(name.to_vec(), CBuf::new(&[name]), via_svdir)
+        Service::at(CBuf::new(&[name]), via_svdir)
     }
-    fn at(name: Vec<u8>, path: CBuf, via_svdir: bool) -> Service {
+    #[inline(never)]
+    fn at(name: CBuf, via_svdir: bool) -> Service {
         Service {
             name,
-            path,
             via_svdir,
             pending: true,
             watch: None,
             check_warned: false,
             last_check: None,
-            sup: SUPERVISE.to_vec(),
+            sup: Vec::new(),
             old_pid: 0,
             stale: 0,
         }
@@ -184,63 +206,41 @@ struct Sv {
     sup: Vec<u8>,
 }
 
+#[inline(never)]
+fn usage(lsb: bool, prog: &[u8]) -> ! {
+    if lsb { msg::usage(USAGE_EXIT_LSB, prog, USAGE_LSB) } else { msg::usage(USAGE_EXIT, prog, USAGE) }
+}
+
 pub fn main(args: Args) -> i32 {
     let prog = msg::basename(args.first().copied().unwrap_or(b"sv"));
     // runit: any name but "sv" is an init script, /etc/init.d/NAME -> sv.
     let lsb = prog != b"sv";
-    let usage =
-        || -> ! { if lsb { msg::usage(USAGE_EXIT_LSB, prog, USAGE_LSB) } else { msg::usage(USAGE_EXIT, prog, USAGE) } };
     let svdir = proc::getenv(b"SVDIR").unwrap_or(DEFAULT_SVDIR);
     let mut wait_secs = proc::getenv(b"SVWAIT").map(scan_secs).unwrap_or(DEFAULT_WAIT);
     let mut verbose = false;
-
-    // djb getopt "w:vV": no permutation, bundling, attached or separate -w argument.
-    let mut i = 1;
-    while let Some(&a) = args.get(i) {
-        if a == b"--" {
-            i += 1;
-            break;
-        }
-        if a.len() < 2 || a[0] != b'-' {
-            break;
-        }
-        i += 1;
-        let mut j = 1;
-        while j < a.len() {
-            match a[j] {
-                b'v' => verbose = true,
-                b'w' => {
-                    let val = if j + 1 < a.len() {
-                        &a[j + 1..]
-                    } else if let Some(&v) = args.get(i) {
-                        i += 1;
-                        v
-                    } else {
-                        msg::write_parts(fd::STDERR, &[prog, b": option requires an argument -- w\n"]);
-                        usage()
-                    };
-                    // runit: -w implies -v; junk reads as its leading digits (none: 0).
-                    wait_secs = scan_secs(val);
-                    verbose = true;
-                    break;
-                }
-                b'V' => {
-                    msg::warn(&[VERSION], None);
-                    usage()
-                }
-                c => {
-                    msg::write_parts(fd::STDERR, &[prog, b": illegal option -- ", &[c], b"\n"]);
-                    usage()
-                }
+    let mut g = Getopt::new(&args);
+    loop {
+        match g.next(b"w:vV") {
+            // runit: -w implies -v; junk reads as its leading digits (none: 0).
+            opt::Got::Opt(b'w', val) => {
+                wait_secs = scan_secs(val);
+                verbose = true;
             }
-            j += 1;
+            opt::Got::Opt(b'v', _) => verbose = true,
+            opt::Got::Opt(..) => {
+                msg::warn(&[VERSION], None);
+                usage(lsb, prog)
+            }
+            opt::Got::Bad => usage(lsb, prog),
+            opt::Got::Done => break,
         }
     }
-    let Some(&action) = args.get(i) else { usage() };
+    let rest = g.rest();
+    let Some(&action) = rest.first() else { usage(lsb, prog) };
     // LSB mode: the program name is the service; further arguments are ignored.
-    let names: &[&[u8]] = if lsb { core::slice::from_ref(&prog) } else { &args[i + 1..] };
+    let names: &[&[u8]] = if lsb { core::slice::from_ref(&prog) } else { &rest[1..] };
     if names.is_empty() {
-        usage()
+        usage(lsb, prog)
     }
 
     let start = time::now();
@@ -248,7 +248,7 @@ pub fn main(args: Args) -> i32 {
     let fatal_exit = if lsb { FATAL_EXIT_LSB } else { FATAL_EXIT };
     let curdir =
         fd::open_dir_path(c".").unwrap_or_else(|e| msg::die(fatal_exit, &[b"fatal: unable to open current directory"], Some(e)));
-    let Some(cmd) = parse_command(action, lsb, verbose) else { usage() };
+    let Some(cmd) = parse_command(action, lsb, verbose) else { usage(lsb, prog) };
 
     let mut sv = Sv {
         lsb,
@@ -278,8 +278,14 @@ pub fn main(args: Args) -> i32 {
     sv.rc.min(MAX_RC) as i32
 }
 
-/// The value of an environment variable (an empty value counts, as with getenv).
+/// The index of `w` in `table`.
+#[inline(never)]
+fn find(table: &[&[u8]], w: &[u8]) -> Option<usize> {
+    table.iter().position(|t| *t == w)
+}
+
 /// Seconds from -w or $SVWAIT: the leading digits (runit's scan_ulong; none is 0).
+#[inline(never)]
 fn scan_secs(s: &[u8]) -> u64 {
     crate::num::scan_u64(s).map(|(n, _)| n).unwrap_or(u64::MAX)
 }
@@ -301,6 +307,7 @@ const WORDS: &[(&[u8], &[u8], bool)] = &[
 ];
 
 /// runit matches most commands by their first character; the LSB verbs are whole words.
+#[inline(never)]
 fn parse_command(a: &[u8], lsb: bool, verbose: bool) -> Option<Cmd> {
     let cmd = |act, acts, wait, kill| Some(Cmd { act, acts, wait, kill });
     if let Some(&(_, acts, kill)) = WORDS.iter().find(|w| w.0 == a) {
@@ -331,6 +338,7 @@ fn parse_command(a: &[u8], lsb: bool, verbose: bool) -> Option<Cmd> {
 impl Sv {
     // ---- Messages (runit's out(): one line on stdout, flushed at its end).
 
+    #[inline(never)]
     fn line(&mut self, prefix: &[u8], name: &[u8], log: bool, text: &[u8], e: Option<Errno>) {
         self.out.put(prefix).put(name);
         if log {
@@ -342,17 +350,23 @@ impl Sv {
         }
         self.out.put(b"\n").flush();
     }
+    #[inline(never)]
     fn fail(&mut self, name: &[u8], log: bool, text: &[u8], e: Option<Errno>) {
         self.rc += 1;
         self.line(FAIL, name, log, text, e);
     }
+    #[inline(never)]
     fn warn(&mut self, name: &[u8], log: bool, text: &[u8], e: Option<Errno>) {
         self.rc += 1;
         self.line(WARNING, name, log, text, e);
     }
-    /// runsv is gone: fine for `exit`, a failure for everything else.
-    fn not_running(&mut self, name: &[u8], log: bool, exit_cmd: bool) {
-        if exit_cmd {
+    /// A failed step: an empty `text` means runsv is gone (fine for `exit`, a failure for
+    /// everything else), any other is a `warning:` line.
+    #[inline(never)]
+    fn trouble(&mut self, name: &[u8], log: bool, (text, e): Trouble, exit_cmd: bool) {
+        if !text.is_empty() {
+            self.warn(name, log, text, e);
+        } else if exit_cmd {
             self.line(OK, name, log, b"runsv not running", None);
         } else {
             self.fail(name, log, b"runsv not running", None);
@@ -362,22 +376,25 @@ impl Sv {
     // ---- Service directories.
 
     /// chdir into the service (SVDIR first when the name is SVDIR-relative).
+    #[inline(never)]
     fn enter(&self, s: &Service) -> Result<(), Errno> {
         if s.via_svdir {
             fs::chdir(&self.svdir)?;
         }
-        fs::chdir(&s.path)
+        fs::chdir(&s.name)
     }
+    #[inline(never)]
     fn enter_or_fail(&mut self, s: &mut Service) -> bool {
         match self.enter(s) {
             Ok(()) => true,
             Err(e) => {
-                self.fail(&s.name, false, b"unable to change to service directory", Some(e));
+                self.fail(s.name.bytes(), false, b"unable to change to service directory", Some(e));
                 s.pending = false;
                 false
             }
         }
     }
+    #[inline(never)]
     fn back(&self) {
         if let Err(e) = fs::fchdir(self.curdir.raw()) {
             let code = if self.lsb { FATAL_EXIT_LSB } else { FATAL_EXIT };
@@ -388,97 +405,113 @@ impl Sv {
     /// urunit: `sv check DIR` where DIR has neither `supervise` nor `run` but holds service
     /// directories checks each of them (names not starting with '.', sorted), so one
     /// shell-free command can be a container's health check.
+    #[inline(never)]
     fn expand_collection(&mut self, s: Service, into: &mut Vec<Service>) {
-        let first = into.len();
+        let mut names: Vec<Vec<u8>> = Vec::new();
         if self.enter(&s).is_ok()
             && fs::lstat(c"supervise").err() == Some(fd::ENOENT)
             && fs::lstat(c"run").err() == Some(fd::ENOENT)
         {
-            let sep: &[u8] = if s.name.ends_with(b"/") { b"" } else { b"/" };
-            for e in fs::read_dir(c".").unwrap_or_default() {
+            let mut ents = fs::read_dir(c".").unwrap_or_default();
+            while let Some(e) = ents.pop() {
                 if e.name.first() != Some(&b'.') && fs::stat(&CBuf::new(&[&e.name])).is_ok_and(|st| st.is_dir()) {
-                    let name = [&s.name, sep, &e.name].concat();
                     // Kept sorted as it grows: cheaper in code than slice::sort.
-                    let at = first + into[first..].partition_point(|x| x.name < name);
-                    into.insert(at, Service::at(name, CBuf::new(&[s.path.bytes(), sep, &e.name]), s.via_svdir));
+                    let at = names.partition_point(|x| *x < e.name);
+                    names.insert(at, e.name);
                 }
             }
         }
         self.back();
-        if into.len() == first {
+        if names.is_empty() {
             into.push(s); // the service itself (the send loop reports a bad one)
+            return;
+        }
+        let name = s.name.bytes();
+        let sep: &[u8] = if name.ends_with(b"/") { b"" } else { b"/" };
+        for n in &names {
+            into.push(Service::at(CBuf::new(&[name, sep, n]), s.via_svdir));
         }
     }
 
     // ---- supervise/ files.
 
-    /// runit's svstatus_get, in the current directory (the service or its log). The
-    /// supervise files are in `supervise/`, or in the run directory R/KEY/ when
-    /// `supervise/ok` is missing or forbidden and R/KEY/ok exists (read-only service
-    /// directories); `self.sup` is set to the one used.
+    /// runit's svstatus_get, in the current directory (the service or its log), with
+    /// its messages.
+    #[inline(never)]
     fn read_status(&mut self, name: &[u8], log: bool) -> Got {
-        let mut sup = SUPERVISE.to_vec();
-        let mut ok = fd::open_write_nb(c"supervise/ok");
-        if let Err(e) = ok
-            && (e == fd::ENOENT || e == Errno::ACCES)
-        {
-            let alt = rundir_sup();
-            let r = fd::open_write_nb(&CBuf::new(&[&alt, b"ok"]));
-            if r.as_ref().err() != Some(&fd::ENOENT) {
-                sup = alt;
-                ok = r;
-            } else if e == fd::ENOENT
-                && fs::access(c".", fs::W_OK).is_err()
-                && fs::access(&CBuf::new(&[rundir::base()]), fs::W_OK).is_err()
-            {
-                self.warn(name, log, NO_PLACE, None);
-                return Got::Failed;
-            }
-        }
-        self.sup = sup;
-        match ok {
-            Ok(_) => {}
-            Err(e) if e == fd::ENXIO => {
-                self.not_running(name, log, self.cmd.acts[0] == b'x');
-                return Got::NotRunning;
-            }
-            Err(e) => {
-                self.warn(name, log, b"unable to open supervise/ok", Some(e));
-                return Got::Failed;
-            }
-        }
-        let f = match fd::open_read(&self.file(b"status")) {
-            Ok(f) => f,
-            Err(e) => {
-                self.warn(name, log, b"unable to open supervise/status", Some(e));
-                return Got::Failed;
-            }
-        };
-        let mut b = [0u8; 20];
-        match fd::read_full(f.raw(), &mut b) {
-            Ok(20) => Got::Status(Status::unpack(&b)),
-            Ok(_) => {
-                self.warn(name, log, b"unable to read supervise/status: bad format", None);
-                Got::Failed
-            }
-            Err(e) => {
-                self.warn(name, log, b"unable to read supervise/status", Some(e));
-                Got::Failed
+        match self.get_status() {
+            Ok(st) => Got::Status(st),
+            Err(t) => {
+                let none = t.0.is_empty();
+                self.trouble(name, log, t, self.cmd.acts[0] == b'x');
+                if none { Got::NotRunning } else { Got::Failed }
             }
         }
     }
 
+    /// The supervise files are in `supervise/`, or in the run directory R/KEY/ when
+    /// `supervise/ok` is missing or forbidden and R/KEY/ok exists (read-only service
+    /// directories); `self.sup` is set to the one used.
+    #[inline(never)]
+    fn get_status(&mut self) -> Result<Status, Trouble> {
+        let f = self.open_ok().map_err(|e| -> Trouble {
+            match e {
+                Err(t) => t,
+                Ok(e) if e == fd::ENXIO => (b"", None),
+                Ok(e) => (b"unable to open supervise/ok", Some(e)),
+            }
+        });
+        drop(f?);
+        let f = fd::open_read(&self.file(b"status")).map_err(|e| (b"unable to open supervise/status".as_slice(), Some(e)))?;
+        let mut b = [0u8; 20];
+        match fd::read_full(f.raw(), &mut b) {
+            Ok(20) => Ok(Status::unpack(&b)),
+            Ok(_) => Err((b"unable to read supervise/status: bad format", None)),
+            Err(e) => Err((b"unable to read supervise/status", Some(e))),
+        }
+    }
+
+    /// Opens `ok` (runsv runs iff that works) in `supervise/`, or in R/KEY/; sets self.sup.
+    fn open_ok(&mut self) -> Result<fd::Fd, Result<Errno, Trouble>> {
+        self.sup = SUPERVISE.to_vec();
+        let e = match fd::open_write_nb(c"supervise/ok") {
+            Ok(f) => return Ok(f),
+            Err(e) => e,
+        };
+        if e == fd::ENOENT || e == Errno::ACCES {
+            let alt = rundir_sup();
+            match fd::open_write_nb(&CBuf::new(&[&alt, b"ok"])) {
+                Err(e2) if e2 == fd::ENOENT => {
+                    if e == fd::ENOENT
+                        && fs::access(c".", fs::W_OK).is_err()
+                        && fs::access(&CBuf::new(&[rundir::base()]), fs::W_OK).is_err()
+                    {
+                        return Err(Err((NO_PLACE, None)));
+                    }
+                }
+                r => {
+                    self.sup = alt;
+                    return r.map_err(Ok);
+                }
+            }
+        }
+        Err(Ok(e))
+    }
+
     /// A file of the supervise directory `read_status` found.
+    #[inline(never)]
     fn file(&self, f: &[u8]) -> CBuf {
         CBuf::new(&[&self.sup, f])
     }
     /// supervise/health, if there is one that reads well (else: runit's behaviour).
+    #[inline(never)]
     fn health(&self) -> Option<Health> {
-        Health::parse(&fd::read_file(&self.file(b"health")).ok()?)
+        Health::parse(fd::read_file(&self.file(b"health")).ok()?)
     }
 
     /// Appends runit's status text for `label` (without a newline). Returns 1 if a
     /// process runs, 2 if not, 0 if `down` could not be looked at (nothing appended).
+    #[inline(never)]
     fn put_status(&mut self, arg: &[u8], label: &[u8], s: &Status) -> u8 {
         let normally_up = match fs::stat(c"down") {
             Ok(_) => false,
@@ -488,16 +521,15 @@ impl Sv {
                 return 0;
             }
         };
-        let state = s.run_state();
         let o = &mut self.out;
-        o.put(match state {
-            Some(State::Down) => b"down: ".as_slice(),
-            Some(State::Run) => b"run: ",
-            Some(State::Finish) => b"finish: ",
-            None => b"",
+        o.put(match s.state {
+            0 => b"down: ".as_slice(),
+            1 => b"run: ",
+            2 => b"finish: ",
+            _ => b"",
         });
         o.put(label).put(b": ");
-        if state != Some(State::Down) {
+        if s.state != 0 {
             o.put(b"(pid ").num(s.pid as u64).put(b") ");
         }
         o.num(time::now().0.saturating_sub(s.secs)).put(b"s");
@@ -511,10 +543,10 @@ impl Sv {
         if running && s.paused {
             o.put(b", paused");
         }
-        if !running && s.wants() == Want::Up {
+        if !running && s.want == b'u' {
             o.put(b", want up");
         }
-        if running && s.wants() == Want::Down {
+        if running && s.want == b'd' {
             o.put(b", want down");
         }
         if running && s.term {
@@ -523,15 +555,24 @@ impl Sv {
         if running { 1 } else { 2 }
     }
 
+    /// `PREFIX` and the status of the current directory as one line on stdout.
+    #[inline(never)]
+    fn report(&mut self, prefix: &[u8], name: &[u8], st: &Status) {
+        self.out.put(prefix);
+        self.put_status(name, name, st);
+        self.out.put(b"\n").flush();
+    }
+
     // ---- Commands.
 
     /// Sends the command to every service (or prints its status).
+    #[inline(never)]
     fn send(&mut self, services: &mut [Service]) {
         for s in services.iter_mut() {
             if self.enter_or_fail(s) {
                 match self.cmd.act {
                     Act::Status => {
-                        self.status(&s.name);
+                        self.status(s.name.bytes());
                         s.pending = false;
                     }
                     Act::Control => s.pending = self.control(s, self.cmd.acts),
@@ -543,6 +584,7 @@ impl Sv {
     }
 
     /// `status`: the service's line, then `; ` and its log service's, if it has one.
+    #[inline(never)]
     fn status(&mut self, name: &[u8]) {
         let st = match self.read_status(name, false) {
             Got::Status(st) => st,
@@ -580,37 +622,30 @@ impl Sv {
     }
 
     /// Writes `acts` to supervise/control (runit's control()). False: stop here.
+    #[inline(never)]
     fn control(&mut self, s: &mut Service, acts: &[u8]) -> bool {
-        let name = &s.name;
+        let name = s.name.bytes();
         let st = match self.read_status(name, false) {
             Got::Status(st) => st,
             _ => return false,
         };
         s.old_pid = st.pid;
-        s.stale = self.health().map_or(0, |h| h.pid());
+        s.stale = self.health().map_or(0, |h| h.pid);
         // runit: nothing to send if the service already wants this ("d" is still sent to
         // a service that wants down without TERM, i.e. one started with `once`).
         if st.want == acts[0] && (acts[0] != b'd' || st.term) {
             return true;
         }
-        let f = match fd::open_write_nb(&self.file(b"control")) {
-            Ok(f) => f,
-            Err(e) if e == fd::ENXIO => {
-                self.not_running(name, false, acts[0] == b'x');
-                return false;
-            }
-            Err(e) => {
-                self.warn(name, false, b"unable to open supervise/control", Some(e));
-                return false;
-            }
+        let t: Trouble = match fd::open_write_nb(&self.file(b"control")) {
+            Err(e) if e == fd::ENXIO => (b"", None),
+            Err(e) => (b"unable to open supervise/control", Some(e)),
+            Ok(f) => match fd::write(f.raw(), acts) {
+                Ok(n) if n == acts.len() => return true,
+                r => (b"unable to write to supervise/control", r.err()),
+            },
         };
-        match fd::write(f.raw(), acts) {
-            Ok(n) if n == acts.len() => true,
-            r => {
-                self.warn(name, false, b"unable to write to supervise/control", r.err());
-                false
-            }
-        }
+        self.trouble(name, false, t, acts[0] == b'x');
+        false
     }
 
     // ---- Waiting.
@@ -618,6 +653,7 @@ impl Sv {
     /// Polls the pending services until each has taken the command, failed, or timed out:
     /// finely at first, then woken by inotify when runsv renames `status` into place (or
     /// exits); the sleeps in between are a safety net and the check scripts' cadence.
+    #[inline(never)]
     fn wait(&mut self, services: &mut [Service]) {
         // The check script is waited for by pid: an inherited SIG_IGN would reap it.
         sig::default(sig::SIGCHLD);
@@ -691,8 +727,9 @@ impl Sv {
     }
 
     /// Has the service taken the command? (runit's check(); prints the `ok:` line.)
+    #[inline(never)]
     fn evaluate(&mut self, s: &mut Service) -> Eval {
-        let st = match self.read_status(&s.name, false) {
+        let st = match self.read_status(s.name.bytes(), false) {
             Got::Status(st) => st,
             Got::NotRunning if self.cmd.acts[0] == b'x' => return Eval::Done,
             _ => return Eval::Failed,
@@ -703,25 +740,22 @@ impl Sv {
         // include them) that exits is a failure, reported as what happened to it; a
         // `once` run that exits 0 did what was asked.
         let mut once_done = false;
-        if let Some(Health::Ended { pid, killed, n, gave_up }) = &h
-            && *pid != s.old_pid
-            && *pid != s.stale
+        if let Some(h) = &h
+            && (h.kind == 2 || h.kind == KILLED)
+            && h.pid != s.old_pid
+            && h.pid != s.stale
         {
-            once_done = acts == b"o" && !killed && !gave_up && n == b"0";
-            if acts.iter().any(|c| b"uo".contains(c)) && !once_done {
-                self.rc += 1;
-                self.out.put(FAIL).put(&s.name).put(b": ./run ");
-                if *gave_up {
-                    self.out.put(b"failed too often, runsv gave up (");
-                }
-                self.out.put(if *killed { b"killed by signal ".as_slice() } else { b"exited " }).put(n);
-                self.out.put(if *gave_up { b")\n".as_slice() } else { b"\n" }).flush();
+            once_done = acts == b"o" && h.kind == 2 && !h.gave_up && h.arg() == b"0";
+            if matches!(acts[acts.len() - 1], b'u' | b'o') && !once_done {
+                let (a, b): (&[u8], &[u8]) =
+                    if h.gave_up { (b"failed too often, runsv gave up (", b")") } else { (b"", b"") };
+                let how: &[u8] = if h.kind == KILLED { b"killed by signal " } else { b"exited " };
+                self.fail(s.name.bytes(), false, &[b"./run ", a, how, h.arg(), b].concat(), None);
                 return Eval::Failed;
             }
         }
-        let state = st.run_state();
-        let want = st.wants();
         let running = st.pid != 0;
+        let want = st.want;
         // urunit: the stamp is compared with sv's start to the nanosecond, so a service
         // (re)started earlier in the same second is not taken for the new instance.
         // A runsv writing whole seconds (nanoseconds 0) gets runit's comparison.
@@ -732,7 +766,7 @@ impl Sv {
         let mut ready = |sv: &mut Sv| {
             *passed.get_or_insert_with(|| match &h {
                 // Readiness is a property of ./run: while ./finish runs, runit's rule alone.
-                Some(h) => state != Some(State::Run) || *h == Health::Up { pid: st.pid, ready: true },
+                Some(h) => st.state != 1 || (h.kind == READY && h.pid == st.pid),
                 None => sv.check_passes(s, &st),
             })
         };
@@ -740,20 +774,20 @@ impl Sv {
             // urunit: `check` waits for the state the service wants (up and ready, or
             // down); runit 2.1.2 passed any service that was down.
             let c = match (c, want) {
-                (b'C', Want::Down) => b'd',
+                (b'C', b'd') => b'd',
                 (b'C', _) => b'u',
                 _ => c,
             };
             let ok = match c {
                 b'x' => false,
-                b'u' => running && state == Some(State::Run) && ready(self),
-                b'd' => !running && state == Some(State::Down),
-                b't' | b'k' => (!running && want == Want::Down) || (fresh && running && !st.term && ready(self)),
+                b'u' => running && st.state == 1 && ready(self),
+                b'd' => !running && st.state == 0,
+                b't' | b'k' => (!running && want == b'd') || (fresh && running && !st.term && ready(self)),
                 // Ran since sv began (and exited 0, with a health file), or runs (and is
                 // ready, with a health file) and will not be restarted.
                 b'o' => {
                     if running {
-                        want == Want::Down && (h.is_none() || ready(self))
+                        want == b'd' && (h.is_none() || ready(self))
                     } else {
                         fresh && (h.is_none() || once_done)
                     }
@@ -766,28 +800,32 @@ impl Sv {
                 return Eval::Pending;
             }
         }
-        self.out.put(OK);
-        self.put_status(&s.name, &s.name, &st);
-        self.out.put(b"\n").flush();
+        self.report(OK, s.name.bytes(), &st);
         Eval::Done
     }
 
     /// `timeout:` (or `kill:`, then `k` is sent) with the service's current status, and
     /// on stderr the dependency its ./run is held for, if health names one.
+    #[inline(never)]
     fn timeout(&mut self, s: &mut Service) {
         // urunit: if the status cannot be re-read, that line alone is printed (and counted);
         // runit printed it after "timeout: " and did not count the timeout.
-        if let Got::Status(st) = self.read_status(&s.name, false) {
-            self.out.put(if self.cmd.kill { b"kill: ".as_slice() } else { b"timeout: " });
-            self.put_status(&s.name, &s.name, &st);
-            self.out.put(b"\n").flush();
+        let name = s.name.bytes();
+        if let Got::Status(st) = self.read_status(name, false) {
+            let kill = self.cmd.kill;
+            self.report(if kill { b"kill: ".as_slice() } else { b"timeout: " }, name, &st);
             self.rc += 1;
-            if let Some(Health::Held { name, missing }) = self.health() {
-                let (a, b): (&[u8], &[u8]) =
-                    if missing { (b": dependency ", b" does not exist") } else { (b": waiting for dependency ", b"") };
-                msg::warn(&[WARNING, &s.name, a, &name, b], None);
+            if let Some(h) = self.health()
+                && h.pid == 0
+            {
+                let (a, b): (&[u8], &[u8]) = if h.kind == MISSING {
+                    (b": dependency ", b" does not exist")
+                } else {
+                    (b": waiting for dependency ", b"")
+                };
+                msg::warn(&[WARNING, name, a, h.arg(), b], None);
             }
-            if self.cmd.kill {
+            if kill {
                 self.control(s, b"k");
             }
         }
@@ -795,6 +833,7 @@ impl Sv {
 
     /// Runs `./check` (if there is one) in the service directory: passed iff it exits 0.
     /// A failed check is not re-run for the same status before CHECK_MS has passed.
+    #[inline(never)]
     fn check_passes(&mut self, s: &mut Service, st: &Status) -> bool {
         let now = time::mono_ms();
         if s.last_check.is_some_and(|(t, old)| old == *st && now < t + CHECK_MS) {
@@ -805,8 +844,9 @@ impl Sv {
         passed
     }
 
+    #[inline(never)]
     fn run_check(&mut self, s: &mut Service) -> bool {
-        let name = &s.name;
+        let name = s.name.bytes();
         match fs::stat(c"check") {
             Ok(_) => {}
             Err(e) if e == fd::ENOENT => return true,
@@ -857,6 +897,7 @@ impl Sv {
 }
 
 /// The run directory's R/KEY/ for the current directory (contract, section 4).
+#[inline(never)]
 fn rundir_sup() -> Vec<u8> {
     let mut cwd = [0u8; 4096];
     let n = fs::getcwd(&mut cwd).unwrap_or(0);
@@ -870,6 +911,7 @@ fn rundir_sup() -> Vec<u8> {
 /// them (an RCU grace period: 8-20 ms measured, paid at exit). Removed watches are
 /// reaped in the background within about half a millisecond, after which the close is
 /// free: so remove them, yield a millisecond, then close.
+#[inline(never)]
 fn close_inotify(ino: inotify::Inotify, services: &[Service]) {
     for wd in services.iter().filter_map(|s| s.watch) {
         ino.remove(wd);
@@ -879,6 +921,7 @@ fn close_inotify(ino: inotify::Inotify, services: &[Service]) {
 }
 
 /// Sleeps until a relevant inotify event (true) or the monotonic time `until` (false).
+#[inline(never)]
 fn sleep_until_event(ino: &inotify::Inotify, until: u64) -> bool {
     loop {
         let now = time::mono_ms();
@@ -904,6 +947,7 @@ const WATCH: u32 = inotify::IN_MOVED_TO
 /// An event that may change a service's answer: `status` or `health` replaced or written
 /// by runsv, or runsv gone (its `lock` and `ok` descriptors closed at exit). sv's own
 /// reads and writes (of `status`, of `ok` for writing) are left out, or every look would wake it.
+#[inline(never)]
 fn relevant(e: &inotify::Event) -> bool {
     match e.name.as_slice() {
         b"" => true,
@@ -946,34 +990,42 @@ mod tests {
     }
     #[test]
     fn health_lines() {
-        let p = |l: &[u8]| Health::parse(l);
-        assert_eq!(p(b"ready 12\n"), Some(Health::Up { pid: 12, ready: true }));
-        assert_eq!(p(b"starting 7"), Some(Health::Up { pid: 7, ready: false }));
-        let ended = |pid, killed, n: &[u8], gave_up| Some(Health::Ended { pid, killed, n: n.to_vec(), gave_up });
-        assert_eq!(p(b"exited 9 3\n"), ended(9, false, b"3", false));
-        assert_eq!(p(b"killed 9 15\n"), ended(9, true, b"15", false));
-        assert_eq!(p(b"failed 9 exited 1\n"), ended(9, false, b"1", true));
-        assert_eq!(p(b"failed 9 killed 6\n"), ended(9, true, b"6", true));
-        assert_eq!(p(b"waiting db\n"), Some(Health::Held { name: b"db".to_vec(), missing: false }));
-        assert_eq!(p(b"missing a b\n"), Some(Health::Held { name: b"a b".to_vec(), missing: true }));
+        let p = |l: &[u8]| Health::parse(l.to_vec()).map(|h| (h.kind, h.pid, h.gave_up, h.arg().to_vec()));
+        let h = |kind, pid, gave_up, arg: &[u8]| Some((kind, pid, gave_up, arg.to_vec()));
+        assert_eq!(p(b"ready 12\n"), h(READY, 12, false, b"12"));
+        assert_eq!(p(b"starting 7"), h(0, 7, false, b"7"));
+        assert_eq!(p(b"exited 9 3\n"), h(2, 9, false, b"3"));
+        assert_eq!(p(b"killed 9 15\n"), h(KILLED, 9, false, b"15"));
+        assert_eq!(p(b"failed 9 exited 1\n"), h(2, 9, true, b"1"));
+        assert_eq!(p(b"failed 9 killed 6\n"), h(KILLED, 9, true, b"6"));
+        assert_eq!(p(b"waiting db\n"), h(WAITING, 0, false, b"db"));
+        assert_eq!(p(b"missing a b\n"), h(MISSING, 0, false, b"a b"));
+        assert_eq!(p(b"exited 9 3\n\n"), h(2, 9, false, b"3\n"));
         for bad in [
             &b""[..],
             b"ready",
             b"ready x",
             b"ready 1 2",
+            b"ready 1 ",
+            b"ready  1",
             b"exited 1",
+            b"exited 1 2 3",
             b"failed 1 ready",
+            b"failed 1 exited",
+            b"failed 1 failed 2",
+            b"failed 1 exited 2 3",
+            b"failed 1 exited 2 3 4 5",
             b"waiting",
             b"waiting \n",
             b"bogus 1",
         ] {
             assert_eq!(p(bad), None, "{:?}", bad);
         }
-        assert_eq!(p(b"failed 1 exited 2").unwrap().pid(), 1);
     }
     #[test]
     fn names() {
         assert!(Service::new(b"foo").via_svdir);
+        assert_eq!(Service::new(b"a/b").name.bytes(), b"a/b");
         assert!(!Service::new(b"foo/").via_svdir);
         assert!(!Service::new(b"./foo").via_svdir);
         assert!(!Service::new(b"/foo").via_svdir);

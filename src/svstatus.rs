@@ -50,6 +50,7 @@ impl Status {
     }
 
     /// The state byte as a State (None: a byte no runsv writes).
+    #[cfg(test)]
     pub fn run_state(&self) -> Option<State> {
         match self.state {
             0 => Some(State::Down),
@@ -60,6 +61,7 @@ impl Status {
     }
 
     /// The want byte as a Want: `u` up, `d` down (runsv writes want-exit as `d` too).
+    #[cfg(test)]
     pub fn wants(&self) -> Want {
         match self.want {
             b'u' => Want::Up,
