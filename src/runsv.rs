@@ -171,6 +171,7 @@ impl Svc {
     /// mkdir `supervise` (or the target of a `supervise` symlink, one level, as runit).
     /// Err only where a run directory stands in: there is no `supervise` and it cannot be
     /// made (read-only, no permission); anything else is left for the lock to report.
+    #[inline(never)]
     fn make_local(&self, path: &CBuf, r: &Reporter) -> Result<(), Errno> {
         let e = match fs::mkdir(path, 0o700) {
             Ok(()) => return Ok(()),
@@ -210,6 +211,7 @@ impl Svc {
 
     /// The run directory: $URUNIT_RUNDIR or /run/urunit, then one directory per service
     /// named after its physical path.
+    #[inline(never)]
     fn use_rundir(&mut self, r: &Reporter) -> Result<(), Errno> {
         let base = rundir::base();
         let _ = fs::mkdir(&CBuf::new(&[base]), 0o700);
@@ -241,6 +243,7 @@ impl Svc {
     /// Creates and opens `control` (reader, and our own writer so it never reports EOF)
     /// and `ok` (held open for reading: a client's non-blocking open for writing then
     /// succeeds, which is how sv knows runsv is running).
+    #[inline(never)]
     fn open_fifos(&mut self, r: &Reporter) {
         let path = self.sup_path(b"control");
         let _ = fs::mkfifo(&path, 0o600);
@@ -271,6 +274,7 @@ impl Svc {
         self.retry_at = if ok { None } else { Some(time::mono_ms() + RETRY_STATUS_MS) };
     }
 
+    #[inline(never)]
     fn write_status(&mut self, r: &Reporter) -> bool {
         let m = &self.m;
         let mut text = Vec::with_capacity(40);
@@ -313,6 +317,7 @@ impl Svc {
     }
 
     /// The `supervise/health` line (README "Readiness"): empty when there is nothing to say.
+    #[inline(never)]
     fn health(&self, held: Option<&[u8]>) -> Vec<u8> {
         let mut v = Vec::with_capacity(32);
         let m = &self.m;
@@ -344,9 +349,10 @@ impl Svc {
 
     /// Writes NAME.new and renames it to NAME. Some(true): done; Some(false): failed, but
     /// runit goes on with the next file; None: runit gives up on the rest of the update.
+    #[inline(never)]
     fn write_file(&self, name: &[u8], body: &[u8], r: &Reporter) -> Option<bool> {
-        let new = self.sup_path(&[name, b".new"].concat());
-        let dst = self.sup_path(name);
+        let sup = self.sup.as_deref().unwrap_or(b"");
+        let new = CBuf::new(&[sup, name, b".new"]);
         let f = match fd::open_trunc(&new) {
             Ok(f) => f,
             Err(e) => {
@@ -356,21 +362,14 @@ impl Svc {
         };
         let w = fd::write(f.raw(), body);
         drop(f);
-        match w {
-            Ok(n) if n == body.len() => {}
-            Ok(_) => {
-                r.warn(&[b"unable to write ", new.bytes(), b": partial write."], None);
-                let _ = fs::unlink(&new);
-                return Some(false);
-            }
-            Err(e) => {
-                r.warn(&[b"unable to write ", new.bytes()], Some(e));
-                let _ = fs::unlink(&new);
-                return Some(false);
-            }
+        if w != Ok(body.len()) {
+            let e = w.err();
+            r.warn(&[b"unable to write ", new.bytes(), if e.is_some() { b"" } else { b": partial write." }], e);
+            let _ = fs::unlink(&new);
+            return Some(false);
         }
-        if let Err(e) = fs::rename(&new, &dst) {
-            r.warn(&[b"unable to rename ", new.bytes(), b" to ", dst.bytes()], Some(e));
+        if let Err(e) = fs::rename(&new, &CBuf::new(&[sup, name])) {
+            r.warn(&[b"unable to rename ", new.bytes(), b" to ", sup, name], Some(e));
             return None;
         }
         Some(true)
@@ -379,6 +378,7 @@ impl Svc {
     // ---- Readiness.
 
     /// Reads how this process says it is ready, before each start of `run`.
+    #[inline(never)]
     fn read_ready_config(&mut self) {
         let n = fd::read_file(&self.path(b"notification-fd")).ok().and_then(|v| num::parse_u64(trim(&v)));
         self.ready = match n {
@@ -391,6 +391,7 @@ impl Svc {
     }
 
     /// The restart policy files (README "Restart policy"), read before each start.
+    #[inline(never)]
     fn read_policy(&mut self) {
         let nums = |name: &[u8]| -> [u64; 3] {
             let mut out = [0u64; 3];
@@ -411,6 +412,7 @@ impl Svc {
     }
 
     /// After a run started: arm its readiness probe.
+    #[inline(never)]
     fn arm_ready(&mut self, now: u64) {
         self.check_gap = CHECK_FIRST_MS;
         self.probe_at = match self.ready {
@@ -421,6 +423,7 @@ impl Svc {
     }
 
     /// The run ended: forget its readiness.
+    #[inline(never)]
     fn disarm_ready(&mut self) {
         self.notify = None;
         self.probe_at = None;
@@ -713,6 +716,7 @@ impl Runsv {
     /// The stop sequence: TERM (unless `control/t` handled it), then for want down or
     /// exit CONT and `control/d` or `control/x`. Signals go to the pid, as runit sends
     /// them; what the service leaves behind is cleaned up when it exits (Action::Sweep).
+    #[inline(never)]
     fn stop(&mut self, log: bool) {
         let pid = self.sv(log).pid;
         if pid != 0 && !self.custom(log, b't') {
@@ -730,6 +734,7 @@ impl Runsv {
     }
 
     /// Reaps every exited child: the service, its ./finish, the logger, a ./check.
+    #[inline(never)]
     fn reap(&mut self) {
         while let Ok(Some((pid, st))) = proc::wait_nohang() {
             for log in [false, true] {
@@ -789,6 +794,7 @@ impl Runsv {
     }
 
     /// Starts what should run now; returns the poll timeout until the next due event.
+    #[inline(never)]
     fn start_due(&mut self) -> i32 {
         let mut next = u64::MAX;
         let now = time::mono_ms();
@@ -826,6 +832,7 @@ impl Runsv {
     /// Called when the service is down with want exit: without a logger runsv exits;
     /// with one, the logger is told to exit and gets EOF once runsv closes its pipe
     /// ends. A logger waiting out its throttle is started at once so it drains the pipe.
+    #[inline(never)]
     fn maybe_exit(&mut self) {
         let m = &self.svc.m;
         if m.want != Want::Exit || m.state != State::Down || m.busy {
@@ -852,6 +859,7 @@ impl Runsv {
 
     // ---- The main loop.
 
+    #[inline(never)]
     fn run(&mut self, sigs: &sig::SigFd) -> i32 {
         loop {
             let timeout = self.start_due();
@@ -917,6 +925,7 @@ impl Runsv {
 
     /// The notification pipe is readable: a newline means ready; EOF without one means
     /// the run will never say so (it keeps running, not ready).
+    #[inline(never)]
     fn read_notify(&mut self, log: bool) {
         let s = self.sv(log);
         let Some(f) = s.notify.as_ref() else { return };

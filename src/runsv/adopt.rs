@@ -9,6 +9,7 @@ use crate::svstatus::{State, Status, Want};
 use crate::sys::{fd, fd::Fd, proc, sig, time};
 
 /// /proc/PID/stat: (state letter, process group, start time in clock ticks since boot).
+#[inline(never)]
 pub fn parse_stat(b: &[u8]) -> Option<(u8, u64, u64)> {
     let i = b.iter().rposition(|&c| c == b')')?;
     let mut f = b[i + 1..].split(|&c| c == b' ').filter(|x| !x.is_empty());
@@ -19,6 +20,7 @@ pub fn parse_stat(b: &[u8]) -> Option<(u8, u64, u64)> {
 }
 
 /// Boot time in Unix seconds (the `btime` line of /proc/stat).
+#[inline(never)]
 fn boot_time() -> Option<u64> {
     let b = fd::read_file(c"/proc/stat").ok()?;
     let i = b.windows(6).position(|w| w == b"btime ")?;
@@ -26,6 +28,7 @@ fn boot_time() -> Option<u64> {
 }
 
 /// `pid` is alive, leads its process group and started within two seconds of `secs`.
+#[inline(never)]
 fn ours(pid: u32, secs: u64) -> bool {
     let mut p = [0u8; 20];
     let stat = fd::read_file(&CBuf::new(&[b"/proc/", crate::num::fmt_u64(&mut p, pid as u64), b"/stat"]));
@@ -38,6 +41,7 @@ fn ours(pid: u32, secs: u64) -> bool {
 /// Looks at the status the dead runsv left; adopts a live process of ours (watching it
 /// with a pidfd), or, where it cannot be watched, stops its process group before anything
 /// new starts. Never two instances.
+#[inline(never)]
 pub fn adopt(s: &mut Svc, r: &Reporter) {
     let mut b = [0u8; 20];
     let read = fd::open_read(&s.sup_path(b"status")).and_then(|f| fd::read_full(f.raw(), &mut b));
@@ -81,6 +85,7 @@ pub fn adopt(s: &mut Svc, r: &Reporter) {
 
 /// The pipe between an adopted service and its logger, reopened through /proc (the
 /// service's stdout, else the logger's stdin), so no line either side holds is lost.
+#[inline(never)]
 pub fn recover_pipe(svc_pid: proc::Pid, log_pid: proc::Pid) -> Option<(Fd, Fd)> {
     let (pid, n): (proc::Pid, &[u8]) = if svc_pid != 0 { (svc_pid, b"/fd/1") } else { (log_pid, b"/fd/0") };
     if pid == 0 {

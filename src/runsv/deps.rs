@@ -41,6 +41,7 @@ impl Deps {
         self.ino.as_ref().map_or(-1, |i| i.raw())
     }
 
+    #[inline(never)]
     pub fn drain(&mut self) {
         if let Some(i) = self.ino.as_ref() {
             let _ = i.read_events();
@@ -49,6 +50,7 @@ impl Deps {
     }
 
     /// None: ./run may start. Some(t): it is held; look again by monotonic time t.
+    #[inline(never)]
     pub fn check(&mut self, r: &Reporter, now: u64) -> Option<u64> {
         if self.list.is_none() {
             self.list = Some(self.read(r));
@@ -92,6 +94,7 @@ impl Deps {
     /// The names in dependencies.d (not starting with '.'), sorted, less those that close a
     /// cycle back to this service through a greater name: the kept edges of a cycle then
     /// all lead to smaller names, so the order is deterministic and never deadlocks.
+    #[inline(never)]
     fn read(&mut self, r: &Reporter) -> Vec<Vec<u8>> {
         let mut out = names(c"dependencies.d");
         let me = self.name.clone();
@@ -107,6 +110,7 @@ impl Deps {
 }
 
 /// Sorted entry names of a directory, without dot names.
+#[inline(never)]
 fn names(dir: &core::ffi::CStr) -> Vec<Vec<u8>> {
     let mut v: Vec<Vec<u8>> = Vec::new();
     for e in fs::read_dir(dir).unwrap_or_default() {
@@ -119,6 +123,7 @@ fn names(dir: &core::ffi::CStr) -> Vec<Vec<u8>> {
 }
 
 /// Service `from` (a name in the same directory) depends on `target`, directly or not.
+#[inline(never)]
 fn reaches(from: &[u8], target: &[u8]) -> bool {
     let mut seen: Vec<Vec<u8>> = alloc::vec![from.to_vec()];
     let mut i = 0;
@@ -138,6 +143,7 @@ fn reaches(from: &[u8], target: &[u8]) -> bool {
 
 /// The supervise directory of the service at `dir`, with a trailing '/': its own
 /// `supervise/`, or the one in the run directory when it has none (README "Read-only").
+#[inline(never)]
 fn sup_dir(dir: &CBuf) -> Vec<u8> {
     let local = [dir.bytes(), b"/supervise/"].concat();
     if fs::exists(&CBuf::new(&[&local, b"status"])) {
@@ -153,6 +159,7 @@ fn sup_dir(dir: &CBuf) -> Vec<u8> {
 }
 
 /// READY: `health` says `ready PID` for the pid that `status` shows running.
+#[inline(never)]
 fn is_ready(sup: &[u8]) -> bool {
     let h = fd::read_file(&CBuf::new(&[sup, b"health"])).unwrap_or_default();
     let Some(pid) = h.strip_prefix(b"ready ").and_then(|p| crate::num::parse_u64(super::trim(p))) else {
