@@ -807,9 +807,9 @@ impl Runsv {
             let s = self.sv(log);
             let due = s.m.due_at();
             if !log && due.is_some_and(|t| now >= t) && s.m.state == State::Down {
-                let before = self.deps.held().map(|h| h.to_vec());
-                let wait = self.deps.check(&Reporter { deps: None }, now);
-                if self.deps.held().map(|h| h.to_vec()) != before {
+                let mut changed = false;
+                let wait = self.deps.check(now, &mut changed);
+                if changed {
                     self.update_status(false);
                 }
                 if let Some(t) = wait {
