@@ -321,27 +321,27 @@ impl Svc {
     fn health(&self, held: Option<&[u8]>) -> Vec<u8> {
         let mut v = Vec::with_capacity(32);
         let m = &self.m;
+        let (head, pid, mid, n): (&[u8], Pid, &[u8], i32);
         if m.running() {
-            v.extend_from_slice(if m.ready { b"ready " } else { b"starting " });
-            put_num(&mut v, self.pid as u64);
+            (head, pid, mid, n) = (if m.ready { &b"ready "[..] } else { b"starting " }, self.pid, b"", -1);
         } else if let Some(h) = held.filter(|_| m.state == State::Down && !self.m.log) {
-            v.extend_from_slice(h);
+            (head, pid, mid, n) = (h, 0, b"", -1);
         } else if self.last_pid != 0 {
             let st = m.wstat;
-            let (word, n): (&[u8], i32) = if st & 0x7f == 0 { (b" exited ", (st >> 8) & 0xff) } else { (b" killed ", st & 0x7f) };
+            let (word, code): (&[u8], i32) = if st & 0x7f == 0 { (b" exited ", (st >> 8) & 0xff) } else { (b" killed ", st & 0x7f) };
             // `exited PID CODE`, `killed PID SIG`; `failed PID exited CODE` once runsv gave up.
-            if m.failed {
-                v.extend_from_slice(b"failed ");
-                put_num(&mut v, self.last_pid as u64);
-                v.extend_from_slice(word);
-            } else {
-                v.extend_from_slice(&word[1..]);
-                put_num(&mut v, self.last_pid as u64);
-                v.push(b' ');
-            }
-            put_num(&mut v, n as u64);
+            (head, mid) = if m.failed { (&b"failed "[..], word) } else { (&word[1..], &b" "[..]) };
+            (pid, n) = (self.last_pid, code);
         } else {
             return v;
+        }
+        v.extend_from_slice(head);
+        if pid != 0 {
+            put_num(&mut v, pid as u64);
+        }
+        v.extend_from_slice(mid);
+        if n >= 0 {
+            put_num(&mut v, n as u64);
         }
         v.push(b'\n');
         v
@@ -380,29 +380,36 @@ impl Svc {
     /// Reads how this process says it is ready, before each start of `run`.
     #[inline(never)]
     fn read_ready_config(&mut self) {
-        let n = fd::read_file(&self.path(b"notification-fd")).ok().and_then(|v| num::parse_u64(trim(&v)));
+        let n = self.read_num(b"notification-fd");
         self.ready = match n {
             Some(n) if (3..1024).contains(&n) => Ready::Fd(n as i32),
             _ if fs::exists(&self.path(b"check")) => Ready::Check,
-            _ => Ready::Settle(
-                fd::read_file(&self.path(b"settle-ms")).ok().and_then(|v| num::parse_u64(trim(&v))).unwrap_or(SETTLE_MS),
-            ),
+            _ => Ready::Settle(self.read_num(b"settle-ms").unwrap_or(SETTLE_MS)),
         };
+    }
+
+    /// A number in a file of this process's directory (trailing white space allowed).
+    #[inline(never)]
+    fn read_num(&self, name: &[u8]) -> Option<u64> {
+        num::parse_u64(trim(&fd::read_file(&self.path(name)).ok()?))
+    }
+
+    /// Up to three numbers in a file of this process's directory (missing ones are 0).
+    #[inline(never)]
+    fn read_nums(&self, name: &[u8]) -> [u64; 3] {
+        let mut out = [0u64; 3];
+        let v = fd::read_file(&self.path(name)).unwrap_or_default();
+        for (i, w) in v.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).take(3).enumerate() {
+            out[i] = num::parse_u64(w).unwrap_or(0);
+        }
+        out
     }
 
     /// The restart policy files (README "Restart policy"), read before each start.
     #[inline(never)]
     fn read_policy(&mut self) {
-        let nums = |name: &[u8]| -> [u64; 3] {
-            let mut out = [0u64; 3];
-            let v = fd::read_file(&self.path(name)).unwrap_or_default();
-            for (i, w) in v.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).take(3).enumerate() {
-                out[i] = num::parse_u64(w).unwrap_or(0);
-            }
-            out
-        };
-        let [cap, ..] = nums(b"restart-backoff");
-        let [n, t, reset] = nums(b"restart-limit");
+        let [cap, ..] = self.read_nums(b"restart-backoff");
+        let [n, t, reset] = self.read_nums(b"restart-limit");
         self.m.policy = machine::Policy {
             backoff_max: cap.saturating_mul(1000),
             limit: n.min(u32::MAX as u64) as u32,
