@@ -220,15 +220,16 @@ impl Svc {
         let mut dir = Vec::with_capacity(n + 64);
         dir.extend_from_slice(base);
         dir.push(b'/');
-        let mut phys = cwd[..n].to_vec();
-        if self.m.log {
-            phys = physical(c"log").unwrap_or_else(|| {
-                let mut p = phys.clone();
-                p.extend_from_slice(b"/log");
-                p
-            });
+        let phys = if self.m.log { physical(c"log") } else { None };
+        match phys {
+            Some(p) => rundir::key(&p, &mut dir),
+            None => {
+                rundir::key(&cwd[..n], &mut dir);
+                if self.m.log {
+                    dir.extend_from_slice(b"%2Flog");
+                }
+            }
         }
-        rundir::key(&phys, &mut dir);
         let path = CBuf::new(&[&dir]);
         match fs::mkdir(&path, 0o700) {
             Err(e) if !fs::stat(&path).is_ok_and(|st| st.is_dir()) => return Err(e),

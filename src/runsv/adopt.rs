@@ -19,6 +19,13 @@ pub fn parse_stat(b: &[u8]) -> Option<(u8, u64, u64)> {
     Some((state, pgrp, start))
 }
 
+/// `/proc/PID` followed by `tail`.
+#[inline(never)]
+fn proc_path(pid: u64, tail: &[u8]) -> CBuf {
+    let mut p = [0u8; 20];
+    CBuf::new(&[b"/proc/", crate::num::fmt_u64(&mut p, pid), tail])
+}
+
 /// Boot time in Unix seconds (the `btime` line of /proc/stat).
 #[inline(never)]
 fn boot_time() -> Option<u64> {
@@ -30,8 +37,7 @@ fn boot_time() -> Option<u64> {
 /// `pid` is alive, leads its process group and started within two seconds of `secs`.
 #[inline(never)]
 fn ours(pid: u32, secs: u64) -> bool {
-    let mut p = [0u8; 20];
-    let stat = fd::read_file(&CBuf::new(&[b"/proc/", crate::num::fmt_u64(&mut p, pid as u64), b"/stat"]));
+    let stat = fd::read_file(&proc_path(pid as u64, b"/stat"));
     let Some((state, pgrp, start)) = stat.ok().as_deref().and_then(parse_stat) else { return false };
     // Linux reports start times in USER_HZ, which is 100 on every architecture.
     let began = boot_time().unwrap_or(0) + start / 100;
@@ -91,8 +97,7 @@ pub fn recover_pipe(svc_pid: proc::Pid, log_pid: proc::Pid) -> Option<(Fd, Fd)> 
     if pid == 0 {
         return None;
     }
-    let mut p = [0u8; 20];
-    let path = CBuf::new(&[b"/proc/", crate::num::fmt_u64(&mut p, pid as u64), n]);
+    let path = proc_path(pid as u64, n);
     let r = fd::open_read_nb(&path).ok()?;
     if !crate::sys::fs::fstat(r.raw()).is_ok_and(|st| st.is_fifo()) {
         return None;
