@@ -58,8 +58,8 @@ struct Svc {
     /// "" for the service, "log/" for the logger: where `run` is.
     dir: &'static [u8],
     /// The supervise directory with a trailing '/' (`supervise/`, `log/supervise/`, or one
-    /// in the run directory); None: no writable place, the state lives in memory only.
-    sup: Option<Vec<u8>>,
+    /// in the run directory); empty: no writable place, the state lives in memory only.
+    sup: Vec<u8>,
     pid: Pid,
     /// The pid of the last run that ended (for `supervise/health`).
     last_pid: Pid,
@@ -103,7 +103,7 @@ impl Svc {
         Svc {
             m: Machine::new(islog, want),
             dir: if islog { b"log/" } else { b"" },
-            sup: None,
+            sup: Vec::new(),
             pid: 0,
             last_pid: 0,
             term: false,
@@ -132,7 +132,7 @@ impl Svc {
     /// A file in the supervise directory, shown as runit names it in messages
     /// (`supervise/lock`, `log/supervise/lock`) when it is in the service directory.
     fn sup_path(&self, name: &[u8]) -> CBuf {
-        CBuf::new(&[self.sup.as_deref().unwrap_or(b""), name])
+        CBuf::new(&[&self.sup, name])
     }
 
     // ---- The supervise directory.
@@ -145,7 +145,7 @@ impl Svc {
         let reason = match self.make_local(&local, r) {
             Ok(()) => match self.take_lock(&local, r) {
                 Ok(()) => {
-                    self.sup = Some(CBuf::new(&[local.bytes(), b"/"]).bytes().to_vec());
+                    self.sup = [local.bytes(), b"/"].concat();
                     None
                 }
                 Err(e) => Some(e),
@@ -237,7 +237,7 @@ impl Svc {
         }
         self.take_lock(&path, r)?;
         dir.push(b'/');
-        self.sup = Some(dir);
+        self.sup = dir;
         Ok(())
     }
 
@@ -268,7 +268,7 @@ impl Svc {
     /// NAME.new and renamed into place; then urunit's `health` when it changed. A failed
     /// write warns and is tried again until the files are whole and true.
     fn update_status(&mut self, r: &Reporter) {
-        if self.sup.is_none() {
+        if self.sup.is_empty() {
             return;
         }
         let ok = self.write_status(r);
@@ -352,7 +352,7 @@ impl Svc {
     /// runit goes on with the next file; None: runit gives up on the rest of the update.
     #[inline(never)]
     fn write_file(&self, name: &[u8], body: &[u8], r: &Reporter) -> Option<bool> {
-        let sup = self.sup.as_deref().unwrap_or(b"");
+        let sup = &self.sup[..];
         let new = CBuf::new(&[sup, name, b".new"]);
         let f = match fd::open_trunc(&new) {
             Ok(f) => f,
