@@ -575,6 +575,7 @@ pub fn main(args: Args) -> i32 {
 }
 
 impl Runsv {
+    #[inline(never)]
     fn sv(&mut self, log: bool) -> &mut Svc {
         match (log, self.log.as_mut()) {
             (true, Some(l)) => l,
