@@ -58,8 +58,8 @@ struct Svc {
     /// "" for the service, "log/" for the logger: where `run` is.
     dir: &'static [u8],
     /// The supervise directory with a trailing '/' (`supervise/`, `log/supervise/`, or one
-    /// in the run directory); None: no writable place, the state lives in memory only.
-    sup: Option<Vec<u8>>,
+    /// in the run directory); empty: no writable place, the state lives in memory only.
+    sup: Vec<u8>,
     pid: Pid,
     /// The pid of the last run that ended (for `supervise/health`).
     last_pid: Pid,
@@ -103,7 +103,7 @@ impl Svc {
         Svc {
             m: Machine::new(islog, want),
             dir: if islog { b"log/" } else { b"" },
-            sup: None,
+            sup: Vec::new(),
             pid: 0,
             last_pid: 0,
             term: false,
@@ -132,7 +132,7 @@ impl Svc {
     /// A file in the supervise directory, shown as runit names it in messages
     /// (`supervise/lock`, `log/supervise/lock`) when it is in the service directory.
     fn sup_path(&self, name: &[u8]) -> CBuf {
-        CBuf::new(&[self.sup.as_deref().unwrap_or(b""), name])
+        CBuf::new(&[&self.sup, name])
     }
 
     // ---- The supervise directory.
@@ -145,7 +145,7 @@ impl Svc {
         let reason = match self.make_local(&local, r) {
             Ok(()) => match self.take_lock(&local, r) {
                 Ok(()) => {
-                    self.sup = Some(CBuf::new(&[local.bytes(), b"/"]).bytes().to_vec());
+                    self.sup = [local.bytes(), b"/"].concat();
                     None
                 }
                 Err(e) => Some(e),
@@ -171,6 +171,7 @@ impl Svc {
     /// mkdir `supervise` (or the target of a `supervise` symlink, one level, as runit).
     /// Err only where a run directory stands in: there is no `supervise` and it cannot be
     /// made (read-only, no permission); anything else is left for the lock to report.
+    #[inline(never)]
     fn make_local(&self, path: &CBuf, r: &Reporter) -> Result<(), Errno> {
         let e = match fs::mkdir(path, 0o700) {
             Ok(()) => return Ok(()),
@@ -210,6 +211,7 @@ impl Svc {
 
     /// The run directory: $URUNIT_RUNDIR or /run/urunit, then one directory per service
     /// named after its physical path.
+    #[inline(never)]
     fn use_rundir(&mut self, r: &Reporter) -> Result<(), Errno> {
         let base = rundir::base();
         let _ = fs::mkdir(&CBuf::new(&[base]), 0o700);
@@ -218,15 +220,16 @@ impl Svc {
         let mut dir = Vec::with_capacity(n + 64);
         dir.extend_from_slice(base);
         dir.push(b'/');
-        let mut phys = cwd[..n].to_vec();
-        if self.m.log {
-            phys = physical(c"log").unwrap_or_else(|| {
-                let mut p = phys.clone();
-                p.extend_from_slice(b"/log");
-                p
-            });
+        let phys = if self.m.log { physical(c"log") } else { None };
+        match phys {
+            Some(p) => rundir::key(&p, &mut dir),
+            None => {
+                rundir::key(&cwd[..n], &mut dir);
+                if self.m.log {
+                    dir.extend_from_slice(b"%2Flog");
+                }
+            }
         }
-        rundir::key(&phys, &mut dir);
         let path = CBuf::new(&[&dir]);
         match fs::mkdir(&path, 0o700) {
             Err(e) if !fs::stat(&path).is_ok_and(|st| st.is_dir()) => return Err(e),
@@ -234,13 +237,14 @@ impl Svc {
         }
         self.take_lock(&path, r)?;
         dir.push(b'/');
-        self.sup = Some(dir);
+        self.sup = dir;
         Ok(())
     }
 
     /// Creates and opens `control` (reader, and our own writer so it never reports EOF)
     /// and `ok` (held open for reading: a client's non-blocking open for writing then
     /// succeeds, which is how sv knows runsv is running).
+    #[inline(never)]
     fn open_fifos(&mut self, r: &Reporter) {
         let path = self.sup_path(b"control");
         let _ = fs::mkfifo(&path, 0o600);
@@ -264,13 +268,14 @@ impl Svc {
     /// NAME.new and renamed into place; then urunit's `health` when it changed. A failed
     /// write warns and is tried again until the files are whole and true.
     fn update_status(&mut self, r: &Reporter) {
-        if self.sup.is_none() {
+        if self.sup.is_empty() {
             return;
         }
         let ok = self.write_status(r);
         self.retry_at = if ok { None } else { Some(time::mono_ms() + RETRY_STATUS_MS) };
     }
 
+    #[inline(never)]
     fn write_status(&mut self, r: &Reporter) -> bool {
         let m = &self.m;
         let mut text = Vec::with_capacity(40);
@@ -313,30 +318,31 @@ impl Svc {
     }
 
     /// The `supervise/health` line (README "Readiness"): empty when there is nothing to say.
+    #[inline(never)]
     fn health(&self, held: Option<&[u8]>) -> Vec<u8> {
         let mut v = Vec::with_capacity(32);
         let m = &self.m;
+        let (head, pid, mid, n): (&[u8], Pid, &[u8], i32);
         if m.running() {
-            v.extend_from_slice(if m.ready { b"ready " } else { b"starting " });
-            put_num(&mut v, self.pid as u64);
+            (head, pid, mid, n) = (if m.ready { &b"ready "[..] } else { b"starting " }, self.pid, b"", -1);
         } else if let Some(h) = held.filter(|_| m.state == State::Down && !self.m.log) {
-            v.extend_from_slice(h);
+            (head, pid, mid, n) = (h, 0, b"", -1);
         } else if self.last_pid != 0 {
             let st = m.wstat;
-            let (word, n): (&[u8], i32) = if st & 0x7f == 0 { (b" exited ", (st >> 8) & 0xff) } else { (b" killed ", st & 0x7f) };
+            let (word, code): (&[u8], i32) = if st & 0x7f == 0 { (b" exited ", (st >> 8) & 0xff) } else { (b" killed ", st & 0x7f) };
             // `exited PID CODE`, `killed PID SIG`; `failed PID exited CODE` once runsv gave up.
-            if m.failed {
-                v.extend_from_slice(b"failed ");
-                put_num(&mut v, self.last_pid as u64);
-                v.extend_from_slice(word);
-            } else {
-                v.extend_from_slice(&word[1..]);
-                put_num(&mut v, self.last_pid as u64);
-                v.push(b' ');
-            }
-            put_num(&mut v, n as u64);
+            (head, mid) = if m.failed { (&b"failed "[..], word) } else { (&word[1..], &b" "[..]) };
+            (pid, n) = (self.last_pid, code);
         } else {
             return v;
+        }
+        v.extend_from_slice(head);
+        if pid != 0 {
+            put_num(&mut v, pid as u64);
+        }
+        v.extend_from_slice(mid);
+        if n >= 0 {
+            put_num(&mut v, n as u64);
         }
         v.push(b'\n');
         v
@@ -344,9 +350,10 @@ impl Svc {
 
     /// Writes NAME.new and renames it to NAME. Some(true): done; Some(false): failed, but
     /// runit goes on with the next file; None: runit gives up on the rest of the update.
+    #[inline(never)]
     fn write_file(&self, name: &[u8], body: &[u8], r: &Reporter) -> Option<bool> {
-        let new = self.sup_path(&[name, b".new"].concat());
-        let dst = self.sup_path(name);
+        let sup = &self.sup[..];
+        let new = CBuf::new(&[sup, name, b".new"]);
         let f = match fd::open_trunc(&new) {
             Ok(f) => f,
             Err(e) => {
@@ -356,21 +363,14 @@ impl Svc {
         };
         let w = fd::write(f.raw(), body);
         drop(f);
-        match w {
-            Ok(n) if n == body.len() => {}
-            Ok(_) => {
-                r.warn(&[b"unable to write ", new.bytes(), b": partial write."], None);
-                let _ = fs::unlink(&new);
-                return Some(false);
-            }
-            Err(e) => {
-                r.warn(&[b"unable to write ", new.bytes()], Some(e));
-                let _ = fs::unlink(&new);
-                return Some(false);
-            }
+        if w != Ok(body.len()) {
+            let e = w.err();
+            r.warn(&[b"unable to write ", new.bytes(), if e.is_some() { b"" } else { b": partial write." }], e);
+            let _ = fs::unlink(&new);
+            return Some(false);
         }
-        if let Err(e) = fs::rename(&new, &dst) {
-            r.warn(&[b"unable to rename ", new.bytes(), b" to ", dst.bytes()], Some(e));
+        if let Err(e) = fs::rename(&new, &CBuf::new(&[sup, name])) {
+            r.warn(&[b"unable to rename ", new.bytes(), b" to ", sup, name], Some(e));
             return None;
         }
         Some(true)
@@ -381,28 +381,36 @@ impl Svc {
     /// Reads how this process says it is ready, before each start of `run`.
     #[inline(never)]
     fn read_ready_config(&mut self) {
-        let n = fd::read_file(&self.path(b"notification-fd")).ok().and_then(|v| num::parse_u64(trim(&v)));
+        let n = self.read_num(b"notification-fd");
         self.ready = match n {
             Some(n) if (3..1024).contains(&n) => Ready::Fd(n as i32),
             _ if fs::exists(&self.path(b"check")) => Ready::Check,
-            _ => Ready::Settle(
-                fd::read_file(&self.path(b"settle-ms")).ok().and_then(|v| num::parse_u64(trim(&v))).unwrap_or(SETTLE_MS),
-            ),
+            _ => Ready::Settle(self.read_num(b"settle-ms").unwrap_or(SETTLE_MS)),
         };
     }
 
+    /// A number in a file of this process's directory (trailing white space allowed).
+    #[inline(never)]
+    fn read_num(&self, name: &[u8]) -> Option<u64> {
+        num::parse_u64(trim(&fd::read_file(&self.path(name)).ok()?))
+    }
+
+    /// Up to three numbers in a file of this process's directory (missing ones are 0).
+    #[inline(never)]
+    fn read_nums(&self, name: &[u8]) -> [u64; 3] {
+        let mut out = [0u64; 3];
+        let v = fd::read_file(&self.path(name)).unwrap_or_default();
+        for (i, w) in v.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).take(3).enumerate() {
+            out[i] = num::parse_u64(w).unwrap_or(0);
+        }
+        out
+    }
+
     /// The restart policy files (README "Restart policy"), read before each start.
+    #[inline(never)]
     fn read_policy(&mut self) {
-        let nums = |name: &[u8]| -> [u64; 3] {
-            let mut out = [0u64; 3];
-            let v = fd::read_file(&self.path(name)).unwrap_or_default();
-            for (i, w) in v.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).take(3).enumerate() {
-                out[i] = num::parse_u64(w).unwrap_or(0);
-            }
-            out
-        };
-        let [cap, ..] = nums(b"restart-backoff");
-        let [n, t, reset] = nums(b"restart-limit");
+        let [cap, ..] = self.read_nums(b"restart-backoff");
+        let [n, t, reset] = self.read_nums(b"restart-limit");
         self.m.policy = machine::Policy {
             backoff_max: cap.saturating_mul(1000),
             limit: n.min(u32::MAX as u64) as u32,
@@ -412,6 +420,7 @@ impl Svc {
     }
 
     /// After a run started: arm its readiness probe.
+    #[inline(never)]
     fn arm_ready(&mut self, now: u64) {
         self.check_gap = CHECK_FIRST_MS;
         self.probe_at = match self.ready {
@@ -422,6 +431,7 @@ impl Svc {
     }
 
     /// The run ended: forget its readiness.
+    #[inline(never)]
     fn disarm_ready(&mut self) {
         self.notify = None;
         self.probe_at = None;
@@ -715,6 +725,7 @@ impl Runsv {
     /// The stop sequence: TERM (unless `control/t` handled it), then for want down or
     /// exit CONT and `control/d` or `control/x`. Signals go to the pid, as runit sends
     /// them; what the service leaves behind is cleaned up when it exits (Action::Sweep).
+    #[inline(never)]
     fn stop(&mut self, log: bool) {
         let pid = self.sv(log).pid;
         if pid != 0 && !self.custom(log, b't') {
@@ -805,9 +816,9 @@ impl Runsv {
             let s = self.sv(log);
             let due = s.m.due_at();
             if !log && due.is_some_and(|t| now >= t) && s.m.state == State::Down {
-                let before = self.deps.held().map(|h| h.to_vec());
-                let wait = self.deps.check(&Reporter { deps: None }, now);
-                if self.deps.held().map(|h| h.to_vec()) != before {
+                let mut changed = false;
+                let wait = self.deps.check(now, &mut changed);
+                if changed {
                     self.update_status(false);
                 }
                 if let Some(t) = wait {
@@ -858,7 +869,6 @@ impl Runsv {
     // ---- The main loop.
 
     #[inline(never)]
-
     fn run(&mut self, sigs: &sig::SigFd) -> i32 {
         loop {
             let timeout = self.start_due();

@@ -9,6 +9,7 @@ use crate::svstatus::{State, Status, Want};
 use crate::sys::{fd, fd::Fd, proc, sig, time};
 
 /// /proc/PID/stat: (state letter, process group, start time in clock ticks since boot).
+#[inline(never)]
 pub fn parse_stat(b: &[u8]) -> Option<(u8, u64, u64)> {
     let i = b.iter().rposition(|&c| c == b')')?;
     let mut f = b[i + 1..].split(|&c| c == b' ').filter(|x| !x.is_empty());
@@ -18,7 +19,15 @@ pub fn parse_stat(b: &[u8]) -> Option<(u8, u64, u64)> {
     Some((state, pgrp, start))
 }
 
+/// `/proc/PID` followed by `tail`.
+#[inline(never)]
+fn proc_path(pid: u64, tail: &[u8]) -> CBuf {
+    let mut p = [0u8; 20];
+    CBuf::new(&[b"/proc/", crate::num::fmt_u64(&mut p, pid), tail])
+}
+
 /// Boot time in Unix seconds (the `btime` line of /proc/stat).
+#[inline(never)]
 fn boot_time() -> Option<u64> {
     let b = fd::read_file(c"/proc/stat").ok()?;
     let i = b.windows(6).position(|w| w == b"btime ")?;
@@ -28,8 +37,7 @@ fn boot_time() -> Option<u64> {
 /// `pid` is alive, leads its process group and started within two seconds of `secs`.
 #[inline(never)]
 fn ours(pid: u32, secs: u64) -> bool {
-    let mut p = [0u8; 20];
-    let stat = fd::read_file(&CBuf::new(&[b"/proc/", crate::num::fmt_u64(&mut p, pid as u64), b"/stat"]));
+    let stat = fd::read_file(&proc_path(pid as u64, b"/stat"));
     let Some((state, pgrp, start)) = stat.ok().as_deref().and_then(parse_stat) else { return false };
     // Linux reports start times in USER_HZ, which is 100 on every architecture.
     let began = boot_time().unwrap_or(0) + start / 100;
@@ -83,13 +91,13 @@ pub fn adopt(s: &mut Svc, r: &Reporter) {
 
 /// The pipe between an adopted service and its logger, reopened through /proc (the
 /// service's stdout, else the logger's stdin), so no line either side holds is lost.
+#[inline(never)]
 pub fn recover_pipe(svc_pid: proc::Pid, log_pid: proc::Pid) -> Option<(Fd, Fd)> {
     let (pid, n): (proc::Pid, &[u8]) = if svc_pid != 0 { (svc_pid, b"/fd/1") } else { (log_pid, b"/fd/0") };
     if pid == 0 {
         return None;
     }
-    let mut p = [0u8; 20];
-    let path = CBuf::new(&[b"/proc/", crate::num::fmt_u64(&mut p, pid as u64), n]);
+    let path = proc_path(pid as u64, n);
     let r = fd::open_read_nb(&path).ok()?;
     if !crate::sys::fs::fstat(r.raw()).is_ok_and(|st| st.is_fifo()) {
         return None;

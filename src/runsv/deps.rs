@@ -2,8 +2,7 @@
 //! until the service `../NAME` of the same directory is ready, as its `supervise/health`
 //! says. Looked at before each start; woken by inotify on the dependency's supervise
 //! directory, with a backing-off poll where it cannot be watched (not there yet).
-use super::Reporter;
-use crate::msg::CBuf;
+use crate::msg::{self, CBuf};
 use crate::rundir;
 use crate::svstatus::Status;
 use crate::sys::{fd, fs, inotify};
@@ -15,14 +14,15 @@ const MAX_NODES: usize = 4096;
 
 pub struct Deps {
     name: Vec<u8>,
-    /// The dependencies to wait for, read at the first start (None: not read yet).
-    list: Option<Vec<Vec<u8>>>,
-    /// The `supervise/health` line while ./run is held.
-    held: Option<Vec<u8>>,
-    /// The name already warned about (one warning per reason).
-    warned: Option<Vec<u8>>,
+    /// The dependencies to wait for, read at the first start, each with whether its
+    /// supervise directory is watched.
+    list: Vec<(Vec<u8>, bool)>,
+    read: bool,
+    /// The `supervise/health` line while ./run is held (empty: not held).
+    held: Vec<u8>,
+    /// The index in `list` already warned about (one warning per reason).
+    warned: usize,
     ino: Option<inotify::Inotify>,
-    watched: Vec<Vec<u8>>,
     gap: u64,
 }
 
@@ -30,17 +30,18 @@ impl Deps {
     pub fn new(arg: &[u8]) -> Deps {
         let trimmed = arg.strip_suffix(b"/").unwrap_or(arg);
         let name = crate::msg::basename(trimmed).to_vec();
-        Deps { name, list: None, held: None, warned: None, ino: None, watched: Vec::new(), gap: POLL_FIRST_MS }
+        Deps { name, list: Vec::new(), read: false, held: Vec::new(), warned: usize::MAX, ino: None, gap: POLL_FIRST_MS }
     }
 
     pub fn held(&self) -> Option<&[u8]> {
-        self.held.as_deref()
+        if self.held.is_empty() { None } else { Some(&self.held) }
     }
 
     pub fn raw(&self) -> i32 {
         self.ino.as_ref().map_or(-1, |i| i.raw())
     }
 
+    #[inline(never)]
     pub fn drain(&mut self) {
         if let Some(i) = self.ino.as_ref() {
             let _ = i.read_events();
@@ -49,39 +50,41 @@ impl Deps {
     }
 
     /// None: ./run may start. Some(t): it is held; look again by monotonic time t.
+    /// `changed`: the held line is not what it was.
     #[inline(never)]
-    pub fn check(&mut self, r: &Reporter, now: u64) -> Option<u64> {
-        if self.list.is_none() {
-            self.list = Some(self.read(r));
+    pub fn check(&mut self, now: u64, changed: &mut bool) -> Option<u64> {
+        if !self.read {
+            self.read = true;
+            self.read_list();
         }
-        let list = self.list.as_deref().unwrap_or(&[]);
-        let mut held: Option<Vec<u8>> = None;
-        for d in list {
+        let mut held = Vec::new();
+        for (i, (d, watched)) in self.list.iter_mut().enumerate() {
             let dir = CBuf::new(&[b"../", d]);
             if !fs::stat(&dir).is_ok_and(|st| st.is_dir()) {
-                held = Some([b"missing ", &d[..]].concat());
-                if self.warned.as_deref() != Some(d) {
-                    r.warn(&[b"dependency ", d, b" does not exist, waiting for it"], None);
-                    self.warned = Some(d.clone());
+                held.extend_from_slice(b"missing ");
+                if self.warned != i {
+                    msg::warning(&[b"dependency ", d, b" does not exist, waiting for it"], None);
+                    self.warned = i;
                 }
-                break;
-            }
-            let sup = sup_dir(&dir);
-            if !is_ready(&sup) {
-                held = Some([b"waiting ", &d[..]].concat());
-                if !self.watched.contains(d) {
+            } else {
+                let sup = sup_dir(&dir);
+                if is_ready(&sup) {
+                    continue;
+                }
+                held.extend_from_slice(b"waiting ");
+                if !*watched {
                     if self.ino.is_none() {
                         self.ino = inotify::Inotify::new().ok();
                     }
-                    if self.ino.as_ref().is_some_and(|i| i.add(&CBuf::new(&[&sup]), inotify::IN_MOVED_TO).is_ok()) {
-                        self.watched.push(d.clone());
-                    }
+                    *watched = self.ino.as_ref().is_some_and(|i| i.add(&CBuf::new(&[&sup]), inotify::IN_MOVED_TO).is_ok());
                 }
-                break;
             }
+            held.extend_from_slice(d);
+            break;
         }
+        *changed = held != self.held;
         self.held = held;
-        if self.held.is_none() {
+        if self.held.is_empty() {
             self.gap = POLL_FIRST_MS;
             return None;
         }
@@ -93,21 +96,23 @@ impl Deps {
     /// The names in dependencies.d (not starting with '.'), sorted, less those that close a
     /// cycle back to this service through a greater name: the kept edges of a cycle then
     /// all lead to smaller names, so the order is deterministic and never deadlocks.
-    fn read(&mut self, r: &Reporter) -> Vec<Vec<u8>> {
-        let mut out = names(c"dependencies.d");
-        let me = self.name.clone();
-        out.retain(|d| {
-            let cyclic = *d > me && reaches(d, &me);
-            if cyclic {
-                r.warn(&[b"dependency cycle through ", d, b": not waiting for it"], None);
+    #[inline(never)]
+    fn read_list(&mut self) {
+        for d in names(c"dependencies.d") {
+            if d == self.name {
+                continue;
             }
-            !cyclic && *d != me
-        });
-        out
+            if d > self.name && reaches(&d, &self.name) {
+                msg::warning(&[b"dependency cycle through ", &d, b": not waiting for it"], None);
+                continue;
+            }
+            self.list.push((d, false));
+        }
     }
 }
 
 /// Sorted entry names of a directory, without dot names.
+#[inline(never)]
 fn names(dir: &core::ffi::CStr) -> Vec<Vec<u8>> {
     let mut v: Vec<Vec<u8>> = Vec::new();
     for e in fs::read_dir(dir).unwrap_or_default() {
@@ -120,6 +125,7 @@ fn names(dir: &core::ffi::CStr) -> Vec<Vec<u8>> {
 }
 
 /// Service `from` (a name in the same directory) depends on `target`, directly or not.
+#[inline(never)]
 fn reaches(from: &[u8], target: &[u8]) -> bool {
     let mut seen: Vec<Vec<u8>> = alloc::vec![from.to_vec()];
     let mut i = 0;
