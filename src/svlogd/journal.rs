@@ -103,7 +103,7 @@ impl Journal {
     /// Records the commit point before a batch's output is written.
     pub fn begin(&mut self, dirs: &[LogDir], midline: bool) {
         let h = self.header(dirs, midline, true);
-        super::logdir::retry(b"unable to write to journal", dirs_name(dirs), || fd::pwrite_all(self.fd.raw(), &h, 0));
+        super::logdir::retry(b"unable to write to journal", dirs_name(dirs), &mut || fd::pwrite_all(self.fd.raw(), &h, 0));
         self.dirty = true;
     }
 
@@ -128,7 +128,7 @@ impl Journal {
     pub fn settle(&mut self, dirs: &[LogDir], midline: bool) {
         if self.dirty {
             let h = self.header(dirs, midline, false);
-            super::logdir::retry(b"unable to write to journal", dirs_name(dirs), || fd::pwrite_all(self.fd.raw(), &h, 0));
+            super::logdir::retry(b"unable to write to journal", dirs_name(dirs), &mut || fd::pwrite_all(self.fd.raw(), &h, 0));
             self.dirty = false;
         }
     }

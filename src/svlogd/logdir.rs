@@ -14,6 +14,10 @@ const LOCK_RETRY_MS: u64 = 5;
 /// runit's pause: warn, then sleep 3 seconds and try again. Also how often a directory
 /// given up in stdout mode is tried again.
 pub const PAUSE_MS: u64 = 3000;
+/// scan_old's modes.
+const ALL: u8 = 0;
+const TIDY: u8 = 1;
+const LEFTOVER: u8 = 2;
 
 pub fn pause(what: &[u8], name: &[u8], e: Errno) {
     msg::say(b"pausing: ", &[what, b": ", name], Some(e));
@@ -21,12 +25,10 @@ pub fn pause(what: &[u8], name: &[u8], e: Errno) {
 }
 
 /// Retries `f` with runit's pause until it succeeds.
-pub fn retry<T>(what: &[u8], name: &[u8], mut f: impl FnMut() -> Result<T, Errno>) -> T {
-    loop {
-        match f() {
-            Ok(v) => return v,
-            Err(e) => pause(what, name, e),
-        }
+#[inline(never)]
+pub fn retry(what: &[u8], name: &[u8], f: &mut dyn FnMut() -> Result<(), Errno>) {
+    while let Err(e) = f() {
+        pause(what, name, e);
     }
 }
 
@@ -114,15 +116,16 @@ impl LogDir {
 
     /// runit's retry-with-pause; in stdout mode one try, and on failure the directory
     /// is given up (None).
-    fn attempt<T>(&mut self, what: &[u8], mut f: impl FnMut() -> Result<T, Errno>) -> Option<T> {
-        if !self.nonstop {
-            return Some(retry(what, self.name, f));
-        }
-        match f() {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.give_up(what, e);
-                None
+    #[inline(never)]
+    fn attempt(&mut self, what: &[u8], f: &mut dyn FnMut() -> Result<(), Errno>) -> Option<()> {
+        loop {
+            match f() {
+                Ok(()) => return Some(()),
+                Err(e) if self.nonstop => {
+                    self.give_up(what, e);
+                    return None;
+                }
+                Err(e) => pause(what, self.name, e),
             }
         }
     }
@@ -207,7 +210,7 @@ impl LogDir {
             Ok(st) if st.size > 0 && st.mode & fs::S_IXUSR == 0 => {
                 self.new_name(b'u');
                 let to = self.fnsave;
-                if self.attempt(b"unable to rename current", || fs::renameat(dirfd, c"current", &cstr(&to))).is_none() {
+                if self.attempt(b"unable to rename current", &mut || fs::renameat(dirfd, c"current", &cstr(&to))).is_none() {
                     return false;
                 }
                 self.rmoldest(verbose);
@@ -240,10 +243,8 @@ impl LogDir {
         if self.conf.processor.is_empty() || self.ppid != 0 {
             return;
         }
-        let entries = fd::openat(self.dirfd(), c".", fd::O_RDONLY | fd::O_DIRECTORY, 0).and_then(|d| fs::read_dir_fd(d.raw()));
-        let oldest = entries.unwrap_or_default().into_iter().filter(|e| e.name.len() == 27 && e.name[0] == b'@' && e.name[26] == b'u').map(|e| e.name).min();
-        if let Some(name) = oldest {
-            self.fnsave.copy_from_slice(&name);
+        if let (_, Some(name)) = self.scan_old(LEFTOVER) {
+            self.fnsave = name;
             self.processor_start(verbose);
         }
     }
@@ -257,8 +258,11 @@ impl LogDir {
 
     fn open_new_current(&mut self, what: &[u8]) -> Option<()> {
         let dirfd = self.dirfd();
-        let cur = self.attempt(what, || fd::openat(dirfd, c"current", fd::O_WRONLY | fd::O_APPEND | fd::O_CREAT, 0o600))?;
-        self.attempt(b"unable to set mode of current", || fd::fchmod(cur.raw(), 0o644))?;
+        let mut cur = None;
+        self.attempt(what, &mut || fd::openat(dirfd, c"current", fd::O_WRONLY | fd::O_APPEND | fd::O_CREAT, 0o600).map(|f| cur = Some(f)))?;
+        let cur = cur?;
+        let raw = cur.raw();
+        self.attempt(b"unable to set mode of current", &mut || fd::fchmod(raw, 0o644))?;
         self.ino = fs::fstat(cur.raw()).map_or(0, |st| st.ino);
         self.cur = Some(cur);
         Some(())
@@ -313,7 +317,7 @@ impl LogDir {
 
     /// Deletes the oldest `@…` file if more than N exist; true if one went.
     pub fn delete_for_space(&mut self) -> bool {
-        let (n, oldest) = self.scan_old(false);
+        let (n, oldest) = self.scan_old(ALL);
         let Some(oldest) = oldest else { return false };
         if n <= self.conf.nmin {
             return false;
@@ -328,22 +332,26 @@ impl LogDir {
         }
     }
 
-    /// Counts the `@` + 26 byte entries and finds the smallest name. With `tidy`,
+    /// Counts the `@` + 26 byte entries and finds the smallest name. With TIDY,
     /// `.t` leftovers are deleted and not counted, nor is our pending `.u` (runit's
-    /// rmoldest); without, everything counts (buffer_pwrite).
-    fn scan_old(&self, tidy: bool) -> (u64, Option<[u8; 27]>) {
+    /// rmoldest); with ALL, everything counts (buffer_pwrite); LEFTOVER looks only
+    /// at `.u` files, silently.
+    fn scan_old(&self, mode: u8) -> (u64, Option<[u8; 27]>) {
         let dirfd = self.dirfd();
+        let tidy = mode == TIDY;
         let entries = match fd::openat(dirfd, c".", fd::O_RDONLY | fd::O_DIRECTORY, 0).and_then(|d| fs::read_dir_fd(d.raw())) {
             Ok(v) => v,
             Err(e) => {
-                self.warn(b"unable to read directory", e);
+                if mode != LEFTOVER {
+                    self.warn(b"unable to read directory", e);
+                }
                 return (0, None);
             }
         };
         let mut n = 0;
         let mut oldest: Option<[u8; 27]> = None;
         for ent in entries {
-            if ent.name.len() != 27 || ent.name[0] != b'@' {
+            if ent.name.len() != 27 || ent.name[0] != b'@' || (mode == LEFTOVER && ent.name[26] != b'u') {
                 continue;
             }
             if tidy && ent.name[26] == b't' {
@@ -369,7 +377,7 @@ impl LogDir {
 
     /// The count limit: more than n old logs -> delete the oldest one.
     fn rmoldest(&mut self, verbose: bool) {
-        let (n, oldest) = self.scan_old(true);
+        let (n, oldest) = self.scan_old(TIDY);
         if self.conf.nmax != 0
             && n > self.conf.nmax
             && let Some(o) = oldest
@@ -391,11 +399,7 @@ impl LogDir {
             self.conf.tmax = 0;
             return;
         }
-        while self.ppid != 0 {
-            let st = retry(b"error waiting for processor", self.name, || proc::wait_pid(self.ppid, 0));
-            self.ppid = 0;
-            self.processor_done(st.map_or(0, |(_, w)| w), verbose);
-        }
+        self.processor_wait(verbose);
         self.new_name(if self.conf.processor.is_empty() { b's' } else { b'u' });
         if self.conf.tmax != 0 {
             let now = time::mono_ms();
@@ -416,7 +420,7 @@ impl LogDir {
         }
         before_rename(&self.fnsave);
         let (dirfd, to) = (self.dirfd(), self.fnsave);
-        if self.attempt(b"unable to rename current", || fs::renameat(dirfd, c"current", &cstr(&to))).is_none()
+        if self.attempt(b"unable to rename current", &mut || fs::renameat(dirfd, c"current", &cstr(&to))).is_none()
             || self.open_new_current(b"unable to create new current").is_none()
         {
             return;
@@ -431,8 +435,8 @@ impl LogDir {
         let cur = self.cur.take()?;
         let raw = cur.raw();
         self.cur = Some(cur);
-        self.attempt(b"unable to fsync current logfile", || fd::fsync(raw))?;
-        self.attempt(b"unable to set mode of current", || fd::fchmod(raw, 0o744))?;
+        self.attempt(b"unable to fsync current logfile", &mut || fd::fsync(raw))?;
+        self.attempt(b"unable to set mode of current", &mut || fd::fchmod(raw, 0o744))?;
         self.cur = None;
         Some(())
     }
@@ -528,15 +532,15 @@ impl LogDir {
         }
         let mut s = t;
         s[26] = b's';
-        retry(b"unable to rename processed", self.name, || fs::renameat(dirfd, &cstr(&t), &cstr(&s)));
-        retry(b"unable to set mode of processed", self.name, || {
+        retry(b"unable to rename processed", self.name, &mut || fs::renameat(dirfd, &cstr(&t), &cstr(&s)));
+        retry(b"unable to set mode of processed", self.name, &mut || {
             fd::openat(dirfd, &cstr(&s), fd::O_RDONLY, 0).and_then(|f| fd::fchmod(f.raw(), 0o744))
         });
         let u = self.fnsave;
         if fs::unlinkat(dirfd, &cstr(&u)).is_err() {
             msg::warning(&[b"unable to unlink: ", self.name, b"/", &u], None);
         }
-        retry(b"unable to rename state", self.name, || fs::renameat(dirfd, c"newstate", c"state"));
+        retry(b"unable to rename state", self.name, &mut || fs::renameat(dirfd, c"newstate", c"state"));
         if verbose {
             msg::say(b"info: ", &[b"processed: ", self.name, b"/", &s], None);
         }
@@ -546,9 +550,10 @@ impl LogDir {
     /// Waits for a running processor until it has succeeded (at exit).
     pub fn processor_wait(&mut self, verbose: bool) {
         while self.ppid != 0 {
-            let st = retry(b"error waiting for processor", self.name, || proc::wait_pid(self.ppid, 0));
+            let (pid, mut w) = (self.ppid, 0);
+            retry(b"error waiting for processor", self.name, &mut || proc::wait_pid(pid, 0).map(|st| w = st.map_or(0, |(_, w)| w)));
             self.ppid = 0;
-            self.processor_done(st.map_or(0, |(_, w)| w), verbose);
+            self.processor_done(w, verbose);
         }
     }
 
