@@ -567,14 +567,22 @@ impl Svlogd {
             }
             let (sel, err) = self.dirs[i].conf.matches(&head);
             let prefix = core::mem::take(&mut self.dirs[i].conf.prefix);
-            if err {
-                msg::write_parts(fd::STDERR, &[stamp, &prefix, &head, dots, b"\n"]);
+            let udp = self.dirs[i].conf.udp.filter(|_| sel);
+            if err || udp.is_some() {
+                // The copy for stderr and UDP: the line's head, `...` if it was cut.
+                let mut m = [stamp, &prefix, &head].concat();
+                let plain = m.len();
+                m.extend_from_slice(dots);
+                m.push(b'\n');
+                if err {
+                    let _ = fd::write_all(fd::STDERR, &m);
+                }
+                if let Some((ip, port)) = udp {
+                    self.udp(i, ip, port, &m, plain);
+                }
             }
             self.dirs[i].sel = sel;
             if sel {
-                if let Some((ip, port)) = self.dirs[i].conf.udp {
-                    self.udp(i, ip, port, &[stamp, &prefix, &head, dots, b"\n"], &[stamp, &prefix, &head, b"\n"]);
-                }
                 if !self.dirs[i].conf.udponly {
                     for part in [stamp, &prefix, &head, &line[hl..]] {
                         self.emit(i, part);
@@ -616,17 +624,19 @@ impl Svlogd {
         }
     }
 
-    /// One datagram per line; a failure is noted in the directory's log (runit).
-    fn udp(&mut self, i: usize, ip: [u8; 4], port: u16, msgparts: &[&[u8]], nosock: &[&[u8]]) {
-        let m: Vec<u8> = msgparts.concat();
-        let warning: Vec<u8> = match net::udp_socket() {
-            Err(_) => [&b"warning: no udp socket available: "[..], &nosock.concat()].concat(),
-            Ok(s) => match net::udp_sendto(&s, ip, port, &m) {
+    /// One datagram per line; a failure is noted in the directory's log (runit): the
+    /// line as sent, or without a socket its first `plain` bytes.
+    fn udp(&mut self, i: usize, ip: [u8; 4], port: u16, m: &[u8], plain: usize) {
+        let (w, body, nl): (&[u8], &[u8], &[u8]) = match net::udp_socket() {
+            Err(_) => (b"warning: no udp socket available: ", &m[..plain], b"\n"),
+            Ok(s) => match net::udp_sendto(&s, ip, port, m) {
                 Ok(n) if n == m.len() => return,
-                _ => [&b"warning: failure sending through udp: "[..], &m].concat(),
+                _ => (b"warning: failure sending through udp: ", m, b""),
             },
         };
-        self.emit(i, &warning);
+        for part in [w, body, nl] {
+            self.emit(i, part);
+        }
     }
 
     /// Appends output for directory i with runit's size rules: rotate first when
