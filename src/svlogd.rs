@@ -42,15 +42,15 @@ struct Opts {
     linemax: usize,
     repl: u8,
     replace: &'static [u8],
-    /// `-o` / `-O prefix`: copy every line to stdout with this prefix.
-    stdout: Option<Vec<u8>>,
 }
 
 pub fn main(args: Args) -> i32 {
     let argv0 = args.first().copied().unwrap_or(b"svlogd");
     msg::set_prog(&PROG);
     let usage = || -> ! { msg::usage(EXIT_USAGE, argv0, USAGE) };
-    let mut o = Opts { verbose: false, timestamp: 0, linemax: 1000, repl: 0, replace: b"", stdout: None };
+    let mut o = Opts { verbose: false, timestamp: 0, linemax: 1000, repl: 0, replace: b"" };
+    // `-o` / `-O prefix`: copy every line to stdout with this prefix.
+    let mut stdout: Option<Vec<u8>> = None;
     let mut buflen: u64 = 1024;
     let mut g = Getopt::new(&args);
     loop {
@@ -86,8 +86,8 @@ pub fn main(args: Args) -> i32 {
             }
             b't' => o.timestamp = (o.timestamp + 1).min(3),
             b'v' => o.verbose = true,
-            b'o' => o.stdout = Some(service_prefix()),
-            b'O' => o.stdout = Some(optarg[..optarg.len().min(1024)].to_vec()),
+            b'o' => stdout = Some(service_prefix()),
+            b'O' => stdout = Some(optarg[..optarg.len().min(1024)].to_vec()),
             _ => {
                 // -V: runit prints its version, then the usage.
                 msg::write_parts(fd::STDERR, &[VERSION]);
@@ -96,12 +96,12 @@ pub fn main(args: Args) -> i32 {
         }
     }
     let names = g.rest();
-    if (names.is_empty() && o.stdout.is_none()) || buflen <= o.linemax as u64 {
+    if (names.is_empty() && stdout.is_none()) || buflen <= o.linemax as u64 {
         usage();
     }
     let cwd = fd::open_read(c".").unwrap_or_else(|e| msg::fatal(EXIT_FATAL, &[b"unable to open current working directory"], Some(e)));
     drop(cwd);
-    Svlogd::new(o, names).run()
+    Svlogd::new(o, names, stdout).run()
 }
 
 /// `-o`: the service's name and ": ". svlogd runs in SERVICE/log, so that is the
@@ -200,9 +200,9 @@ struct Svlogd {
 }
 
 impl Svlogd {
-    fn new(o: Opts, names: &[&'static [u8]]) -> Svlogd {
+    fn new(o: Opts, names: &[&'static [u8]], stdout: Option<Vec<u8>>) -> Svlogd {
         let bufmax = BUF_MIN.max(2 * (o.linemax + 1));
-        let sout = o.stdout.clone().map(|prefix| StdOut { prefix, cur: Vec::new(), batch: Vec::new(), dead: false });
+        let sout = stdout.map(|prefix| StdOut { prefix, cur: Vec::new(), batch: Vec::new(), dead: false });
         Svlogd {
             dirs: names
                 .iter()
@@ -685,6 +685,8 @@ impl Svlogd {
         if let Some(s) = self.sout.as_mut() {
             s.flush();
         }
+        // The process exits now: its memory and descriptors go with it.
+        core::mem::forget(self);
         0
     }
 }

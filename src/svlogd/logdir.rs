@@ -213,7 +213,7 @@ impl LogDir {
                 if self.attempt(b"unable to rename current", &mut || fs::renameat(dirfd, c"current", &cstr(&to))).is_none() {
                     return false;
                 }
-                self.rmoldest(verbose);
+                self.delete_oldest(true, verbose);
             }
             Ok(st) => {
                 self.size = st.size;
@@ -317,13 +317,25 @@ impl LogDir {
 
     /// Deletes the oldest `@…` file if more than N exist; true if one went.
     pub fn delete_for_space(&mut self) -> bool {
-        let (n, oldest) = self.scan_old(ALL);
-        let Some(oldest) = oldest else { return false };
-        if n <= self.conf.nmin {
+        self.delete_oldest(false, false)
+    }
+
+    /// Deletes the oldest `@…` file: with `count`, runit's count limit (more than n
+    /// old logs, `.t` leftovers removed first); without, on a full disk while more
+    /// than N remain. True if one went.
+    #[inline(never)]
+    fn delete_oldest(&mut self, count: bool, verbose: bool) -> bool {
+        let (n, oldest) = self.scan_old(if count { TIDY } else { ALL });
+        let max = if count { self.conf.nmax } else { self.conf.nmin };
+        let Some(o) = oldest else { return false };
+        if n <= max || (count && max == 0) {
             return false;
         }
-        msg::warning(&[b"out of disk space, delete: ", self.name, b"/", &oldest], None);
-        match fs::unlinkat(self.dirfd(), &cstr(&oldest)) {
+        if !count || verbose {
+            let (kind, what): (&[u8], &[u8]) = if count { (b"info: ", b"delete: ") } else { (b"warning: ", b"out of disk space, delete: ") };
+            msg::say(kind, &[what, self.name, b"/", &o], None);
+        }
+        match fs::unlinkat(self.dirfd(), &cstr(&o)) {
             Ok(()) => true,
             Err(e) => {
                 self.warn(b"unable to unlink oldest logfile", e);
@@ -375,22 +387,6 @@ impl LogDir {
         (n, oldest)
     }
 
-    /// The count limit: more than n old logs -> delete the oldest one.
-    fn rmoldest(&mut self, verbose: bool) {
-        let (n, oldest) = self.scan_old(TIDY);
-        if self.conf.nmax != 0
-            && n > self.conf.nmax
-            && let Some(o) = oldest
-        {
-            if verbose {
-                msg::say(b"info: ", &[b"delete: ", self.name, b"/", &o], None);
-            }
-            if let Err(e) = fs::unlinkat(self.dirfd(), &cstr(&o)) {
-                self.warn(b"unable to unlink oldest logfile", e);
-            }
-        }
-    }
-
     /// runit's rotate(): waits for a running processor, then (if `current` is not
     /// empty) flush, fsync, chmod 0744, rename to `@NOW.s|.u`, new `current`, count
     /// limit, processor. `before_rename` sees the new name first (the journal).
@@ -426,7 +422,7 @@ impl LogDir {
             return;
         }
         self.size = 0;
-        self.rmoldest(verbose);
+        self.delete_oldest(true, verbose);
         self.processor_start(verbose);
     }
 
@@ -532,10 +528,9 @@ impl LogDir {
         }
         let mut s = t;
         s[26] = b's';
-        retry(b"unable to rename processed", self.name, &mut || fs::renameat(dirfd, &cstr(&t), &cstr(&s)));
-        retry(b"unable to set mode of processed", self.name, &mut || {
-            fd::openat(dirfd, &cstr(&s), fd::O_RDONLY, 0).and_then(|f| fd::fchmod(f.raw(), 0o744))
-        });
+        let (tc, sc) = (cstr(&t), cstr(&s));
+        retry(b"unable to rename processed", self.name, &mut || fs::renameat(dirfd, &tc, &sc));
+        retry(b"unable to set mode of processed", self.name, &mut || fd::openat(dirfd, &sc, fd::O_RDONLY, 0).and_then(|f| fd::fchmod(f.raw(), 0o744)));
         let u = self.fnsave;
         if fs::unlinkat(dirfd, &cstr(&u)).is_err() {
             msg::warning(&[b"unable to unlink: ", self.name, b"/", &u], None);
@@ -567,11 +562,12 @@ impl LogDir {
             return;
         }
         let Some(rot) = rot else { return };
-        if fs::statat(dirfd, &cstr(rot)).is_ok_and(|st| st.ino == ino) {
+        let rot = cstr(rot);
+        if fs::statat(dirfd, &rot).is_ok_and(|st| st.ino == ino) {
             if len == 0 {
-                let _ = fs::unlinkat(dirfd, &cstr(rot));
+                let _ = fs::unlinkat(dirfd, &rot);
             } else {
-                truncate_at(dirfd, &cstr(rot), len);
+                truncate_at(dirfd, &rot, len);
             }
             if cur.is_some() {
                 truncate_at(dirfd, c"current", 0);
