@@ -192,7 +192,6 @@ struct Svlogd {
     rotated: bool,
     stamp: [u8; stamp::LEN + 1],
     has_stamp: bool,
-    head: Vec<u8>,
     eof: bool,
     exiting: bool,
     rotateasap: bool,
@@ -222,7 +221,6 @@ impl Svlogd {
             rotated: false,
             stamp: [b' '; stamp::LEN + 1],
             has_stamp: false,
-            head: Vec::new(),
             eof: false,
             exiting: false,
             rotateasap: false,
@@ -500,14 +498,13 @@ impl Svlogd {
 
     /// Processes lines from the front of `data`; returns the bytes used.
     fn process(&mut self, data: &[u8]) -> usize {
-        if self.o.timestamp != 0 {
-            let mut s = [0u8; stamp::LEN];
-            match self.o.timestamp {
-                1 => stamp::tai64n(&mut s, time::now()),
-                2 => stamp::ptime(&mut s, time::now(), b'_'),
-                _ => stamp::ptime(&mut s, time::now(), b'T'),
+        if let (t @ 1.., Some(s)) = (self.o.timestamp, self.stamp.first_chunk_mut()) {
+            let now = time::now();
+            match t {
+                1 => stamp::tai64n(s, now),
+                2 => stamp::ptime(s, now, b'_'),
+                _ => stamp::ptime(s, now, b'T'),
             }
-            self.stamp[..stamp::LEN].copy_from_slice(&s);
             self.has_stamp = true;
         }
         let mut pos = 0;
@@ -548,9 +545,7 @@ impl Svlogd {
         // runit reads a line to its first len bytes, replacing as it goes; a line of
         // len bytes or more is "cut": `...` on stderr and UDP, the rest copied raw.
         let cut = line.len() >= linemax;
-        let mut head = core::mem::take(&mut self.head);
-        head.clear();
-        head.extend_from_slice(&line[..hl]);
+        let mut head = line[..hl].to_vec();
         if self.o.repl != 0 {
             for b in head.iter_mut() {
                 if *b < 32 || *b > 126 || self.o.replace.contains(b) {
@@ -584,9 +579,10 @@ impl Svlogd {
             self.dirs[i].sel = sel;
             if sel {
                 if !self.dirs[i].conf.udponly {
-                    for part in [stamp, &prefix, &head, &line[hl..]] {
-                        self.emit(i, part);
-                    }
+                    self.emit(i, stamp);
+                    self.emit(i, &prefix);
+                    self.emit(i, &head);
+                    self.emit(i, &line[hl..]);
                     if done {
                         self.emit(i, b"\n");
                     }
@@ -602,7 +598,6 @@ impl Svlogd {
                 s.end();
             }
         }
-        self.head = head;
     }
 
     /// More of a line whose start was handled (raw bytes, as runit copies them).
@@ -634,9 +629,9 @@ impl Svlogd {
                 _ => (b"warning: failure sending through udp: ", m, b""),
             },
         };
-        for part in [w, body, nl] {
-            self.emit(i, part);
-        }
+        self.emit(i, w);
+        self.emit(i, body);
+        self.emit(i, nl);
     }
 
     /// Appends output for directory i with runit's size rules: rotate first when

@@ -100,7 +100,9 @@ impl Journal {
             s[16] = if d.sel { F_SEL } else { 0 } | if pending && d.is_open() { F_PENDING } else { 0 };
         }
         let h = &h[..SLOT * (n + 1)];
-        super::logdir::retry(b"unable to write to journal", dirs_name(dirs), &mut || fd::pwrite_all(self.fd.raw(), h, 0));
+        while let Err(e) = fd::pwrite_all(self.fd.raw(), h, 0) {
+            super::logdir::pause(b"unable to write to journal", dirs_name(dirs), e);
+        }
         self.dirty = pending;
     }
 

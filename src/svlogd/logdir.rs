@@ -24,14 +24,6 @@ pub fn pause(what: &[u8], name: &[u8], e: Errno) {
     time::sleep_ms(PAUSE_MS);
 }
 
-/// Retries `f` with runit's pause until it succeeds.
-#[inline(never)]
-pub fn retry(what: &[u8], name: &[u8], f: &mut dyn FnMut() -> Result<(), Errno>) {
-    while let Err(e) = f() {
-        pause(what, name, e);
-    }
-}
-
 pub struct LogDir {
     /// The directory as given on the command line (messages use it verbatim).
     pub name: &'static [u8],
@@ -114,20 +106,27 @@ impl LogDir {
         self.retry_at = time::mono_ms() + PAUSE_MS;
     }
 
-    /// runit's retry-with-pause; in stdout mode one try, and on failure the directory
-    /// is given up (None).
+    /// `what` failed: runit's pause, true (try again); in stdout mode the directory
+    /// is given up instead, false.
     #[inline(never)]
-    fn attempt(&mut self, what: &[u8], f: &mut dyn FnMut() -> Result<(), Errno>) -> Option<()> {
-        loop {
-            match f() {
-                Ok(()) => return Some(()),
-                Err(e) if self.nonstop => {
-                    self.give_up(what, e);
-                    return None;
-                }
-                Err(e) => pause(what, self.name, e),
+    fn failed(&mut self, what: &[u8], e: Errno) -> bool {
+        if self.nonstop {
+            self.give_up(what, e);
+            return false;
+        }
+        pause(what, self.name, e);
+        true
+    }
+
+    /// `current` becomes fnsave. None: given up (stdout mode).
+    fn rename_current(&mut self) -> Option<()> {
+        let to = cstr(&self.fnsave);
+        while let Err(e) = fs::renameat(self.dirfd(), c"current", &to) {
+            if !self.failed(b"unable to rename current", e) {
+                return None;
             }
         }
+        Some(())
     }
 
     /// First half of runit's logdir_open: the directory, its lock, the defaults and
@@ -209,8 +208,7 @@ impl LogDir {
         match fs::statat(dirfd, c"current") {
             Ok(st) if st.size > 0 && st.mode & fs::S_IXUSR == 0 => {
                 self.new_name(b'u');
-                let to = self.fnsave;
-                if self.attempt(b"unable to rename current", &mut || fs::renameat(dirfd, c"current", &cstr(&to))).is_none() {
+                if self.rename_current().is_none() {
                     return false;
                 }
                 self.delete_oldest(true, verbose);
@@ -258,11 +256,18 @@ impl LogDir {
 
     fn open_new_current(&mut self, what: &[u8]) -> Option<()> {
         let dirfd = self.dirfd();
-        let mut cur = None;
-        self.attempt(what, &mut || fd::openat(dirfd, c"current", fd::O_WRONLY | fd::O_APPEND | fd::O_CREAT, 0o600).map(|f| cur = Some(f)))?;
-        let cur = cur?;
-        let raw = cur.raw();
-        self.attempt(b"unable to set mode of current", &mut || fd::fchmod(raw, 0o644))?;
+        let cur = loop {
+            match fd::openat(dirfd, c"current", fd::O_WRONLY | fd::O_APPEND | fd::O_CREAT, 0o600) {
+                Ok(f) => break f,
+                Err(e) if !self.failed(what, e) => return None,
+                Err(_) => {}
+            }
+        };
+        while let Err(e) = fd::fchmod(cur.raw(), 0o644) {
+            if !self.failed(b"unable to set mode of current", e) {
+                return None;
+            }
+        }
         self.ino = fs::fstat(cur.raw()).map_or(0, |st| st.ino);
         self.cur = Some(cur);
         Some(())
@@ -415,8 +420,7 @@ impl LogDir {
             msg::say(b"info: ", &[b"rename: ", self.name, b"/current ", &self.fnsave, b" ", crate::num::fmt_u64(&mut b, self.size)], None);
         }
         before_rename(&self.fnsave);
-        let (dirfd, to) = (self.dirfd(), self.fnsave);
-        if self.attempt(b"unable to rename current", &mut || fs::renameat(dirfd, c"current", &cstr(&to))).is_none()
+        if self.rename_current().is_none()
             || self.open_new_current(b"unable to create new current").is_none()
         {
             return;
@@ -428,11 +432,17 @@ impl LogDir {
 
     /// fsync, mark closed cleanly (chmod 0744), close. None: given up (stdout mode).
     fn close_current(&mut self) -> Option<()> {
-        let cur = self.cur.take()?;
-        let raw = cur.raw();
-        self.cur = Some(cur);
-        self.attempt(b"unable to fsync current logfile", &mut || fd::fsync(raw))?;
-        self.attempt(b"unable to set mode of current", &mut || fd::fchmod(raw, 0o744))?;
+        let raw = self.cur.as_ref()?.raw();
+        while let Err(e) = fd::fsync(raw) {
+            if !self.failed(b"unable to fsync current logfile", e) {
+                return None;
+            }
+        }
+        while let Err(e) = fd::fchmod(raw, 0o744) {
+            if !self.failed(b"unable to set mode of current", e) {
+                return None;
+            }
+        }
         self.cur = None;
         Some(())
     }
@@ -529,13 +539,19 @@ impl LogDir {
         let mut s = t;
         s[26] = b's';
         let (tc, sc) = (cstr(&t), cstr(&s));
-        retry(b"unable to rename processed", self.name, &mut || fs::renameat(dirfd, &tc, &sc));
-        retry(b"unable to set mode of processed", self.name, &mut || fd::openat(dirfd, &sc, fd::O_RDONLY, 0).and_then(|f| fd::fchmod(f.raw(), 0o744)));
+        while let Err(e) = fs::renameat(dirfd, &tc, &sc) {
+            pause(b"unable to rename processed", self.name, e);
+        }
+        while let Err(e) = fd::openat(dirfd, &sc, fd::O_RDONLY, 0).and_then(|f| fd::fchmod(f.raw(), 0o744)) {
+            pause(b"unable to set mode of processed", self.name, e);
+        }
         let u = self.fnsave;
         if fs::unlinkat(dirfd, &cstr(&u)).is_err() {
             msg::warning(&[b"unable to unlink: ", self.name, b"/", &u], None);
         }
-        retry(b"unable to rename state", self.name, &mut || fs::renameat(dirfd, c"newstate", c"state"));
+        while let Err(e) = fs::renameat(dirfd, c"newstate", c"state") {
+            pause(b"unable to rename state", self.name, e);
+        }
         if verbose {
             msg::say(b"info: ", &[b"processed: ", self.name, b"/", &s], None);
         }
@@ -545,10 +561,14 @@ impl LogDir {
     /// Waits for a running processor until it has succeeded (at exit).
     pub fn processor_wait(&mut self, verbose: bool) {
         while self.ppid != 0 {
-            let (pid, mut w) = (self.ppid, 0);
-            retry(b"error waiting for processor", self.name, &mut || proc::wait_pid(pid, 0).map(|st| w = st.map_or(0, |(_, w)| w)));
+            let st = loop {
+                match proc::wait_pid(self.ppid, 0) {
+                    Ok(st) => break st,
+                    Err(e) => pause(b"error waiting for processor", self.name, e),
+                }
+            };
             self.ppid = 0;
-            self.processor_done(w, verbose);
+            self.processor_done(st.map_or(0, |(_, w)| w), verbose);
         }
     }
 
