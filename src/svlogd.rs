@@ -358,11 +358,12 @@ impl Svlogd {
             self.retry_dirs(now);
             let mut deadline = now + MAX_SLEEP_MS;
             for i in 0..self.dirs.len() {
-                if self.dirs[i].retry_at != 0 {
-                    deadline = deadline.min(self.dirs[i].retry_at);
+                let d = &self.dirs[i];
+                if d.retry_at != 0 {
+                    deadline = deadline.min(d.retry_at);
                 }
-                if self.dirs[i].conf.tmax != 0 && self.dirs[i].is_open() {
-                    if self.dirs[i].trotate <= now {
+                if d.conf.tmax != 0 && d.is_open() {
+                    if d.trotate <= now {
                         self.settle();
                         self.rotate(i, false);
                     }
@@ -557,12 +558,15 @@ impl Svlogd {
         let stamp: &[u8] = if self.has_stamp { &stamp_buf } else { b"" };
         let dots: &[u8] = if cut { b"..." } else { b"" };
         for i in 0..self.dirs.len() {
-            if !self.dirs[i].is_open() {
+            let d = &mut self.dirs[i];
+            if !d.is_open() {
                 continue;
             }
-            let (sel, err) = self.dirs[i].conf.matches(&head);
-            let prefix = core::mem::take(&mut self.dirs[i].conf.prefix);
-            let udp = self.dirs[i].conf.udp.filter(|_| sel);
+            let (sel, err) = d.conf.matches(&head);
+            d.sel = sel;
+            let prefix = core::mem::take(&mut d.conf.prefix);
+            let udp = d.conf.udp.filter(|_| sel);
+            let write = sel && !d.conf.udponly;
             if err || udp.is_some() {
                 // The copy for stderr and UDP: the line's head, `...` if it was cut.
                 let mut m = [stamp, &prefix, &head].concat();
@@ -576,16 +580,13 @@ impl Svlogd {
                     self.udp(i, ip, port, &m, plain);
                 }
             }
-            self.dirs[i].sel = sel;
-            if sel {
-                if !self.dirs[i].conf.udponly {
-                    self.emit(i, stamp);
-                    self.emit(i, &prefix);
-                    self.emit(i, &head);
-                    self.emit(i, &line[hl..]);
-                    if done {
-                        self.emit(i, b"\n");
-                    }
+            if write {
+                self.emit(i, stamp);
+                self.emit(i, &prefix);
+                self.emit(i, &head);
+                self.emit(i, &line[hl..]);
+                if done {
+                    self.emit(i, b"\n");
                 }
             }
             self.dirs[i].conf.prefix = prefix;

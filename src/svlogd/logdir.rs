@@ -92,6 +92,12 @@ impl LogDir {
         }
     }
 
+    /// `svlogd: KIND WHAT NAME/FILE` (without `/` when FILE is empty).
+    #[inline(never)]
+    fn note(&self, kind: &[u8], what: &[u8], file: &[u8]) {
+        msg::say(kind, &[what, self.name, if file.is_empty() { b"" } else { b"/" }, file], None);
+    }
+
     /// Stdout mode: gives the directory up after `what` failed (one warning per
     /// outage), `current` marked as closed cleanly if possible; it is tried again
     /// every PAUSE_MS (Svlogd::retry_dirs) while lines keep going to stdout.
@@ -187,7 +193,7 @@ impl LogDir {
         match fd::read_file(&CBuf::new(&[self.name, b"/config"])) {
             Ok(sa) => {
                 if verbose {
-                    msg::say(b"info: ", &[b"read: ", self.name, b"/config"], None);
+                    self.note(b"info: ", b"read: ", b"config");
                 }
                 self.conf.parse(&sa);
             }
@@ -229,7 +235,7 @@ impl LogDir {
             return false;
         }
         if verbose {
-            msg::say(b"info: ", &[if fresh { b"new: " } else { b"append: " }, self.name, b"/current"], None);
+            self.note(b"info: ", if fresh { b"new: " } else { b"append: " }, b"current");
         }
         self.process_leftover(verbose);
         true
@@ -309,11 +315,9 @@ impl LogDir {
                     if e == Errno::NOSPC && self.conf.nmin < self.conf.nmax && self.delete_for_space() {
                         continue;
                     }
-                    if self.nonstop {
-                        self.give_up(b"unable to write to current", e);
+                    if !self.failed(b"unable to write to current", e) {
                         break;
                     }
-                    pause(b"unable to write to current", self.name, e);
                 }
             }
         }
@@ -338,7 +342,7 @@ impl LogDir {
         }
         if !count || verbose {
             let (kind, what): (&[u8], &[u8]) = if count { (b"info: ", b"delete: ") } else { (b"warning: ", b"out of disk space, delete: ") };
-            msg::say(kind, &[what, self.name, b"/", &o], None);
+            self.note(kind, what, &o);
         }
         match fs::unlinkat(self.dirfd(), &cstr(&o)) {
             Ok(()) => true,
@@ -372,7 +376,7 @@ impl LogDir {
                 continue;
             }
             if tidy && ent.name[26] == b't' {
-                if let Err(e) = fs::unlinkat(dirfd, &CBuf::new(&[&ent.name])) {
+                if let Err(e) = fs::unlinkat(dirfd, &cstr(&ent.name)) {
                     msg::warning(&[b"unable to unlink processor leftover: ", &ent.name], Some(e));
                 }
                 continue;
@@ -420,9 +424,7 @@ impl LogDir {
             msg::say(b"info: ", &[b"rename: ", self.name, b"/current ", &self.fnsave, b" ", crate::num::fmt_u64(&mut b, self.size)], None);
         }
         before_rename(&self.fnsave);
-        if self.rename_current().is_none()
-            || self.open_new_current(b"unable to create new current").is_none()
-        {
+        if self.rename_current().is_none() || self.open_new_current(b"unable to create new current").is_none() {
             return;
         }
         self.size = 0;
@@ -453,7 +455,7 @@ impl LogDir {
             return;
         }
         if verbose {
-            msg::say(b"info: ", &[b"close: ", self.name], None);
+            self.note(b"info: ", b"close: ", b"");
         }
         self.flush();
         self.close_current();
@@ -467,7 +469,7 @@ impl LogDir {
             return;
         }
         if self.ppid != 0 {
-            msg::warning(&[b"processor already running: ", self.name], None);
+            self.note(b"warning: ", b"processor already running: ", b"");
             return;
         }
         let argv = proc::CVec::new([&b"sh"[..], b"-c", &self.conf.processor]);
@@ -493,7 +495,7 @@ impl LogDir {
             fatal(b"unable to change directory", e);
         }
         if verbose {
-            msg::say(b"info: ", &[b"processing: ", self.name, b"/", &self.fnsave], None);
+            self.note(b"info: ", b"processing: ", &self.fnsave);
         }
         let mut name = self.fnsave;
         let input = fd::open_read(&cstr(&name)).unwrap_or_else(|e| fatal(b"unable to open input for processor", e));
@@ -531,7 +533,7 @@ impl LogDir {
         let mut t = self.fnsave;
         t[26] = b't';
         if !ok {
-            msg::warning(&[b"processor failed, restart: ", self.name], None);
+            self.note(b"warning: ", b"processor failed, restart: ", b"");
             let _ = fs::unlinkat(dirfd, &cstr(&t));
             self.processor_start(verbose);
             return;
@@ -547,13 +549,13 @@ impl LogDir {
         }
         let u = self.fnsave;
         if fs::unlinkat(dirfd, &cstr(&u)).is_err() {
-            msg::warning(&[b"unable to unlink: ", self.name, b"/", &u], None);
+            self.note(b"warning: ", b"unable to unlink: ", &u);
         }
         while let Err(e) = fs::renameat(dirfd, c"newstate", c"state") {
             pause(b"unable to rename state", self.name, e);
         }
         if verbose {
-            msg::say(b"info: ", &[b"processed: ", self.name, b"/", &s], None);
+            self.note(b"info: ", b"processed: ", &s);
         }
         self.process_leftover(verbose);
     }
