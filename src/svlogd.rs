@@ -203,14 +203,7 @@ impl Svlogd {
         let bufmax = BUF_MIN.max(2 * (o.linemax + 1));
         let sout = stdout.map(|prefix| StdOut { prefix, cur: Vec::new(), batch: Vec::new(), dead: false });
         Svlogd {
-            dirs: names
-                .iter()
-                .map(|n| {
-                    let mut d = LogDir::new(n);
-                    d.nonstop = sout.is_some();
-                    d
-                })
-                .collect(),
+            dirs: names.iter().map(|n| LogDir::new(n, sout.is_some())).collect(),
             o,
             journal: None,
             jdir: 0,

@@ -57,7 +57,7 @@ pub struct LogDir {
 }
 
 impl LogDir {
-    pub fn new(name: &'static [u8]) -> LogDir {
+    pub fn new(name: &'static [u8], nonstop: bool) -> LogDir {
         LogDir {
             name,
             dir: None,
@@ -72,7 +72,7 @@ impl LogDir {
             sel: true,
             out: Vec::new(),
             named: false,
-            nonstop: false,
+            nonstop,
             failing: false,
             retry_at: 0,
         }
