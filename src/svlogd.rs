@@ -42,15 +42,15 @@ struct Opts {
     linemax: usize,
     repl: u8,
     replace: &'static [u8],
-    /// `-o` / `-O prefix`: copy every line to stdout with this prefix.
-    stdout: Option<Vec<u8>>,
 }
 
 pub fn main(args: Args) -> i32 {
     let argv0 = args.first().copied().unwrap_or(b"svlogd");
     msg::set_prog(&PROG);
     let usage = || -> ! { msg::usage(EXIT_USAGE, argv0, USAGE) };
-    let mut o = Opts { verbose: false, timestamp: 0, linemax: 1000, repl: 0, replace: b"", stdout: None };
+    let mut o = Opts { verbose: false, timestamp: 0, linemax: 1000, repl: 0, replace: b"" };
+    // `-o` / `-O prefix`: copy every line to stdout with this prefix.
+    let mut stdout: Option<Vec<u8>> = None;
     let mut buflen: u64 = 1024;
     let mut g = Getopt::new(&args);
     loop {
@@ -86,8 +86,8 @@ pub fn main(args: Args) -> i32 {
             }
             b't' => o.timestamp = (o.timestamp + 1).min(3),
             b'v' => o.verbose = true,
-            b'o' => o.stdout = Some(service_prefix()),
-            b'O' => o.stdout = Some(optarg[..optarg.len().min(1024)].to_vec()),
+            b'o' => stdout = Some(service_prefix()),
+            b'O' => stdout = Some(optarg[..optarg.len().min(1024)].to_vec()),
             _ => {
                 // -V: runit prints its version, then the usage.
                 msg::write_parts(fd::STDERR, &[VERSION]);
@@ -96,12 +96,12 @@ pub fn main(args: Args) -> i32 {
         }
     }
     let names = g.rest();
-    if (names.is_empty() && o.stdout.is_none()) || buflen <= o.linemax as u64 {
+    if (names.is_empty() && stdout.is_none()) || buflen <= o.linemax as u64 {
         usage();
     }
     let cwd = fd::open_read(c".").unwrap_or_else(|e| msg::fatal(EXIT_FATAL, &[b"unable to open current working directory"], Some(e)));
     drop(cwd);
-    Svlogd::new(o, names).run()
+    Svlogd::new(o, names, stdout).run()
 }
 
 /// `-o`: the service's name and ": ". svlogd runs in SERVICE/log, so that is the
@@ -192,7 +192,6 @@ struct Svlogd {
     rotated: bool,
     stamp: [u8; stamp::LEN + 1],
     has_stamp: bool,
-    head: Vec<u8>,
     eof: bool,
     exiting: bool,
     rotateasap: bool,
@@ -200,18 +199,11 @@ struct Svlogd {
 }
 
 impl Svlogd {
-    fn new(o: Opts, names: &[&'static [u8]]) -> Svlogd {
+    fn new(o: Opts, names: &[&'static [u8]], stdout: Option<Vec<u8>>) -> Svlogd {
         let bufmax = BUF_MIN.max(2 * (o.linemax + 1));
-        let sout = o.stdout.clone().map(|prefix| StdOut { prefix, cur: Vec::new(), batch: Vec::new(), dead: false });
+        let sout = stdout.map(|prefix| StdOut { prefix, cur: Vec::new(), batch: Vec::new(), dead: false });
         Svlogd {
-            dirs: names
-                .iter()
-                .map(|n| {
-                    let mut d = LogDir::new(n);
-                    d.nonstop = sout.is_some();
-                    d
-                })
-                .collect(),
+            dirs: names.iter().map(|n| LogDir::new(n, sout.is_some())).collect(),
             o,
             journal: None,
             jdir: 0,
@@ -222,7 +214,6 @@ impl Svlogd {
             rotated: false,
             stamp: [b' '; stamp::LEN + 1],
             has_stamp: false,
-            head: Vec::new(),
             eof: false,
             exiting: false,
             rotateasap: false,
@@ -361,11 +352,12 @@ impl Svlogd {
             self.retry_dirs(now);
             let mut deadline = now + MAX_SLEEP_MS;
             for i in 0..self.dirs.len() {
-                if self.dirs[i].retry_at != 0 {
-                    deadline = deadline.min(self.dirs[i].retry_at);
+                let d = &self.dirs[i];
+                if d.retry_at != 0 {
+                    deadline = deadline.min(d.retry_at);
                 }
-                if self.dirs[i].conf.tmax != 0 && self.dirs[i].is_open() {
-                    if self.dirs[i].trotate <= now {
+                if d.conf.tmax != 0 && d.is_open() {
+                    if d.trotate <= now {
                         self.settle();
                         self.rotate(i, false);
                     }
@@ -501,14 +493,13 @@ impl Svlogd {
 
     /// Processes lines from the front of `data`; returns the bytes used.
     fn process(&mut self, data: &[u8]) -> usize {
-        if self.o.timestamp != 0 {
-            let mut s = [0u8; stamp::LEN];
-            match self.o.timestamp {
-                1 => stamp::tai64n(&mut s, time::now()),
-                2 => stamp::ptime(&mut s, time::now(), b'_'),
-                _ => stamp::ptime(&mut s, time::now(), b'T'),
+        if let (t @ 1.., Some(s)) = (self.o.timestamp, self.stamp.first_chunk_mut()) {
+            let now = time::now();
+            match t {
+                1 => stamp::tai64n(s, now),
+                2 => stamp::ptime(s, now, b'_'),
+                _ => stamp::ptime(s, now, b'T'),
             }
-            self.stamp[..stamp::LEN].copy_from_slice(&s);
             self.has_stamp = true;
         }
         let mut pos = 0;
@@ -550,9 +541,7 @@ impl Svlogd {
         // runit reads a line to its first len bytes, replacing as it goes; a line of
         // len bytes or more is "cut": `...` on stderr and UDP, the rest copied raw.
         let cut = line.len() >= linemax;
-        let mut head = core::mem::take(&mut self.head);
-        head.clear();
-        head.extend_from_slice(&line[..hl]);
+        let mut head = line[..hl].to_vec();
         if self.o.repl != 0 {
             for b in head.iter_mut() {
                 if *b < 32 || *b > 126 || self.o.replace.contains(b) {
@@ -564,26 +553,35 @@ impl Svlogd {
         let stamp: &[u8] = if self.has_stamp { &stamp_buf } else { b"" };
         let dots: &[u8] = if cut { b"..." } else { b"" };
         for i in 0..self.dirs.len() {
-            if !self.dirs[i].is_open() {
+            let d = &mut self.dirs[i];
+            if !d.is_open() {
                 continue;
             }
-            let (sel, err) = self.dirs[i].conf.matches(&head);
-            let prefix = core::mem::take(&mut self.dirs[i].conf.prefix);
-            if err {
-                msg::write_parts(fd::STDERR, &[stamp, &prefix, &head, dots, b"\n"]);
-            }
-            self.dirs[i].sel = sel;
-            if sel {
-                if let Some((ip, port)) = self.dirs[i].conf.udp {
-                    self.udp(i, ip, port, &[stamp, &prefix, &head, dots, b"\n"], &[stamp, &prefix, &head, b"\n"]);
+            let (sel, err) = d.conf.matches(&head);
+            d.sel = sel;
+            let prefix = core::mem::take(&mut d.conf.prefix);
+            let udp = d.conf.udp.filter(|_| sel);
+            let write = sel && !d.conf.udponly;
+            if err || udp.is_some() {
+                // The copy for stderr and UDP: the line's head, `...` if it was cut.
+                let mut m = [stamp, &prefix, &head].concat();
+                let plain = m.len();
+                m.extend_from_slice(dots);
+                m.push(b'\n');
+                if err {
+                    let _ = fd::write_all(fd::STDERR, &m);
                 }
-                if !self.dirs[i].conf.udponly {
-                    for part in [stamp, &prefix, &head, &line[hl..]] {
-                        self.emit(i, part);
-                    }
-                    if done {
-                        self.emit(i, b"\n");
-                    }
+                if let Some((ip, port)) = udp {
+                    self.udp(i, ip, port, &m, plain);
+                }
+            }
+            if write {
+                self.emit(i, stamp);
+                self.emit(i, &prefix);
+                self.emit(i, &head);
+                self.emit(i, &line[hl..]);
+                if done {
+                    self.emit(i, b"\n");
                 }
             }
             self.dirs[i].conf.prefix = prefix;
@@ -596,7 +594,6 @@ impl Svlogd {
                 s.end();
             }
         }
-        self.head = head;
     }
 
     /// More of a line whose start was handled (raw bytes, as runit copies them).
@@ -618,18 +615,19 @@ impl Svlogd {
         }
     }
 
-    /// One datagram per line; a failure is noted in the directory's log (runit).
-    #[inline(never)]
-    fn udp(&mut self, i: usize, ip: [u8; 4], port: u16, msgparts: &[&[u8]], nosock: &[&[u8]]) {
-        let m: Vec<u8> = msgparts.concat();
-        let warning: Vec<u8> = match net::udp_socket() {
-            Err(_) => [&b"warning: no udp socket available: "[..], &nosock.concat()].concat(),
-            Ok(s) => match net::udp_sendto(&s, ip, port, &m) {
+    /// One datagram per line; a failure is noted in the directory's log (runit): the
+    /// line as sent, or without a socket its first `plain` bytes.
+    fn udp(&mut self, i: usize, ip: [u8; 4], port: u16, m: &[u8], plain: usize) {
+        let (w, body, nl): (&[u8], &[u8], &[u8]) = match net::udp_socket() {
+            Err(_) => (b"warning: no udp socket available: ", &m[..plain], b"\n"),
+            Ok(s) => match net::udp_sendto(&s, ip, port, m) {
                 Ok(n) if n == m.len() => return,
-                _ => [&b"warning: failure sending through udp: "[..], &m].concat(),
+                _ => (b"warning: failure sending through udp: ", m, b""),
             },
         };
-        self.emit(i, &warning);
+        self.emit(i, w);
+        self.emit(i, body);
+        self.emit(i, nl);
     }
 
     /// Appends output for directory i with runit's size rules: rotate first when
@@ -678,6 +676,8 @@ impl Svlogd {
         if let Some(s) = self.sout.as_mut() {
             s.flush();
         }
+        // The process exits now: its memory and descriptors go with it.
+        core::mem::forget(self);
         0
     }
 }

@@ -84,27 +84,31 @@ impl Journal {
         midline
     }
 
-    fn header(&self, dirs: &[LogDir], midline: bool, pending: bool) -> Vec<u8> {
+    /// Writes the header: the commit point, and for each directory `current`'s inode,
+    /// length and line state; `pending` (a batch's intent) until settled.
+    #[inline(never)]
+    fn write_header(&mut self, dirs: &[LogDir], midline: bool, pending: bool) {
         let n = dirs.len().min(MAX_SLOTS);
-        let mut h = alloc::vec![0u8; SLOT * (n + 1)];
+        let mut h = [0u8; HDR as usize];
         h[..8].copy_from_slice(MAGIC);
         h[8..16].copy_from_slice(&self.done.to_le_bytes());
         h[16] = midline as u8;
         h[17] = n as u8;
-        for (i, d) in dirs.iter().enumerate().take(n) {
-            let s = &mut h[SLOT * (i + 1)..SLOT * (i + 2)];
+        for (s, d) in h[SLOT..].chunks_mut(SLOT).zip(dirs) {
             s[..8].copy_from_slice(&d.ino.to_le_bytes());
             s[8..16].copy_from_slice(&d.size.to_le_bytes());
             s[16] = if d.sel { F_SEL } else { 0 } | if pending && d.is_open() { F_PENDING } else { 0 };
         }
-        h
+        let h = &h[..SLOT * (n + 1)];
+        while let Err(e) = fd::pwrite_all(self.fd.raw(), h, 0) {
+            super::logdir::pause(b"unable to write to journal", dirs_name(dirs), e);
+        }
+        self.dirty = pending;
     }
 
     /// Records the commit point before a batch's output is written.
     pub fn begin(&mut self, dirs: &[LogDir], midline: bool) {
-        let h = self.header(dirs, midline, true);
-        super::logdir::retry(b"unable to write to journal", dirs_name(dirs), || fd::pwrite_all(self.fd.raw(), &h, 0));
-        self.dirty = true;
+        self.write_header(dirs, midline, true);
     }
 
     /// A rotation inside the batch: remember the rotated name so a restart can find
@@ -127,9 +131,7 @@ impl Journal {
     /// or exit outside a batch).
     pub fn settle(&mut self, dirs: &[LogDir], midline: bool) {
         if self.dirty {
-            let h = self.header(dirs, midline, false);
-            super::logdir::retry(b"unable to write to journal", dirs_name(dirs), || fd::pwrite_all(self.fd.raw(), &h, 0));
-            self.dirty = false;
+            self.write_header(dirs, midline, false);
         }
     }
 

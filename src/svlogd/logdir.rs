@@ -14,20 +14,14 @@ const LOCK_RETRY_MS: u64 = 5;
 /// runit's pause: warn, then sleep 3 seconds and try again. Also how often a directory
 /// given up in stdout mode is tried again.
 pub const PAUSE_MS: u64 = 3000;
+/// scan_old's modes.
+const ALL: u8 = 0;
+const TIDY: u8 = 1;
+const LEFTOVER: u8 = 2;
 
 pub fn pause(what: &[u8], name: &[u8], e: Errno) {
     msg::say(b"pausing: ", &[what, b": ", name], Some(e));
     time::sleep_ms(PAUSE_MS);
-}
-
-/// Retries `f` with runit's pause until it succeeds.
-pub fn retry<T>(what: &[u8], name: &[u8], mut f: impl FnMut() -> Result<T, Errno>) -> T {
-    loop {
-        match f() {
-            Ok(v) => return v,
-            Err(e) => pause(what, name, e),
-        }
-    }
 }
 
 pub struct LogDir {
@@ -63,7 +57,7 @@ pub struct LogDir {
 }
 
 impl LogDir {
-    pub fn new(name: &'static [u8]) -> LogDir {
+    pub fn new(name: &'static [u8], nonstop: bool) -> LogDir {
         LogDir {
             name,
             dir: None,
@@ -78,7 +72,7 @@ impl LogDir {
             sel: true,
             out: Vec::new(),
             named: false,
-            nonstop: false,
+            nonstop,
             failing: false,
             retry_at: 0,
         }
@@ -98,6 +92,12 @@ impl LogDir {
         }
     }
 
+    /// `svlogd: KIND WHAT NAME/FILE` (without `/` when FILE is empty).
+    #[inline(never)]
+    fn note(&self, kind: &[u8], what: &[u8], file: &[u8]) {
+        msg::say(kind, &[what, self.name, if file.is_empty() { b"" } else { b"/" }, file], None);
+    }
+
     /// Stdout mode: gives the directory up after `what` failed (one warning per
     /// outage), `current` marked as closed cleanly if possible; it is tried again
     /// every PAUSE_MS (Svlogd::retry_dirs) while lines keep going to stdout.
@@ -112,19 +112,27 @@ impl LogDir {
         self.retry_at = time::mono_ms() + PAUSE_MS;
     }
 
-    /// runit's retry-with-pause; in stdout mode one try, and on failure the directory
-    /// is given up (None).
-    fn attempt<T>(&mut self, what: &[u8], mut f: impl FnMut() -> Result<T, Errno>) -> Option<T> {
-        if !self.nonstop {
-            return Some(retry(what, self.name, f));
+    /// `what` failed: runit's pause, true (try again); in stdout mode the directory
+    /// is given up instead, false.
+    #[inline(never)]
+    fn failed(&mut self, what: &[u8], e: Errno) -> bool {
+        if self.nonstop {
+            self.give_up(what, e);
+            return false;
         }
-        match f() {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.give_up(what, e);
-                None
+        pause(what, self.name, e);
+        true
+    }
+
+    /// `current` becomes fnsave. None: given up (stdout mode).
+    fn rename_current(&mut self) -> Option<()> {
+        let to = cstr(&self.fnsave);
+        while let Err(e) = fs::renameat(self.dirfd(), c"current", &to) {
+            if !self.failed(b"unable to rename current", e) {
+                return None;
             }
         }
+        Some(())
     }
 
     /// First half of runit's logdir_open: the directory, its lock, the defaults and
@@ -185,7 +193,7 @@ impl LogDir {
         match fd::read_file(&CBuf::new(&[self.name, b"/config"])) {
             Ok(sa) => {
                 if verbose {
-                    msg::say(b"info: ", &[b"read: ", self.name, b"/config"], None);
+                    self.note(b"info: ", b"read: ", b"config");
                 }
                 self.conf.parse(&sa);
             }
@@ -206,11 +214,10 @@ impl LogDir {
         match fs::statat(dirfd, c"current") {
             Ok(st) if st.size > 0 && st.mode & fs::S_IXUSR == 0 => {
                 self.new_name(b'u');
-                let to = self.fnsave;
-                if self.attempt(b"unable to rename current", || fs::renameat(dirfd, c"current", &cstr(&to))).is_none() {
+                if self.rename_current().is_none() {
                     return false;
                 }
-                self.rmoldest(verbose);
+                self.delete_oldest(true, verbose);
             }
             Ok(st) => {
                 self.size = st.size;
@@ -228,7 +235,7 @@ impl LogDir {
             return false;
         }
         if verbose {
-            msg::say(b"info: ", &[if fresh { b"new: " } else { b"append: " }, self.name, b"/current"], None);
+            self.note(b"info: ", if fresh { b"new: " } else { b"append: " }, b"current");
         }
         self.process_leftover(verbose);
         true
@@ -240,10 +247,8 @@ impl LogDir {
         if self.conf.processor.is_empty() || self.ppid != 0 {
             return;
         }
-        let entries = fd::openat(self.dirfd(), c".", fd::O_RDONLY | fd::O_DIRECTORY, 0).and_then(|d| fs::read_dir_fd(d.raw()));
-        let oldest = entries.unwrap_or_default().into_iter().filter(|e| e.name.len() == 27 && e.name[0] == b'@' && e.name[26] == b'u').map(|e| e.name).min();
-        if let Some(name) = oldest {
-            self.fnsave.copy_from_slice(&name);
+        if let (_, Some(name)) = self.scan_old(LEFTOVER) {
+            self.fnsave = name;
             self.processor_start(verbose);
         }
     }
@@ -257,8 +262,18 @@ impl LogDir {
 
     fn open_new_current(&mut self, what: &[u8]) -> Option<()> {
         let dirfd = self.dirfd();
-        let cur = self.attempt(what, || fd::openat(dirfd, c"current", fd::O_WRONLY | fd::O_APPEND | fd::O_CREAT, 0o600))?;
-        self.attempt(b"unable to set mode of current", || fd::fchmod(cur.raw(), 0o644))?;
+        let cur = loop {
+            match fd::openat(dirfd, c"current", fd::O_WRONLY | fd::O_APPEND | fd::O_CREAT, 0o600) {
+                Ok(f) => break f,
+                Err(e) if !self.failed(what, e) => return None,
+                Err(_) => {}
+            }
+        };
+        while let Err(e) = fd::fchmod(cur.raw(), 0o644) {
+            if !self.failed(b"unable to set mode of current", e) {
+                return None;
+            }
+        }
         self.ino = fs::fstat(cur.raw()).map_or(0, |st| st.ino);
         self.cur = Some(cur);
         Some(())
@@ -300,11 +315,9 @@ impl LogDir {
                     if e == Errno::NOSPC && self.conf.nmin < self.conf.nmax && self.delete_for_space() {
                         continue;
                     }
-                    if self.nonstop {
-                        self.give_up(b"unable to write to current", e);
+                    if !self.failed(b"unable to write to current", e) {
                         break;
                     }
-                    pause(b"unable to write to current", self.name, e);
                 }
             }
         }
@@ -313,13 +326,25 @@ impl LogDir {
 
     /// Deletes the oldest `@…` file if more than N exist; true if one went.
     pub fn delete_for_space(&mut self) -> bool {
-        let (n, oldest) = self.scan_old(false);
-        let Some(oldest) = oldest else { return false };
-        if n <= self.conf.nmin {
+        self.delete_oldest(false, false)
+    }
+
+    /// Deletes the oldest `@…` file: with `count`, runit's count limit (more than n
+    /// old logs, `.t` leftovers removed first); without, on a full disk while more
+    /// than N remain. True if one went.
+    #[inline(never)]
+    fn delete_oldest(&mut self, count: bool, verbose: bool) -> bool {
+        let (n, oldest) = self.scan_old(if count { TIDY } else { ALL });
+        let max = if count { self.conf.nmax } else { self.conf.nmin };
+        let Some(o) = oldest else { return false };
+        if n <= max || (count && max == 0) {
             return false;
         }
-        msg::warning(&[b"out of disk space, delete: ", self.name, b"/", &oldest], None);
-        match fs::unlinkat(self.dirfd(), &cstr(&oldest)) {
+        if !count || verbose {
+            let (kind, what): (&[u8], &[u8]) = if count { (b"info: ", b"delete: ") } else { (b"warning: ", b"out of disk space, delete: ") };
+            self.note(kind, what, &o);
+        }
+        match fs::unlinkat(self.dirfd(), &cstr(&o)) {
             Ok(()) => true,
             Err(e) => {
                 self.warn(b"unable to unlink oldest logfile", e);
@@ -328,26 +353,30 @@ impl LogDir {
         }
     }
 
-    /// Counts the `@` + 26 byte entries and finds the smallest name. With `tidy`,
+    /// Counts the `@` + 26 byte entries and finds the smallest name. With TIDY,
     /// `.t` leftovers are deleted and not counted, nor is our pending `.u` (runit's
-    /// rmoldest); without, everything counts (buffer_pwrite).
-    fn scan_old(&self, tidy: bool) -> (u64, Option<[u8; 27]>) {
+    /// rmoldest); with ALL, everything counts (buffer_pwrite); LEFTOVER looks only
+    /// at `.u` files, silently.
+    fn scan_old(&self, mode: u8) -> (u64, Option<[u8; 27]>) {
         let dirfd = self.dirfd();
+        let tidy = mode == TIDY;
         let entries = match fd::openat(dirfd, c".", fd::O_RDONLY | fd::O_DIRECTORY, 0).and_then(|d| fs::read_dir_fd(d.raw())) {
             Ok(v) => v,
             Err(e) => {
-                self.warn(b"unable to read directory", e);
+                if mode != LEFTOVER {
+                    self.warn(b"unable to read directory", e);
+                }
                 return (0, None);
             }
         };
         let mut n = 0;
         let mut oldest: Option<[u8; 27]> = None;
         for ent in entries {
-            if ent.name.len() != 27 || ent.name[0] != b'@' {
+            if ent.name.len() != 27 || ent.name[0] != b'@' || (mode == LEFTOVER && ent.name[26] != b'u') {
                 continue;
             }
             if tidy && ent.name[26] == b't' {
-                if let Err(e) = fs::unlinkat(dirfd, &CBuf::new(&[&ent.name])) {
+                if let Err(e) = fs::unlinkat(dirfd, &cstr(&ent.name)) {
                     msg::warning(&[b"unable to unlink processor leftover: ", &ent.name], Some(e));
                 }
                 continue;
@@ -367,22 +396,6 @@ impl LogDir {
         (n, oldest)
     }
 
-    /// The count limit: more than n old logs -> delete the oldest one.
-    fn rmoldest(&mut self, verbose: bool) {
-        let (n, oldest) = self.scan_old(true);
-        if self.conf.nmax != 0
-            && n > self.conf.nmax
-            && let Some(o) = oldest
-        {
-            if verbose {
-                msg::say(b"info: ", &[b"delete: ", self.name, b"/", &o], None);
-            }
-            if let Err(e) = fs::unlinkat(self.dirfd(), &cstr(&o)) {
-                self.warn(b"unable to unlink oldest logfile", e);
-            }
-        }
-    }
-
     /// runit's rotate(): waits for a running processor, then (if `current` is not
     /// empty) flush, fsync, chmod 0744, rename to `@NOW.s|.u`, new `current`, count
     /// limit, processor. `before_rename` sees the new name first (the journal).
@@ -391,11 +404,7 @@ impl LogDir {
             self.conf.tmax = 0;
             return;
         }
-        while self.ppid != 0 {
-            let st = retry(b"error waiting for processor", self.name, || proc::wait_pid(self.ppid, 0));
-            self.ppid = 0;
-            self.processor_done(st.map_or(0, |(_, w)| w), verbose);
-        }
+        self.processor_wait(verbose);
         self.new_name(if self.conf.processor.is_empty() { b's' } else { b'u' });
         if self.conf.tmax != 0 {
             let now = time::mono_ms();
@@ -415,24 +424,27 @@ impl LogDir {
             msg::say(b"info: ", &[b"rename: ", self.name, b"/current ", &self.fnsave, b" ", crate::num::fmt_u64(&mut b, self.size)], None);
         }
         before_rename(&self.fnsave);
-        let (dirfd, to) = (self.dirfd(), self.fnsave);
-        if self.attempt(b"unable to rename current", || fs::renameat(dirfd, c"current", &cstr(&to))).is_none()
-            || self.open_new_current(b"unable to create new current").is_none()
-        {
+        if self.rename_current().is_none() || self.open_new_current(b"unable to create new current").is_none() {
             return;
         }
         self.size = 0;
-        self.rmoldest(verbose);
+        self.delete_oldest(true, verbose);
         self.processor_start(verbose);
     }
 
     /// fsync, mark closed cleanly (chmod 0744), close. None: given up (stdout mode).
     fn close_current(&mut self) -> Option<()> {
-        let cur = self.cur.take()?;
-        let raw = cur.raw();
-        self.cur = Some(cur);
-        self.attempt(b"unable to fsync current logfile", || fd::fsync(raw))?;
-        self.attempt(b"unable to set mode of current", || fd::fchmod(raw, 0o744))?;
+        let raw = self.cur.as_ref()?.raw();
+        while let Err(e) = fd::fsync(raw) {
+            if !self.failed(b"unable to fsync current logfile", e) {
+                return None;
+            }
+        }
+        while let Err(e) = fd::fchmod(raw, 0o744) {
+            if !self.failed(b"unable to set mode of current", e) {
+                return None;
+            }
+        }
         self.cur = None;
         Some(())
     }
@@ -443,7 +455,7 @@ impl LogDir {
             return;
         }
         if verbose {
-            msg::say(b"info: ", &[b"close: ", self.name], None);
+            self.note(b"info: ", b"close: ", b"");
         }
         self.flush();
         self.close_current();
@@ -457,7 +469,7 @@ impl LogDir {
             return;
         }
         if self.ppid != 0 {
-            msg::warning(&[b"processor already running: ", self.name], None);
+            self.note(b"warning: ", b"processor already running: ", b"");
             return;
         }
         let argv = proc::CVec::new([&b"sh"[..], b"-c", &self.conf.processor]);
@@ -483,7 +495,7 @@ impl LogDir {
             fatal(b"unable to change directory", e);
         }
         if verbose {
-            msg::say(b"info: ", &[b"processing: ", self.name, b"/", &self.fnsave], None);
+            self.note(b"info: ", b"processing: ", &self.fnsave);
         }
         let mut name = self.fnsave;
         let input = fd::open_read(&cstr(&name)).unwrap_or_else(|e| fatal(b"unable to open input for processor", e));
@@ -521,24 +533,29 @@ impl LogDir {
         let mut t = self.fnsave;
         t[26] = b't';
         if !ok {
-            msg::warning(&[b"processor failed, restart: ", self.name], None);
+            self.note(b"warning: ", b"processor failed, restart: ", b"");
             let _ = fs::unlinkat(dirfd, &cstr(&t));
             self.processor_start(verbose);
             return;
         }
         let mut s = t;
         s[26] = b's';
-        retry(b"unable to rename processed", self.name, || fs::renameat(dirfd, &cstr(&t), &cstr(&s)));
-        retry(b"unable to set mode of processed", self.name, || {
-            fd::openat(dirfd, &cstr(&s), fd::O_RDONLY, 0).and_then(|f| fd::fchmod(f.raw(), 0o744))
-        });
+        let (tc, sc) = (cstr(&t), cstr(&s));
+        while let Err(e) = fs::renameat(dirfd, &tc, &sc) {
+            pause(b"unable to rename processed", self.name, e);
+        }
+        while let Err(e) = fd::openat(dirfd, &sc, fd::O_RDONLY, 0).and_then(|f| fd::fchmod(f.raw(), 0o744)) {
+            pause(b"unable to set mode of processed", self.name, e);
+        }
         let u = self.fnsave;
         if fs::unlinkat(dirfd, &cstr(&u)).is_err() {
-            msg::warning(&[b"unable to unlink: ", self.name, b"/", &u], None);
+            self.note(b"warning: ", b"unable to unlink: ", &u);
         }
-        retry(b"unable to rename state", self.name, || fs::renameat(dirfd, c"newstate", c"state"));
+        while let Err(e) = fs::renameat(dirfd, c"newstate", c"state") {
+            pause(b"unable to rename state", self.name, e);
+        }
         if verbose {
-            msg::say(b"info: ", &[b"processed: ", self.name, b"/", &s], None);
+            self.note(b"info: ", b"processed: ", &s);
         }
         self.process_leftover(verbose);
     }
@@ -546,7 +563,12 @@ impl LogDir {
     /// Waits for a running processor until it has succeeded (at exit).
     pub fn processor_wait(&mut self, verbose: bool) {
         while self.ppid != 0 {
-            let st = retry(b"error waiting for processor", self.name, || proc::wait_pid(self.ppid, 0));
+            let st = loop {
+                match proc::wait_pid(self.ppid, 0) {
+                    Ok(st) => break st,
+                    Err(e) => pause(b"error waiting for processor", self.name, e),
+                }
+            };
             self.ppid = 0;
             self.processor_done(st.map_or(0, |(_, w)| w), verbose);
         }
@@ -562,11 +584,12 @@ impl LogDir {
             return;
         }
         let Some(rot) = rot else { return };
-        if fs::statat(dirfd, &cstr(rot)).is_ok_and(|st| st.ino == ino) {
+        let rot = cstr(rot);
+        if fs::statat(dirfd, &rot).is_ok_and(|st| st.ino == ino) {
             if len == 0 {
-                let _ = fs::unlinkat(dirfd, &cstr(rot));
+                let _ = fs::unlinkat(dirfd, &rot);
             } else {
-                truncate_at(dirfd, &cstr(rot), len);
+                truncate_at(dirfd, &rot, len);
             }
             if cur.is_some() {
                 truncate_at(dirfd, c"current", 0);
