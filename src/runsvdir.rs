@@ -1,7 +1,7 @@
 //! runsvdir: one `runsv` per service directory, as runit's runsvdir, plus instant pickup
-//! through inotify and the duties of PID 1 (reaping, graceful stop, critical services).
+//! through dnotify and the duties of PID 1 (reaping, graceful stop, critical services).
 use crate::msg::{self, CBuf};
-use crate::sys::{fd, fs, inotify, pid1, proc, sig, time, Errno};
+use crate::sys::{fd, fs, pid1, proc, sig, time, Errno};
 use crate::Args;
 use alloc::vec::Vec;
 
@@ -31,13 +31,6 @@ const KILL_WAIT_MS: u64 = 2000;
 const KILL_POLL_MS: u64 = 5;
 /// No scan asked for.
 const NEVER: u64 = u64::MAX;
-const WATCH_MASK: u32 = inotify::IN_CREATE
-    | inotify::IN_DELETE
-    | inotify::IN_MOVED_FROM
-    | inotify::IN_MOVED_TO
-    | inotify::IN_DELETE_SELF
-    | inotify::IN_MOVE_SELF
-    | inotify::IN_ONLYDIR;
 
 /// One service directory, known by the (dev, inode) of its target as in runit.
 struct Service {
@@ -83,12 +76,11 @@ struct Runsvdir {
     last: Option<(i64, i64, u64, u64)>,
     /// Next fallback look at `dir` (runit's periodic stat).
     next_check: u64,
-    /// A scan is due at this time: inotify events, restarts, settling services, SIGHUP.
+    /// A scan is due at this time: dnotify's SIGIO, restarts, settling services, SIGHUP.
     scan_at: u64,
     curdir: fd::Fd,
-    inotify: Option<inotify::Inotify>,
-    /// The watch on `dir`, and the (dev, ino) it was added for.
-    watch: Option<(i32, u64, u64)>,
+    /// `dir` open for dnotify, and the (dev, ino) it was opened for.
+    watch: Option<(fd::Fd, u64, u64)>,
     log: Option<log::Log>,
     stop: Option<Stop>,
 }
@@ -192,7 +184,6 @@ impl Runsvdir {
             next_check: now,
             scan_at: NEVER,
             curdir,
-            inotify: inotify::Inotify::new().ok(),
             watch: None,
             log,
             stop: None,
@@ -209,13 +200,13 @@ impl Runsvdir {
         self.scan_at = self.scan_at.min(t);
     }
 
-    // The main loop. (Not inlined, here and in try_start: the binary is smaller.)
+    // The main loop. (Not inlined, as try_start, look and term_ready: a smaller binary.)
     #[inline(never)]
     fn run(mut self) -> i32 {
-        let sigs = [sig::SIGTERM, sig::SIGHUP, sig::SIGCHLD, sig::SIGINT];
+        let sigs = [sig::SIGTERM, sig::SIGHUP, sig::SIGCHLD, libc::SIGIO, sig::SIGINT];
         // An inherited SIG_IGN for SIGCHLD would make the kernel reap runsvs for us.
         sig::default(sig::SIGCHLD);
-        let sigfd = sig::SigFd::new(&sigs[..3 + self.pid1 as usize])
+        let sigfd = sig::SigFd::new(&sigs[..4 + self.pid1 as usize])
             .unwrap_or_else(|e| msg::die(FATAL, &[b"runsvdir ", self.dir, b": fatal: unable to create selfpipe"], Some(e)));
         loop {
             let now = time::mono_ms();
@@ -240,7 +231,6 @@ impl Runsvdir {
             }
             let mut pfd = [
                 fd::pollfd(sigfd.raw(), fd::POLLIN),
-                fd::pollfd(self.inotify.as_ref().map_or(-1, |i| i.raw()), fd::POLLIN),
                 fd::pollfd(self.log.as_ref().map_or(-1, |l| l.raw()), fd::POLLIN),
             ];
             let ms = wake.saturating_sub(time::mono_ms()).min(3_600_000);
@@ -257,18 +247,12 @@ impl Runsvdir {
                         self.scan_by(0);
                     }
                     sig::SIGTERM | sig::SIGHUP => exitsoon = Some(s),
+                    // dnotify: an entry of `dir` was created, removed or renamed.
+                    libc::SIGIO => self.scan_at = 0,
                     _ => {}
                 }
             }
             self.reap();
-            if let Some(ino) = self.inotify.as_ref() {
-                for ev in ino.read_events() {
-                    if ev.mask & inotify::IN_IGNORED != 0 && self.watch.is_some_and(|w| w.0 == ev.wd) {
-                        self.watch = None;
-                    }
-                    self.scan_at = 0;
-                }
-            }
             if let Some(l) = self.log.as_mut() {
                 l.drain();
             }
@@ -350,6 +334,7 @@ impl Runsvdir {
     /// SIGTERM to every runsv that no running runsv depends on; when none qualifies and no
     /// signalled runsv still runs, the rest wait for each other (a cycle): the one with the
     /// smallest name gets it. True while a runsv is left.
+    #[inline(never)]
     fn term_ready(&mut self) -> bool {
         let Some(st) = &self.stop else { return false };
         let (mut left, mut busy, mut least) = (false, false, None);
@@ -416,8 +401,9 @@ impl Runsvdir {
     }
 
     // Scanning, as runit: stat `dir`; if it changed (or `check` is set) read it and start or
-    // stop runsvs. inotify makes the scan happen at once instead of within 5 s.
+    // stop runsvs. dnotify makes the scan happen at once instead of within 5 s.
 
+    #[inline(never)]
     fn look(&mut self, now: u64) {
         let forced = now >= self.scan_at;
         if forced {
@@ -455,18 +441,12 @@ impl Runsvdir {
         self.next_check = now + if self.check { CHECK_MS } else { IDLE_MS };
     }
 
-    /// Keeps the inotify watch on the directory `dir` names now (it may have been replaced).
+    /// Keeps dnotify on the directory `dir` names now (it may have been replaced).
     fn watch_dir(&mut self, st: &fs::Stat) {
-        let Some(ino) = self.inotify.as_ref() else { return };
-        if self.watch.is_some_and(|w| (w.1, w.2) == (st.dev, st.ino)) {
+        if self.watch.as_ref().is_some_and(|w| (w.1, w.2) == (st.dev, st.ino)) {
             return;
         }
-        if let Some(w) = self.watch.take() {
-            ino.remove(w.0);
-        }
-        if let Ok(wd) = ino.add(&self.dirc, WATCH_MASK) {
-            self.watch = Some((wd, st.dev, st.ino));
-        }
+        self.watch = fd::open_read(&self.dirc).ok().filter(|d| pid1::notify_dir(d.raw()).is_ok()).map(|d| (d, st.dev, st.ino));
     }
 
     /// runit's runsvdir(): called with cwd = dir; new services settle until `settle`.
