@@ -162,12 +162,10 @@ impl Runsvdir {
         let curdir = fd::open_read(c".").unwrap_or_else(|e| {
             msg::die(FATAL, &[b"runsvdir ", dir, b": fatal: unable to open current directory"], Some(e))
         });
-        if pid1 {
-            if proc::getpid() != 1 {
-                // Under another init (docker --init, runit's stage 2): orphans of the services
-                // come to us instead of to that init.
-                let _ = proc::set_subreaper();
-            }
+        if pid1 && proc::getpid() != 1 {
+            // Under another init (docker --init, runit's stage 2): orphans of the services
+            // come to us instead of to that init.
+            let _ = proc::set_subreaper();
         }
         // URUNIT_PID1 is for this runsvdir only: a runsvdir started by a service (per-user
         // services) must keep runit's behaviour.
@@ -320,10 +318,8 @@ impl Runsvdir {
                 continue;
             }
             for d in fs::read_dir(&CBuf::new(&[self.dir, b"/", &s.name, b"/dependencies.d"])).unwrap_or_default() {
-                if let Some(k) = self.svc.iter().position(|o| o.name == d.name) {
-                    if k != i {
-                        needs.push((i, k));
-                    }
+                if let Some(k) = self.svc.iter().position(|o| o.name == d.name).filter(|&k| k != i) {
+                    needs.push((i, k));
                 }
             }
         }
