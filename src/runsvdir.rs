@@ -28,6 +28,7 @@ const SETTLE_POLL_MS: u64 = 10;
 const STOP_TIMEOUT_S: u64 = 7;
 /// After the final SIGKILL, how long to wait for the dead to be reaped.
 const KILL_WAIT_MS: u64 = 2000;
+/// kill_all's pause between looks for what is left.
 const KILL_POLL_MS: u64 = 5;
 /// No scan asked for.
 const NEVER: u64 = u64::MAX;
@@ -112,7 +113,7 @@ fn term(pid: proc::Pid) {
     }
 }
 
-/// `runsvdir DIR: warning: PARTS[: ERR]`.
+/// `runsvdir DIR: warning: PARTS[: ERR]` (at most five parts).
 fn warn(dir: &[u8], parts: &[&[u8]], e: Option<Errno>) {
     let mut v: [&[u8]; 8] = [b"runsvdir ", dir, b": warning: ", b"", b"", b"", b"", b""];
     let n = 3 + parts.len().min(5);
