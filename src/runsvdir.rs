@@ -1,7 +1,7 @@
 //! runsvdir: one `runsv` per service directory, as runit's runsvdir, plus instant pickup
-//! through inotify and the duties of PID 1 (reaping, graceful stop, critical services).
+//! through dnotify and the duties of PID 1 (reaping, graceful stop, critical services).
 use crate::msg::{self, CBuf};
-use crate::sys::{fd, fs, inotify, pid1, proc, sig, time, Errno};
+use crate::sys::{fd, fs, pid1, proc, sig, time, Errno};
 use crate::Args;
 use alloc::vec::Vec;
 
@@ -11,16 +11,16 @@ mod rest;
 const USAGE: &[u8] = b" [-P] dir";
 const USAGE_EXIT: i32 = 1;
 const FATAL: i32 = 100;
-const MAXSERVICES: usize = 1000; // runit's MAXSERVICES
 /// runit's loop wakes after 1 s while `check` is set, else after 5 s.
 const CHECK_MS: u64 = 1000;
 const IDLE_MS: u64 = 5000;
 /// A dead runsv is started again at most once a second (runit's scan rate), so a runsv that
 /// dies at once cannot make runsvdir spin.
 const RESTART_MS: u64 = 1000;
-/// A new service whose files changed in the last SETTLE_MS is still being written (`cp -r`,
-/// a script making `run` then `log/`): its runsv waits until it is quiet, at most SETTLE_MAX_MS
-/// (runit itself only notices a new service after a second or more).
+/// A service that appears while runsvdir runs and whose files changed in the last SETTLE_MS is
+/// still being written (`cp -r`, a script making `run` then `log/`): its runsv waits until it
+/// is quiet, at most SETTLE_MAX_MS (runit itself only notices a new service after a second or
+/// more). The first scan starts everything at once, as runit does.
 const SETTLE_MS: u64 = 50;
 const SETTLE_MAX_MS: u64 = 1000;
 const SETTLE_POLL_MS: u64 = 10;
@@ -28,13 +28,10 @@ const SETTLE_POLL_MS: u64 = 10;
 const STOP_TIMEOUT_S: u64 = 7;
 /// After the final SIGKILL, how long to wait for the dead to be reaped.
 const KILL_WAIT_MS: u64 = 2000;
-const WATCH_MASK: u32 = inotify::IN_CREATE
-    | inotify::IN_DELETE
-    | inotify::IN_MOVED_FROM
-    | inotify::IN_MOVED_TO
-    | inotify::IN_DELETE_SELF
-    | inotify::IN_MOVE_SELF
-    | inotify::IN_ONLYDIR;
+/// kill_all's pause between looks for what is left.
+const KILL_POLL_MS: u64 = 5;
+/// No scan asked for.
+const NEVER: u64 = u64::MAX;
 
 /// One service directory, known by the (dev, inode) of its target as in runit.
 struct Service {
@@ -42,13 +39,18 @@ struct Service {
     ino: u64,
     /// The runsv, 0 when none runs.
     pid: proc::Pid,
-    gone: bool,
+    /// In a scan: not seen yet; in the stop: its runsv got SIGTERM.
+    mark: bool,
+    /// Its last runsv exited 111 within a second: another runsv (of a runsvdir that was
+    /// killed and started again) holds the directory; start one only once none reads
+    /// supervise/ok, or IDLE_MS after the last start when that cannot be told.
+    held: bool,
     /// The name its runsv was last started with.
     name: Vec<u8>,
     /// Monotonic ms of the last start; None until the first.
     started: Option<u64>,
-    /// Monotonic ms when the directory was first seen.
-    seen: u64,
+    /// Until this monotonic ms a new service waits for its files to settle (0: it does not).
+    settle: u64,
 }
 
 /// The graceful stop (PID-1 mode only).
@@ -57,6 +59,8 @@ struct Stop {
     deadline: u64,
     /// Set once every runsv is gone and the rest got SIGTERM.
     rest: bool,
+    /// (dependent, needed) indices into `svc`, from the dependencies.d of running services.
+    needs: Vec<(usize, usize)>,
 }
 
 struct Runsvdir {
@@ -73,17 +77,13 @@ struct Runsvdir {
     last: Option<(i64, i64, u64, u64)>,
     /// Next fallback look at `dir` (runit's periodic stat).
     next_check: u64,
-    /// A scan is due at this time: inotify events, restarts, settling services, SIGHUP.
-    scan_at: Option<u64>,
+    /// A scan is due at this time: dnotify's SIGIO, restarts, settling services, SIGHUP.
+    scan_at: u64,
     curdir: fd::Fd,
-    inotify: Option<inotify::Inotify>,
-    /// The watch on `dir`, and the (dev, ino) it was added for.
-    watch: Option<(i32, u64, u64)>,
+    /// `dir` open for dnotify, and the (dev, ino) it was opened for.
+    watch: Option<(fd::Fd, u64, u64)>,
     log: Option<log::Log>,
-    /// The environment for runsv when URUNIT_PID1 must not reach it; None = inherit.
-    env: Option<proc::CVec>,
     stop: Option<Stop>,
-    stop_ms: u64,
 }
 
 pub fn main(args: Args) -> i32 {
@@ -106,12 +106,19 @@ pub fn main(args: Args) -> i32 {
     Runsvdir::new(dir, setsid, pid1, args.get(i + 1).copied()).run()
 }
 
-/// `runsvdir DIR: warning: PARTS[: ERR]`.
+/// SIGTERM to a runsv (none: pid 0).
+fn term(pid: proc::Pid) {
+    if pid != 0 {
+        let _ = proc::kill(pid, sig::SIGTERM);
+    }
+}
+
+/// `runsvdir DIR: warning: PARTS[: ERR]` (at most five parts).
 fn warn(dir: &[u8], parts: &[&[u8]], e: Option<Errno>) {
-    let mut v: Vec<&[u8]> = Vec::with_capacity(parts.len() + 3);
-    v.extend_from_slice(&[b"runsvdir ", dir, b": warning: "]);
-    v.extend_from_slice(parts);
-    msg::warn(&v, e);
+    let mut v: [&[u8]; 8] = [b"runsvdir ", dir, b": warning: ", b"", b"", b"", b"", b""];
+    let n = 3 + parts.len().min(5);
+    v[3..n].copy_from_slice(&parts[..n - 3]);
+    msg::warn(&v[..n], e);
 }
 
 /// The graceful stop's deadline: URUNIT_STOP_TIMEOUT seconds (anything but plain digits
@@ -120,30 +127,26 @@ pub fn stop_timeout_ms() -> u64 {
     proc::getenv(b"URUNIT_STOP_TIMEOUT").and_then(crate::num::parse_u64).unwrap_or(STOP_TIMEOUT_S).saturating_mul(1000)
 }
 
-/// True if a file's mtime lies within the last SETTLE_MS (a future one counts as old:
-/// clock skew in images must not hold a service back).
-fn recent(st: &fs::Stat, wall_ms: i64) -> bool {
-    let t = st.mtime * 1000 + st.mtime_ns / 1_000_000;
-    t <= wall_ms && wall_ms - t < SETTLE_MS as i64
-}
-
-/// `path` exists, is executable, and was not written just now.
-fn ready_file(path: &CBuf, wall_ms: i64) -> bool {
-    fs::stat(path).is_ok_and(|st| !recent(&st, wall_ms)) && fs::access(path, fs::X_OK).is_ok()
-}
-
 /// A new service directory looks complete: `run` (and `log/run` if `log/` exists) in place
-/// and nothing in it changed during the last SETTLE_MS. Called with cwd = dir.
+/// and executable, and nothing in it changed during the last SETTLE_MS (a future mtime
+/// counts as old: clock skew in images must not hold a service back). cwd = dir.
 fn settled(name: &[u8], st: &fs::Stat) -> bool {
     let (s, ns) = time::now();
     let wall_ms = (s * 1000) as i64 + (ns / 1_000_000) as i64;
-    if recent(st, wall_ms) || !ready_file(&CBuf::new(&[name, b"/run"]), wall_ms) {
-        return false;
-    }
-    match fs::stat(&CBuf::new(&[name, b"/log"])) {
-        Ok(l) if l.is_dir() => !recent(&l, wall_ms) && ready_file(&CBuf::new(&[name, b"/log/run"]), wall_ms),
-        _ => true,
-    }
+    let quiet = |st: &fs::Stat| {
+        let t = st.mtime * 1000 + st.mtime_ns / 1_000_000;
+        t > wall_ms || wall_ms - t >= SETTLE_MS as i64
+    };
+    let ready = |run: &[u8]| {
+        let p = CBuf::new(&[name, run]);
+        fs::stat(&p).is_ok_and(|r| quiet(&r)) && fs::access(&p, fs::X_OK).is_ok()
+    };
+    quiet(st)
+        && ready(b"/run")
+        && match fs::stat(&CBuf::new(&[name, b"/log"])) {
+            Ok(l) if l.is_dir() => quiet(&l) && ready(b"/log/run"),
+            _ => true,
+        }
 }
 
 impl Runsvdir {
@@ -152,7 +155,7 @@ impl Runsvdir {
         let log = logarg.and_then(|arg| {
             log::Log::setup(arg, now)
                 .map_err(|e| {
-                    warn(dir, &[e.text()], None);
+                    warn(dir, &[e], None);
                     warn(dir, &[b"log service disabled."], None);
                 })
                 .ok()
@@ -160,19 +163,14 @@ impl Runsvdir {
         let curdir = fd::open_read(c".").unwrap_or_else(|e| {
             msg::die(FATAL, &[b"runsvdir ", dir, b": fatal: unable to open current directory"], Some(e))
         });
-        let stop_ms = stop_timeout_ms();
-        if pid1 {
-            if proc::getpid() != 1 {
-                // Under another init (docker --init, runit's stage 2): orphans of the services
-                // come to us instead of to that init.
-                let _ = proc::set_subreaper();
-            }
+        if pid1 && proc::getpid() != 1 {
+            // Under another init (docker --init, runit's stage 2): orphans of the services
+            // come to us instead of to that init.
+            let _ = proc::set_subreaper();
         }
         // URUNIT_PID1 is for this runsvdir only: a runsvdir started by a service (per-user
         // services) must keep runit's behaviour.
-        let env = proc::getenv(b"URUNIT_PID1").map(|_| {
-            proc::CVec::new(proc::env_vars().into_iter().filter(|e| !e.starts_with(b"URUNIT_PID1=")))
-        });
+        pid1::unset_pid1_env();
         Runsvdir {
             dir,
             dirc: CBuf::new(&[dir]),
@@ -183,14 +181,11 @@ impl Runsvdir {
             check: true,
             last: None,
             next_check: now,
-            scan_at: None,
+            scan_at: NEVER,
             curdir,
-            inotify: inotify::Inotify::new().ok(),
             watch: None,
             log,
-            env,
             stop: None,
-            stop_ms,
         }
     }
 
@@ -201,18 +196,16 @@ impl Runsvdir {
 
     /// Asks for a scan no later than `t`.
     fn scan_by(&mut self, t: u64) {
-        self.scan_at = Some(self.scan_at.map_or(t, |s| s.min(t)));
+        self.scan_at = self.scan_at.min(t);
     }
 
-    // The main loop.
+    // The main loop. (Not inlined, as try_start, look and term_ready: a smaller binary.)
+    #[inline(never)]
     fn run(mut self) -> i32 {
-        let mut sigs = alloc::vec![sig::SIGTERM, sig::SIGHUP, sig::SIGCHLD];
-        if self.pid1 {
-            sigs.push(sig::SIGINT);
-        }
+        let sigs = [sig::SIGTERM, sig::SIGHUP, sig::SIGCHLD, libc::SIGIO, sig::SIGINT];
         // An inherited SIG_IGN for SIGCHLD would make the kernel reap runsvs for us.
         sig::default(sig::SIGCHLD);
-        let sigfd = sig::SigFd::new(&sigs)
+        let sigfd = sig::SigFd::new(&sigs[..4 + self.pid1 as usize])
             .unwrap_or_else(|e| msg::die(FATAL, &[b"runsvdir ", self.dir, b": fatal: unable to create selfpipe"], Some(e)));
         loop {
             let now = time::mono_ms();
@@ -220,7 +213,7 @@ impl Runsvdir {
                 if let Some(code) = self.stop_step(now) {
                     return code;
                 }
-            } else if self.scan_at.is_some_and(|t| now >= t) || now >= self.next_check {
+            } else if now >= self.scan_at.min(self.next_check) {
                 self.look(now);
             }
             if let Some(l) = self.log.as_mut() {
@@ -230,14 +223,13 @@ impl Runsvdir {
             // While stopping only the deadline (and children, signals, the log) wake us.
             let mut wake = match &self.stop {
                 Some(s) => s.deadline,
-                None => self.scan_at.map_or(self.next_check, |t| t.min(self.next_check)),
+                None => self.scan_at.min(self.next_check),
             };
             if let Some(l) = &self.log {
                 wake = wake.min(l.next_dot);
             }
             let mut pfd = [
                 fd::pollfd(sigfd.raw(), fd::POLLIN),
-                fd::pollfd(self.inotify.as_ref().map_or(-1, |i| i.raw()), fd::POLLIN),
                 fd::pollfd(self.log.as_ref().map_or(-1, |l| l.raw()), fd::POLLIN),
             ];
             let ms = wake.saturating_sub(time::mono_ms()).min(3_600_000);
@@ -254,18 +246,12 @@ impl Runsvdir {
                         self.scan_by(0);
                     }
                     sig::SIGTERM | sig::SIGHUP => exitsoon = Some(s),
+                    // dnotify: an entry of `dir` was created, removed or renamed.
+                    libc::SIGIO => self.scan_at = 0,
                     _ => {}
                 }
             }
             self.reap();
-            if let Some(ino) = self.inotify.as_ref() {
-                for ev in ino.read_events() {
-                    if ev.mask & inotify::IN_IGNORED != 0 && self.watch.is_some_and(|w| w.0 == ev.wd) {
-                        self.watch = None;
-                    }
-                    self.scan_at = Some(0);
-                }
-            }
             if let Some(l) = self.log.as_mut() {
                 l.drain();
             }
@@ -275,9 +261,7 @@ impl Runsvdir {
                 // runit: HUP tells every runsv to stop, and exits without waiting.
                 Some(_) => {
                     for s in &self.svc {
-                        if s.pid != 0 {
-                            let _ = proc::kill(s.pid, sig::SIGTERM);
-                        }
+                        term(s.pid);
                     }
                     return 111;
                 }
@@ -291,7 +275,10 @@ impl Runsvdir {
     fn reap(&mut self) {
         while let Ok(Some((pid, st))) = proc::wait_nohang() {
             if let Some(i) = self.svc.iter().position(|s| s.pid == pid) {
-                self.svc[i].pid = 0;
+                let s = &mut self.svc[i];
+                s.pid = 0;
+                // runsv's fatal exit (111) at once: above all `unable to lock supervise/lock`.
+                s.held = proc::exit_code(st) == 111 && time::mono_ms() < s.started.unwrap_or(0) + RESTART_MS;
                 self.check = true;
                 if self.pid1 && self.stop.is_none() && self.is_critical(i) {
                     let code = proc::exit_code(st);
@@ -300,7 +287,8 @@ impl Runsvdir {
                     self.warn(&[b"critical service ", &self.svc[i].name, b" exited with ", n, b", stopping."], None);
                     self.begin_stop(code);
                 } else {
-                    self.scan_by(self.svc[i].started.unwrap_or(0) + RESTART_MS);
+                    // try_start keeps to RESTART_MS.
+                    self.scan_by(0);
                 }
             } else if let Some(i) = self.detached.iter().position(|&p| p == pid) {
                 self.detached.swap_remove(i);
@@ -315,36 +303,80 @@ impl Runsvdir {
 
     // The graceful stop (PID-1 mode): every runsv gets SIGTERM (runsv's `x`: the service gets
     // its control/t or TERM, then CONT; ./finish runs; the logger drains and exits; runsv
-    // exits). Once every runsv is gone, what is left gets TERM and CONT; once nothing is left
-    // runsvdir exits. At the deadline everything left is SIGKILLed.
+    // exits), dependents before what they need (dependencies.d). Once every runsv is gone,
+    // what is left gets TERM and CONT; once nothing is left runsvdir exits. At the deadline
+    // everything left is SIGKILLed.
 
     fn begin_stop(&mut self, code: i32) {
         if self.stop.is_some() {
             return;
         }
-        for s in &self.svc {
-            if s.pid != 0 {
-                let _ = proc::kill(s.pid, sig::SIGTERM);
+        // A name in dependencies.d that is no service (or the service itself) is ignored.
+        // (Every mark is clear: a scan removes the services it marked.)
+        let mut needs = Vec::new();
+        for (i, s) in self.svc.iter().enumerate() {
+            if s.pid == 0 {
+                continue;
+            }
+            for d in fs::read_dir(&CBuf::new(&[self.dir, b"/", &s.name, b"/dependencies.d"])).unwrap_or_default() {
+                if let Some(k) = self.svc.iter().position(|o| o.name == d.name).filter(|&k| k != i) {
+                    needs.push((i, k));
+                }
             }
         }
-        self.stop = Some(Stop { code, deadline: time::mono_ms() + self.stop_ms, rest: false });
+        // The SIGTERMs go out in the next stop_step, before the loop waits.
+        self.stop = Some(Stop { code, deadline: time::mono_ms() + stop_timeout_ms(), rest: false, needs });
+    }
+
+    /// SIGTERM to every runsv that no running runsv depends on; when none qualifies and no
+    /// signalled runsv still runs, the rest wait for each other (a cycle): the one with the
+    /// smallest name gets it. True while a runsv is left.
+    #[inline(never)]
+    fn term_ready(&mut self) -> bool {
+        let Some(st) = &self.stop else { return false };
+        let (mut left, mut busy, mut least) = (false, false, None);
+        for j in 0..self.svc.len() {
+            let s = &self.svc[j];
+            if s.pid == 0 {
+                continue;
+            }
+            left = true;
+            if !s.mark {
+                if st.needs.iter().any(|&(i, k)| k == j && self.svc[i].pid != 0) {
+                    if least.is_none_or(|l: usize| s.name < self.svc[l].name) {
+                        least = Some(j);
+                    }
+                    continue;
+                }
+                term(s.pid);
+                self.svc[j].mark = true;
+            }
+            busy = true;
+        }
+        if let Some(l) = least.filter(|_| !busy) {
+            term(self.svc[l].pid);
+            self.svc[l].mark = true;
+        }
+        left
     }
 
     /// One step of the stop; Some(exit code) when it is over.
     fn stop_step(&mut self, now: u64) -> Option<i32> {
-        let runsvs_gone = self.svc.iter().all(|s| s.pid == 0) && self.detached.is_empty();
-        let st = self.stop.as_mut()?;
-        if now >= st.deadline {
-            let code = st.code;
+        let code = self.stop.as_ref()?.code;
+        if now >= self.stop.as_ref()?.deadline {
             self.kill_all();
             return Some(code);
         }
-        if !st.rest && runsvs_gone {
+        if self.term_ready() || !self.detached.is_empty() {
+            return None;
+        }
+        let st = self.stop.as_mut()?;
+        if !st.rest {
             st.rest = true;
             rest::signal_rest(sig::SIGTERM);
             rest::signal_rest(sig::SIGCONT);
         }
-        if st.rest && !pid1::children_left() { Some(st.code) } else { None }
+        if pid1::children_left() { None } else { Some(code) }
     }
 
     /// The deadline: SIGKILL to everything left, then reap it (bounded: a process stuck in
@@ -354,26 +386,25 @@ impl Runsvdir {
             self.warn(&[b"stop deadline reached, killed what was left."], None);
         }
         let end = time::mono_ms() + KILL_WAIT_MS;
-        let mut pause = 1;
         loop {
             while let Ok(Some(_)) = proc::wait_nohang() {}
             if !pid1::children_left() || time::mono_ms() >= end {
                 return;
             }
-            time::sleep_ms(pause);
-            pause = (pause * 2).min(20);
+            time::sleep_ms(KILL_POLL_MS);
             // A subreaper's orphans arrive while their parents die: kill them too.
             rest::signal_rest(sig::SIGKILL);
         }
     }
 
     // Scanning, as runit: stat `dir`; if it changed (or `check` is set) read it and start or
-    // stop runsvs. inotify makes the scan happen at once instead of within 5 s.
+    // stop runsvs. dnotify makes the scan happen at once instead of within 5 s.
 
+    #[inline(never)]
     fn look(&mut self, now: u64) {
-        let forced = self.scan_at.is_some_and(|t| now >= t);
+        let forced = now >= self.scan_at;
         if forced {
-            self.scan_at = None;
+            self.scan_at = NEVER;
         }
         match fs::stat(&self.dirc) {
             Err(e) => self.warn(&[b"unable to stat ", self.dir], Some(e)),
@@ -384,9 +415,11 @@ impl Runsvdir {
                     match fs::chdir(&self.dirc) {
                         Err(e) => self.warn(&[b"unable to change directory to ", self.dir], Some(e)),
                         Ok(()) => {
+                            // The first scan starts what it finds at once (no settling).
+                            let settle = if self.last.is_some() { now + SETTLE_MAX_MS } else { 0 };
                             self.last = Some(key);
                             self.check = false;
-                            self.scan(now);
+                            self.scan(now, settle);
                             // runit sleeps a second when `dir` changed in this very second, so that
                             // a later change in the same second is not missed; a second scan a
                             // second later covers that without the pause.
@@ -405,22 +438,16 @@ impl Runsvdir {
         self.next_check = now + if self.check { CHECK_MS } else { IDLE_MS };
     }
 
-    /// Keeps the inotify watch on the directory `dir` names now (it may have been replaced).
+    /// Keeps dnotify on the directory `dir` names now (it may have been replaced).
     fn watch_dir(&mut self, st: &fs::Stat) {
-        let Some(ino) = self.inotify.as_ref() else { return };
-        if self.watch.is_some_and(|w| (w.1, w.2) == (st.dev, st.ino)) {
+        if self.watch.as_ref().is_some_and(|w| (w.1, w.2) == (st.dev, st.ino)) {
             return;
         }
-        if let Some(w) = self.watch.take() {
-            ino.remove(w.0);
-        }
-        if let Ok(wd) = ino.add(&self.dirc, WATCH_MASK) {
-            self.watch = Some((wd, st.dev, st.ino));
-        }
+        self.watch = fd::open_read(&self.dirc).ok().filter(|d| pid1::notify_dir(d.raw()).is_ok()).map(|d| (d, st.dev, st.ino));
     }
 
-    /// runit's runsvdir(): called with cwd = dir.
-    fn scan(&mut self, now: u64) {
+    /// runit's runsvdir(): called with cwd = dir; new services settle until `settle`.
+    fn scan(&mut self, now: u64, settle: u64) {
         let d = match fd::open_read(c".") {
             Ok(d) => d,
             Err(e) => {
@@ -439,7 +466,7 @@ impl Runsvdir {
             }
         };
         for s in &mut self.svc {
-            s.gone = true;
+            s.mark = true;
         }
         for e in &entries {
             let name = &e.name[..];
@@ -458,18 +485,15 @@ impl Runsvdir {
             }
             let i = match self.svc.iter().position(|s| s.dev == st.dev && s.ino == st.ino) {
                 Some(i) => {
-                    self.svc[i].gone = false;
+                    self.svc[i].mark = false;
                     if self.svc[i].pid != 0 {
                         continue;
                     }
                     i
                 }
+                // No MAXSERVICES: as many services as memory and processes allow.
                 None => {
-                    if self.svc.len() >= MAXSERVICES {
-                        self.warn(&[b"unable to start runsv ", name, b": too many services."], None);
-                        continue;
-                    }
-                    let s = Service { dev: st.dev, ino: st.ino, pid: 0, gone: false, name: name.to_vec(), started: None, seen: now };
+                    let s = Service { dev: st.dev, ino: st.ino, pid: 0, mark: false, held: false, name: name.to_vec(), started: None, settle };
                     self.svc.push(s);
                     self.check = true;
                     self.svc.len() - 1
@@ -480,50 +504,59 @@ impl Runsvdir {
         // A directory that went away: its runsv gets SIGTERM and is no longer watched.
         let mut i = 0;
         while i < self.svc.len() {
-            if !self.svc[i].gone {
+            if !self.svc[i].mark {
                 i += 1;
                 continue;
             }
             let s = self.svc.swap_remove(i);
             if s.pid != 0 {
-                let _ = proc::kill(s.pid, sig::SIGTERM);
+                term(s.pid);
                 self.detached.push(s.pid);
             }
             self.check = true;
         }
     }
 
-    /// Starts the runsv of service i unless it was started less than a second ago, or it is
-    /// new and still being written.
+    /// Starts the runsv of service i unless it was started less than a second ago, it is
+    /// new and still being written, or another runsv holds it.
+    #[inline(never)]
     fn try_start(&mut self, i: usize, name: &[u8], st: &fs::Stat, now: u64) {
         let s = &self.svc[i];
-        match s.started {
-            Some(t) if now < t + RESTART_MS => return self.scan_by(t + RESTART_MS),
-            None if now < s.seen + SETTLE_MAX_MS && !settled(name, st) => return self.scan_by(now + SETTLE_POLL_MS),
-            _ => {}
+        let next = match s.started {
+            None if now < s.settle && !settled(name, st) => now + SETTLE_POLL_MS,
+            None => 0,
+            // runit starts a runsv that failed to lock again every 5 s, and it says so each
+            // time; here it is started once that runsv is gone.
+            Some(t) if s.held => match fd::open_write_nb(&CBuf::new(&[name, b"/supervise/ok"])) {
+                Ok(_) => now + IDLE_MS,
+                Err(e) if e != fd::ENXIO => t + IDLE_MS,
+                _ => t + RESTART_MS,
+            },
+            Some(t) => t + RESTART_MS,
+        };
+        if now < next {
+            return self.scan_by(next);
         }
         let argv = proc::CVec::new([&b"runsv"[..], name]);
-        let env = match &self.env {
-            Some(v) => proc::Env::Built(v),
-            None => proc::Env::Inherit,
-        };
         match proc::fork() {
             Err(e) => {
                 self.warn(&[b"unable to fork for ", name], Some(e));
                 self.check = true;
             }
-            Ok(0) => self.exec_runsv(name, &argv, &env),
+            Ok(0) => self.exec_runsv(name, &argv),
             Ok(pid) => {
                 let s = &mut self.svc[i];
                 s.pid = pid;
                 s.started = Some(now);
-                s.name = name.to_vec();
+                if s.name != name {
+                    s.name = name.to_vec();
+                }
             }
         }
     }
 
     /// In the child: `runsv NAME` in cwd = dir, with runit's signal reset and `-P`'s setsid.
-    fn exec_runsv(&self, name: &[u8], argv: &proc::CVec, env: &proc::Env) -> ! {
+    fn exec_runsv(&self, name: &[u8], argv: &proc::CVec) -> ! {
         for s in [sig::SIGTERM, sig::SIGHUP, sig::SIGINT, sig::SIGCHLD] {
             sig::default(s);
         }
@@ -534,7 +567,7 @@ impl Runsvdir {
         if let Some(fd) = self.log.as_ref().and_then(|l| l.child_fd()) {
             let _ = fd::dup2(fd, fd::STDERR);
         }
-        let e = pid1::exec_runsv(argv, env);
+        let e = pid1::exec_runsv(argv);
         msg::die(FATAL, &[b"runsvdir ", self.dir, b": fatal: unable to start runsv ", name], Some(e))
     }
 }

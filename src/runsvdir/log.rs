@@ -19,38 +19,26 @@ pub struct Log {
 }
 
 /// Why the log could not be set up: runit's warning text.
-pub enum Failed {
-    Short,
-    Pipe,
-    Fd,
-}
-
-impl Failed {
-    pub fn text(&self) -> &'static [u8] {
-        match self {
-            Failed::Short => b"log must have at least seven characters.",
-            Failed::Pipe => b"unable to create pipe for log.",
-            Failed::Fd => b"unable to set filedescriptor for log.",
-        }
-    }
-}
+type Failed = &'static [u8];
+const SHORT: Failed = b"log must have at least seven characters.";
+const PIPE: Failed = b"unable to create pipe for log.";
 
 impl Log {
     /// Makes a pipe the process's fd 2 and takes over the argv storage of `arg`.
     pub fn setup(arg: &'static [u8], now: u64) -> Result<Log, Failed> {
         if arg.len() < MIN_LEN {
-            return Err(Failed::Short);
+            return Err(SHORT);
         }
         // The argv slot holding `arg` (the slices of args() point into argv itself).
-        let idx = proc::args().iter().position(|a| a.as_ptr() == arg.as_ptr()).ok_or(Failed::Short)?;
-        let (rd, wr) = fd::pipe(0).map_err(|_| Failed::Pipe)?;
-        fd::set_nonblock(rd.raw(), true).map_err(|_| Failed::Pipe)?;
-        fd::set_nonblock(wr.raw(), true).map_err(|_| Failed::Pipe)?;
-        fd::dup2(wr.raw(), fd::STDERR).map_err(|_| Failed::Fd)?;
+        let idx = proc::args().iter().position(|a| a.as_ptr() == arg.as_ptr()).ok_or(SHORT)?;
+        let (rd, wr) = fd::pipe(0).map_err(|_| PIPE)?;
+        fd::set_nonblock(rd.raw(), true).map_err(|_| PIPE)?;
+        fd::set_nonblock(wr.raw(), true).map_err(|_| PIPE)?;
+        fd::dup2(wr.raw(), fd::STDERR).map_err(|_| &b"unable to set filedescriptor for log."[..])?;
         drop(wr);
         // open_append: O_WRONLY (append and create mean nothing for a pipe).
         let child = fd::open_append(c"/proc/self/fd/2").ok();
-        let area = proc::argv_area(idx).ok_or(Failed::Short)?;
+        let area = proc::argv_area(idx).ok_or(SHORT)?;
         Ok(Log { area, rd, child, next_dot: now })
     }
 

@@ -1,8 +1,8 @@
 //! "Everything left" at the end of runsvdir's graceful stop: as PID 1 every other process of
 //! the namespace (kill(-1)); as a subreaper under another init only our own descendants,
-//! found through /proc, so a host's other processes are never touched.
+//! found through /proc/PID/task/TID/children, so a host's other processes are never touched.
 use crate::msg::CBuf;
-use crate::num::scan_u64;
+use crate::num::{fmt_u64, parse_u64};
 use crate::sys::{fd, fs, proc};
 use alloc::vec::Vec;
 
@@ -19,37 +19,25 @@ pub fn signal_rest(sig: i32) -> usize {
     d.len()
 }
 
-/// Every process whose chain of parents leads to us, by a walk over /proc/*/stat.
+/// Every process below us: the children of each thread of us, then of each of them, and so
+/// on (all found before any is signalled).
 fn descendants() -> Vec<proc::Pid> {
-    let Ok(entries) = fs::read_dir(c"/proc") else { return Vec::new() };
-    let mut all: Vec<(proc::Pid, proc::Pid)> = Vec::new();
-    for e in entries {
-        let Some((pid, n)) = scan_u64(&e.name) else { continue };
-        if n == 0 || n != e.name.len() {
-            continue;
-        }
-        if let Some(ppid) = read_ppid(&e.name) {
-            all.push((pid as proc::Pid, ppid));
-        }
-    }
     let mut out = Vec::new();
-    let mut todo = alloc::vec![proc::getpid()];
-    while let Some(parent) = todo.pop() {
-        for &(pid, ppid) in &all {
-            if ppid == parent && !out.contains(&pid) {
-                out.push(pid);
-                todo.push(pid);
+    let mut p = proc::getpid();
+    let mut i = 0;
+    loop {
+        let mut b = [0u8; 20];
+        let ps = fmt_u64(&mut b, p as u64);
+        for t in fs::read_dir(&CBuf::new(&[b"/proc/", ps, b"/task"])).unwrap_or_default() {
+            let text = fd::read_file(&CBuf::new(&[b"/proc/", ps, b"/task/", &t.name, b"/children"])).unwrap_or_default();
+            for w in text.split(|&c| c == b' ') {
+                if let Some(n) = parse_u64(w) {
+                    out.push(n as proc::Pid);
+                }
             }
         }
+        let Some(&q) = out.get(i) else { return out };
+        p = q;
+        i += 1;
     }
-    out
-}
-
-/// Field 4 of /proc/PID/stat; the command name (field 2) may hold spaces and ')'.
-fn read_ppid(pid: &[u8]) -> Option<proc::Pid> {
-    let text = fd::read_file(&CBuf::new(&[b"/proc/", pid, b"/stat"])).ok()?;
-    let close = text.iter().rposition(|&b| b == b')')?;
-    // ") S 123 ..." -> skip ") ", the state letter and a space.
-    let rest = text.get(close + 4..)?;
-    scan_u64(rest).filter(|&(_, n)| n > 0).map(|(p, _)| p as proc::Pid)
 }

@@ -320,7 +320,8 @@ const CORE: &[(&str, &[&str])] = &[
     // exec /proc/self/exe, an aarch64 binary the kernel cannot run here without binfmt.
     ("runsvdir", &["readproctitle_log", "runsv_not_on_path_falls_back_to_self", "dead_runsv_restarted", "pickup_add_remove_replace"]),
     // The orphan is not reparented to a runsvdir under qemu-user (its prctl emulation).
-    ("pid1", &["urunit_pid1_variable_as_subreaper"]),
+    // 1,001 runsv under qemu would need a qemu process (and its memory) each.
+    ("pid1", &["urunit_pid1_variable_as_subreaper", "more_than_a_thousand_services"]),
     ("sv", &[]),
     // limits: qemu itself needs the address space and data the limits deny.
     ("chpst", &["limits"]),

@@ -288,3 +288,117 @@ fn urunit_pid1_variable_as_subreaper() {
     assert!(!alive(orphan), "the orphan was stopped too");
     assert_eq!(String::from_utf8_lossy(&read(t.join("err"))), "");
 }
+
+/// A service for the stop-order tests: its run stops at once on TERM, its finish appends
+/// its name to `out/order`; `needs` go into dependencies.d.
+fn ordered(svc: &std::path::Path, out: &std::path::Path, name: &str, needs: &[&str]) {
+    let d = svc.join(name);
+    let o = out.display();
+    script(
+        d.join("run"),
+        &format!("#!/bin/sh\nsleep 100000 &\np=$!\ntrap 'kill $p; exit 0' TERM\necho $$ > {o}/{name}.up\nwait\n"),
+    );
+    script(d.join("finish"), &format!("#!/bin/sh\necho {name} >> {o}/order\n"));
+    std::fs::write(d.join("settle-ms"), "0\n").unwrap();
+    if !needs.is_empty() {
+        std::fs::create_dir_all(d.join("dependencies.d")).unwrap();
+    }
+    for n in needs {
+        std::os::unix::fs::symlink(format!("../../{n}"), d.join("dependencies.d").join(n)).unwrap();
+    }
+}
+
+/// Starts `svc` as PID 1, waits for `names` to be up, runs `then`, sends SIGTERM and returns
+/// the order in which their ./finish ran (every one ran once, exit 0, no deadline reached).
+fn stop_order(t: &TempDir, out: &std::path::Path, names: &[&str], then: impl FnOnce()) -> Vec<String> {
+    let mut ns = Ns::start(t, &path_env(), &[("URUNIT_STOP_TIMEOUT", "60")]);
+    wait_until(60, "services up", || names.iter().all(|n| out.join(format!("{n}.up")).exists()));
+    then();
+    ns.signal(libc::SIGTERM);
+    assert_eq!(ns.wait(50), Some(0), "console:\n{}", ns.console());
+    assert!(!ns.console().contains("deadline"), "{}", ns.console());
+    let order = lines(out.join("order"));
+    let mut sorted = order.clone();
+    sorted.sort();
+    let mut want: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(sorted, want, "every ./finish ran once");
+    order
+}
+
+/// c needs b needs a: on SIGTERM to PID 1 c stops first, then b, then a; 20 times.
+#[test]
+fn stop_order_chain() {
+    if !namespaces() {
+        return;
+    }
+    for _ in 0..20 {
+        let (t, svc, out) = setup("pid1-chain");
+        ordered(&svc, &out, "a", &[]);
+        ordered(&svc, &out, "b", &["a"]);
+        ordered(&svc, &out, "c", &["b"]);
+        // A name that is no service means nothing to the stop. (Added once c runs: runsv
+        // holds a service whose dependency is missing.)
+        let late = || std::fs::write(svc.join("c/dependencies.d/nosuchservice"), "").unwrap();
+        assert_eq!(stop_order(&t, &out, &["a", "b", "c"], late), ["c", "b", "a"]);
+    }
+}
+
+/// d needs b and c, both need a; x needs nothing: d before b and c, both before a.
+#[test]
+fn stop_order_diamond() {
+    if !namespaces() {
+        return;
+    }
+    let (t, svc, out) = setup("pid1-diamond");
+    ordered(&svc, &out, "a", &[]);
+    ordered(&svc, &out, "b", &["a"]);
+    ordered(&svc, &out, "c", &["a"]);
+    ordered(&svc, &out, "d", &["b", "c"]);
+    ordered(&svc, &out, "x", &[]);
+    let order = stop_order(&t, &out, &["a", "b", "c", "d", "x"], || {});
+    let at = |n: &str| order.iter().position(|o| o == n).unwrap();
+    assert!(at("d") < at("b") && at("d") < at("c"), "{order:?}");
+    assert!(at("b") < at("a") && at("c") < at("a"), "{order:?}");
+}
+
+/// a and b need each other: the cycle is broken (a, the smaller name, first), no deadline.
+#[test]
+fn stop_order_cycle_does_not_hang() {
+    if !namespaces() {
+        return;
+    }
+    let (t, svc, out) = setup("pid1-cycle");
+    ordered(&svc, &out, "a", &["b"]);
+    ordered(&svc, &out, "b", &["a"]);
+    ordered(&svc, &out, "c", &["a"]);
+    assert_eq!(stop_order(&t, &out, &["a", "b", "c"], || {}), ["c", "a", "b"]);
+}
+
+/// runit stops at 1,000 services; urunit's runsvdir starts the 1,001st too.
+#[test]
+fn more_than_a_thousand_services() {
+    if !namespaces() {
+        return;
+    }
+    const N: usize = 1001;
+    let (t, svc, _out) = setup("pid1-many");
+    let run = t.join("run");
+    script(&run, "#!/bin/sh\nexec sleep 100000\n");
+    for i in 0..N {
+        let d = svc.join(format!("s{i:04}"));
+        std::fs::create_dir(&d).unwrap();
+        std::os::unix::fs::symlink(&run, d.join("run")).unwrap();
+    }
+    let mut ns = Ns::start(&t, &path_env(), &[]);
+    let mut i = 0;
+    wait_until(120, "every service has a runsv running it", || {
+        while i < N && status(svc.join(format!("s{i:04}"))).is_some_and(|s| s.0 != 0 && s.4 == 1) {
+            i += 1;
+        }
+        i == N
+    });
+    assert!(!ns.console().contains("too many services"), "{}", ns.console());
+    ns.signal(libc::SIGTERM);
+    assert_eq!(ns.wait(60), Some(0), "console:\n{}", ns.console());
+}

@@ -304,3 +304,63 @@ fn dash_p_gives_each_runsv_a_session() {
         }
     }
 }
+
+/// The first scan starts services whose files were written just now at once (an entrypoint
+/// writes /etc/service/* and execs runsvdir); a directory that appears later waits until
+/// its `run` is in place.
+#[test]
+fn first_scan_starts_at_once_later_dirs_settle() {
+    let (t, svc, out) = setup("rsd-first");
+    for n in ["a", "b", "c"] {
+        service(&svc.join(n), &out, n);
+    }
+    let t0 = Instant::now();
+    let s = Sup::start(None, &t, &["svc"]);
+    for n in ["a", "b", "c"] {
+        wait_until(20, "a runsv for each service", || supervised(svc.join(n)));
+    }
+    eprintln!("first scan: 3 services just written supervised after {:?}", t0.elapsed());
+
+    // Added later, `run` last: no runsv while `run` is missing. A finished service renamed in
+    // after it shows that runsvdir has looked at the directory since.
+    std::fs::create_dir(svc.join("late")).unwrap();
+    let t1 = Instant::now();
+    service(&t.join("staging/probe"), &out, "probe");
+    std::fs::rename(t.join("staging/probe"), svc.join("probe")).unwrap();
+    wait_until(20, "probe up", || up(&out, "probe"));
+    let early = svc.join("late/supervise").exists();
+    // (A new directory is held at most a second: only a quicker look proves anything.)
+    if t1.elapsed() < std::time::Duration::from_millis(700) {
+        assert!(!early, "a runsv for `late` before its run existed");
+    }
+    service(&svc.join("late"), &out, "late");
+    wait_until(20, "late up", || up(&out, "late"));
+    assert!(!s.stderr().contains("unable to start ./run"), "{}", s.stderr());
+}
+
+/// runsvdir SIGKILLed and started again, its runsvs still running: the new runsv for a
+/// service fails to lock (runsv's message, once), and no other is started while the old
+/// runsv lives; once it is gone, a new one takes over.
+#[test]
+fn restarted_runsvdir_does_not_repeat_lock_failures() {
+    let (t, svc, out) = setup("rsd-locked");
+    // The old runsv's service outlives its SIGKILL (in a process group of its own).
+    let _k = KillUnder(t.0.clone());
+    service(&svc.join("a"), &out, "a");
+    let mut c = cmd("runsv");
+    c.arg("a").current_dir(&svc).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let mut old = Proc::spawn(c);
+    wait_until(20, "a up under the old runsv", || up(&out, "a"));
+    let s = Sup::start(None, &t, &["svc"]);
+    let locked = "runsv a: fatal: unable to lock supervise/lock: temporary failure\n";
+    wait_until(20, "the new runsv's lock failure", || s.stderr().contains(locked));
+    // runit's runsvdir says it again after 1 s, then every 5 s; give runsvdir 2.5 s to do
+    // so (a wait for something that must not happen: it proves nothing about speed).
+    let t0 = Instant::now();
+    wait_until(20, "2.5 s", || t0.elapsed() > std::time::Duration::from_millis(2500));
+    assert_eq!(s.stderr(), locked);
+    old.signal(libc::SIGKILL);
+    old.wait_exit(20);
+    wait_until(30, "a new runsv takes over", || supervised(svc.join("a")));
+    assert_eq!(s.stderr(), locked);
+}
