@@ -24,8 +24,6 @@ const RESTART_MS: u64 = 1000;
 const SETTLE_MS: u64 = 50;
 const SETTLE_MAX_MS: u64 = 1000;
 const SETTLE_POLL_MS: u64 = 10;
-/// The default of URUNIT_STOP_TIMEOUT: under Docker's 10 s before its SIGKILL.
-const STOP_TIMEOUT_S: u64 = 7;
 /// After the final SIGKILL, how long to wait for the dead to be reaped.
 const KILL_WAIT_MS: u64 = 2000;
 /// kill_all's pause between looks for what is left.
@@ -102,7 +100,7 @@ pub fn main(args: Args) -> i32 {
         }
     }
     let Some(&dir) = args.get(i) else { msg::usage(USAGE_EXIT, arg0, USAGE) };
-    let pid1 = proc::getpid() == 1 || proc::getenv(b"URUNIT_PID1") == Some(b"1");
+    let pid1 = proc::getpid() == 1 || crate::settings::pid1();
     Runsvdir::new(dir, setsid, pid1, args.get(i + 1).copied()).run()
 }
 
@@ -119,12 +117,6 @@ fn warn(dir: &[u8], parts: &[&[u8]], e: Option<Errno>) {
     let n = 3 + parts.len().min(5);
     v[3..n].copy_from_slice(&parts[..n - 3]);
     msg::warn(&v[..n], e);
-}
-
-/// The graceful stop's deadline: URUNIT_STOP_TIMEOUT seconds (anything but plain digits
-/// keeps the default). runit's container mode waits for the same deadline.
-pub fn stop_timeout_ms() -> u64 {
-    proc::getenv(b"URUNIT_STOP_TIMEOUT").and_then(crate::num::parse_u64).unwrap_or(STOP_TIMEOUT_S).saturating_mul(1000)
 }
 
 /// A new service directory looks complete: `run` (and `log/run` if `log/` exists) in place
@@ -202,7 +194,7 @@ impl Runsvdir {
     // The main loop. (Not inlined, as try_start, look and term_ready: a smaller binary.)
     #[inline(never)]
     fn run(mut self) -> i32 {
-        let sigs = [sig::SIGTERM, sig::SIGHUP, sig::SIGCHLD, libc::SIGIO, sig::SIGINT];
+        let sigs = [sig::SIGTERM, sig::SIGHUP, sig::SIGCHLD, sig::SIGIO, sig::SIGINT];
         // An inherited SIG_IGN for SIGCHLD would make the kernel reap runsvs for us.
         sig::default(sig::SIGCHLD);
         let sigfd = sig::SigFd::new(&sigs[..4 + self.pid1 as usize])
@@ -247,7 +239,7 @@ impl Runsvdir {
                     }
                     sig::SIGTERM | sig::SIGHUP => exitsoon = Some(s),
                     // dnotify: an entry of `dir` was created, removed or renamed.
-                    libc::SIGIO => self.scan_at = 0,
+                    sig::SIGIO => self.scan_at = 0,
                     _ => {}
                 }
             }
@@ -325,7 +317,7 @@ impl Runsvdir {
             }
         }
         // The SIGTERMs go out in the next stop_step, before the loop waits.
-        self.stop = Some(Stop { code, deadline: time::mono_ms() + stop_timeout_ms(), rest: false, needs });
+        self.stop = Some(Stop { code, deadline: time::mono_ms() + crate::settings::stop_timeout_ms(), rest: false, needs });
     }
 
     /// SIGTERM to every runsv that no running runsv depends on; when none qualifies and no

@@ -5,9 +5,6 @@ use crate::sys::proc;
 
 /// The default of URUNIT_STOP_TIMEOUT: under Docker's 10 s before its SIGKILL.
 pub const STOP_TIMEOUT_S: u64 = 7;
-/// The default of URUNIT_RUNDIR.
-#[allow(dead_code)] // for runsv and sv (the run directory, issue 14)
-pub const RUNDIR: &[u8] = b"/run/urunit";
 
 /// The graceful stop's deadline: URUNIT_STOP_TIMEOUT seconds (anything but plain digits
 /// keeps the default). runsvdir stops its services within it; runit's container mode
@@ -17,7 +14,6 @@ pub fn stop_timeout_ms() -> u64 {
 }
 
 /// URUNIT_PID1=1: runsvdir acts as PID 1 (under another init).
-#[allow(dead_code)] // for runsvdir
 pub fn pid1() -> bool {
     proc::getenv(b"URUNIT_PID1") == Some(b"1")
 }
@@ -28,9 +24,4 @@ pub fn container_off() -> bool {
     proc::getenv(b"URUNIT_CONTAINER") == Some(b"0")
 }
 
-/// Where supervise files go when a service directory is read-only: URUNIT_RUNDIR if set
-/// and not empty, else /run/urunit.
-#[allow(dead_code)] // for runsv and sv (the run directory, issue 14)
-pub fn rundir() -> &'static [u8] {
-    proc::getenv(b"URUNIT_RUNDIR").filter(|d| !d.is_empty()).unwrap_or(RUNDIR)
-}
+// URUNIT_RUNDIR is read by rundir::base, the one rule runsv and sv share.

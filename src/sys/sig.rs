@@ -4,7 +4,7 @@ use super::{cvt, cvti, fd::Fd, Result};
 use core::ffi::c_int;
 
 #[allow(unused_imports)]
-pub use libc::{SIGALRM, SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGPWR};
+pub use libc::{SIGALRM, SIGCHLD, SIGIO, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGPWR};
 
 fn set_of(sigs: &[c_int]) -> libc::sigset_t {
     // SAFETY: sigset_t is plain data; all-zero is the empty set.
