@@ -850,7 +850,6 @@ fn thousand_services() {
 }
 
 #[test]
-#[ignore = "issue 16: runsvdir refuses a 1,001st service (runit's MAXSERVICES; cap being lifted)"]
 fn thousand_and_one_services() {
     many_services(1001);
 }

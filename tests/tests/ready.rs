@@ -478,7 +478,6 @@ fn start_order_chain_and_diamond_100_times() {
 /// Graceful stop as PID 1: a dependent has stopped (its ./finish ran) before what it needs
 /// gets TERM.
 #[test]
-#[ignore = "needs runsvdir stop order (pending merge)"]
 fn stop_order_dependents_first() {
     if !namespaces() {
         return;
