@@ -111,7 +111,7 @@ pub fn runit_main(_args: Args) -> i32 {
     // Also asks the kernel for Ctrl-Alt-Del as SIGINT, as runit does.
     let machine = initsys::reboot(initsys::RB_DISABLE_CAD).is_ok();
     let container = !machine && !settings::container_off();
-    msg::say(b"", &[RUNIT_ID, b": booting."], None);
+    info(RUNIT_ID, b": booting.");
 
     let mut init = Init::new(sfd, machine, container);
     let mut stage = Some(Stage::One);
@@ -227,14 +227,14 @@ impl Init {
             return false; // on a machine SIGTERM has no effect, as in runit
         }
         if st != Stage::Two {
-            msg::warning(&[b"signals only work in stage 2."], None);
+            warn(b"signals only work in stage 2.", b"", None);
             return false;
         }
         if self.stopping {
             return false;
         }
         if int && owner_x(CTRLALTDEL) {
-            msg::say(b"", &[b"ctrl-alt-del request..."], None);
+            info(b"ctrl-alt-del request...", b"");
             run_ctrlaltdel();
             cont = true;
         }
@@ -264,7 +264,7 @@ impl Init {
                 Ok(Some((_, w))) => return w,
                 Ok(None) => return SIGKILL,
                 Err(e) => {
-                    msg::warning(&[b"wait_pid"], Some(e));
+                    warn(b"wait_pid", b"", Some(e));
                     time::sleep_ms(PAUSE_MS);
                 }
             }
@@ -277,46 +277,42 @@ impl Init {
         let crashed = proc::wifsignaled(w);
         let code = proc::exit_code(w);
         let path = st.path().to_bytes();
+        let mut next = st.next();
+        let mut skip = false;
         if self.stopping && st != Stage::Three {
             // Stopped on request: runit reports only the leave (it reaps a stopped stage 2
             // in its stop loop). A non-zero exit of stage 2 is the critical service's code.
             if st == Stage::Two && !crashed && code != 0 {
                 self.failed.get_or_insert(code);
             }
-            msg::say(b"", &[b"leave stage: ", path], None);
-            if st == Stage::One {
-                msg::warning(&[b"skipping stage 2..."], None);
-            }
-            return Some(Stage::Three);
-        }
-        if code != 0 {
-            let what: &[u8] = if crashed { b"child crashed: " } else { b"child failed: " };
-            msg::warning(&[what, path], None);
+            next = Some(Stage::Three);
+            skip = st == Stage::One;
+        } else if code != 0 {
+            warn(if crashed { b"child crashed: " } else { b"child failed: " }, path, None);
             if st == Stage::One && (crashed || code == EXIT_STAGE1_SKIP) {
                 self.failed.get_or_insert(code);
-                msg::say(b"", &[b"leave stage: ", path], None);
-                msg::warning(&[b"skipping stage 2..."], None);
-                return Some(Stage::Three);
-            }
-            if st == Stage::Two && (crashed || code == EXIT_STAGE2_RESTART) {
-                msg::warning(&[b"killing all processes in stage 2..."], None);
+                next = Some(Stage::Three);
+                skip = true;
+            } else if st == Stage::Two && (crashed || code == EXIT_STAGE2_RESTART) {
+                warn(b"killing all processes in stage 2...", b"", None);
                 let _ = proc::kill(-pid, SIGKILL);
-                if self.pause_before_restart() {
-                    msg::say(b"", &[b"leave stage: ", path], None);
-                    return Some(Stage::Three);
+                if !self.pause_before_restart() {
+                    warn(b"restarting.", b"", None);
+                    return Some(Stage::Two);
                 }
-                msg::warning(&[b"restarting."], None);
-                return Some(Stage::Two);
-            }
-            if st == Stage::Two {
+                next = Some(Stage::Three);
+            } else if st == Stage::Two {
                 self.failed.get_or_insert(code);
             }
         }
-        msg::say(b"", &[b"leave stage: ", path], None);
+        info(b"leave stage: ", path);
+        if skip {
+            warn(b"skipping stage 2...", b"", None);
+        }
         if st == Stage::Three {
             self.stage3 = code;
         }
-        st.next()
+        next
     }
 
     /// runit's 5 s pause before restarting stage 2, reaping meanwhile. In a container a
@@ -344,7 +340,7 @@ impl Init {
     /// first, which a runtime holding CAP_SYS_BOOT sees as the init killed by SIGHUP).
     fn finish(&mut self) -> i32 {
         reget_stderr();
-        msg::say(b"", &[b"sending KILL signal to all processes..."], None);
+        info(b"sending KILL signal to all processes...", b"");
         let _ = proc::kill(-1, SIGKILL);
         let reboot = owner_x(REBOOT);
         if !self.container || reboot {
@@ -355,7 +351,7 @@ impl Init {
                 }
                 Ok(pid) => {
                     while let Err(e) = proc::wait_pid(pid, 0) {
-                        msg::warning(&[b"wait_pid"], Some(e));
+                        warn(b"wait_pid", b"", Some(e));
                         time::sleep_ms(PAUSE_MS);
                     }
                 }
@@ -385,21 +381,21 @@ impl Init {
             }
         };
         if reboot {
-            msg::say(b"", &[b"system reboot."], None);
+            info(b"system reboot.", b"");
             sync();
             if let Err(e) = initsys::reboot(initsys::RB_AUTOBOOT) {
-                msg::warning(&[b"unable to reboot"], Some(e));
+                warn(b"unable to reboot", b"", Some(e));
             }
             return;
         }
-        msg::say(b"", &[b"power off..."], None);
+        info(b"power off...", b"");
         sync();
         let _ = initsys::reboot(initsys::RB_POWER_OFF);
         time::sleep_ms(HALT_PAUSE_MS);
-        msg::say(b"", &[b"system halt."], None);
+        info(b"system halt.", b"");
         sync();
         if let Err(e) = initsys::reboot(initsys::RB_HALT_SYSTEM) {
-            msg::warning(&[b"unable to halt"], Some(e));
+            warn(b"unable to halt", b"", Some(e));
         }
     }
 }
@@ -432,7 +428,7 @@ fn exec_stage(path: &CStr, st: Option<Stage>, argv: &CVec, env: &Env) -> ! {
                     c.into_raw();
                 }
             }
-            Err(e) => msg::warning(&[b"unable to open /dev/console"], Some(e)),
+            Err(e) => warn(b"unable to open /dev/console", b"", Some(e)),
         },
         Some(_) => {
             let _ = proc::setsid();
@@ -444,7 +440,7 @@ fn exec_stage(path: &CStr, st: Option<Stage>, argv: &CVec, env: &Env) -> ! {
     for s in [SIGCHLD, SIGCONT, SIGINT] {
         sig::default(s);
     }
-    msg::say(b"", &[b"enter stage: ", path.to_bytes()], None);
+    info(b"enter stage: ", path.to_bytes());
     let e = proc::execve(path, argv, env);
     msg::fatal(EXIT_EXEC_FAILED, &[b"unable to start child: ", path.to_bytes()], Some(e))
 }
@@ -454,12 +450,12 @@ fn run_ctrlaltdel() {
     let pid = spawn(CTRLALTDEL, None, &Env::Inherit);
     match proc::wait_pid(pid, 0) {
         Ok(Some((_, w))) if proc::wifsignaled(w) => {
-            msg::warning(&[b"child crashed: ", CTRLALTDEL.to_bytes()], None);
+            warn(b"child crashed: ", CTRLALTDEL.to_bytes(), None);
         }
         Err(e) => msg::say(b"fatal: ", &[b"wait_pid"], Some(e)),
         _ => {}
     }
-    msg::say(b"", &[b"leave stage: ", CTRLALTDEL.to_bytes()], None);
+    info(b"leave stage: ", CTRLALTDEL.to_bytes());
 }
 
 /// Reaps every child that has ended (as PID 1, orphans too); the wait status of `pid`
@@ -475,7 +471,7 @@ fn reap(pid: Pid) -> Option<c_int> {
             }
             Ok(None) => return got,
             Err(e) => {
-                msg::warning(&[b"wait_nohang, pausing"], Some(e));
+                warn(b"wait_nohang, pausing", b"", Some(e));
                 time::sleep_ms(PAUSE_MS);
                 return got;
             }
@@ -544,4 +540,16 @@ fn create_flag(path: &CStr) {
 
 fn init_die(what: &[u8], path: &CStr, e: Errno) -> ! {
     msg::fatal(EXIT_INIT_FATAL, &[what, path.to_bytes()], Some(e))
+}
+
+/// `- runit: A B`.
+#[inline(never)]
+fn info(a: &[u8], b: &[u8]) {
+    msg::say(b"", &[a, b], None);
+}
+
+/// `- runit: warning: A B[: REASON]`.
+#[inline(never)]
+fn warn(a: &[u8], b: &[u8], e: Option<Errno>) {
+    msg::warning(&[a, b], e);
 }
