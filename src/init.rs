@@ -62,14 +62,6 @@ impl Stage {
             Stage::Three => c"/etc/runit/3",
         }
     }
-    /// The stage's number as text (messages).
-    fn digit(self) -> &'static [u8] {
-        match self {
-            Stage::One => b"1",
-            Stage::Two => b"2",
-            Stage::Three => b"3",
-        }
-    }
     /// The stage after this one; None after stage 3.
     fn next(self) -> Option<Stage> {
         match self {
@@ -91,14 +83,7 @@ pub fn runit_main(_args: Args) -> i32 {
     // As runit: these stay blocked in PID 1 for good; the ones acted on are read from a
     // signalfd. Stage processes start with an empty mask.
     sig::block(&[SIGALRM, SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGPIPE, SIGTERM]);
-    if let Ok(c) = fd::open(CONSOLE, fd::O_WRONLY | fd::O_NONBLOCK, 0) {
-        for n in 0..3 {
-            let _ = fd::dup2(c.raw(), n);
-        }
-        if c.raw() <= 2 {
-            c.into_raw();
-        }
-    }
+    console_to(0);
     let sfd = loop {
         match SigFd::new(&[SIGCHLD, SIGCONT, SIGINT, SIGTERM]) {
             Ok(s) => break s,
@@ -150,7 +135,12 @@ struct Init {
 
 impl Init {
     fn new(sfd: SigFd, machine: bool, container: bool) -> Init {
-        let mut env: Vec<&[u8]> = proc::env_vars().into_iter().filter(|e| !e.starts_with(b"URUNIT_PID1=")).collect();
+        let mut env = Vec::new();
+        for e in proc::env_vars() {
+            if !e.starts_with(b"URUNIT_PID1=") {
+                env.push(e);
+            }
+        }
         env.push(b"URUNIT_PID1=1");
         // Parsed as runsvdir parses it (digits only, else the default): both see one deadline.
         let stop_ms = if container { settings::stop_timeout_ms().saturating_add(STOP_MARGIN_MS) } else { MACHINE_STOP_MS };
@@ -253,22 +243,14 @@ impl Init {
 
     /// A stage asked to stop did not end in time.
     fn kill_stage(&self, st: Stage, pid: Pid) -> c_int {
-        msg::warning(&[b"stage ", st.digit(), b" not terminated, sending sigkill..."], None);
+        let path = st.path().to_bytes();
+        msg::warning(&[b"stage ", &path[path.len() - 1..], b" not terminated, sending sigkill..."], None);
         if self.container && st == Stage::Two {
             // Stage 2 leads its own session and process group: end all of it.
             let _ = proc::kill(-pid, SIGKILL);
         }
         let _ = proc::kill(pid, SIGKILL);
-        loop {
-            match proc::wait_pid(pid, 0) {
-                Ok(Some((_, w))) => return w,
-                Ok(None) => return SIGKILL,
-                Err(e) => {
-                    warn(b"wait_pid", b"", Some(e));
-                    time::sleep_ms(PAUSE_MS);
-                }
-            }
-        }
+        wait_for(pid)
     }
 
     /// runit's rules for what follows the end of stage `st`; returns the next stage
@@ -350,10 +332,7 @@ impl Init {
                     proc::exit(0)
                 }
                 Ok(pid) => {
-                    while let Err(e) = proc::wait_pid(pid, 0) {
-                        warn(b"wait_pid", b"", Some(e));
-                        time::sleep_ms(PAUSE_MS);
-                    }
+                    wait_for(pid);
                 }
                 Err(_) => self.halt(reboot),
             }
@@ -481,10 +460,32 @@ fn reap(pid: Pid) -> Option<c_int> {
 
 /// runit points stderr at /dev/console again after every wakeup.
 fn reget_stderr() {
+    console_to(fd::STDERR);
+}
+
+/// Points descriptors `lo`..=2 at /dev/console (write-only, non-blocking).
+fn console_to(lo: fd::RawFd) {
     if let Ok(c) = fd::open(CONSOLE, fd::O_WRONLY | fd::O_NONBLOCK, 0) {
-        let _ = fd::dup2(c.raw(), fd::STDERR);
+        for n in lo..3 {
+            let _ = fd::dup2(c.raw(), n);
+        }
         if c.raw() <= 2 {
             c.into_raw();
+        }
+    }
+}
+
+/// Waits for `pid` until it has ended, retrying every 5 s on errors: its wait status
+/// (SIGKILL if it was not there to wait for).
+fn wait_for(pid: Pid) -> c_int {
+    loop {
+        match proc::wait_pid(pid, 0) {
+            Ok(Some((_, w))) => return w,
+            Ok(None) => return SIGKILL,
+            Err(e) => {
+                warn(b"wait_pid", b"", Some(e));
+                time::sleep_ms(PAUSE_MS);
+            }
         }
     }
 }
