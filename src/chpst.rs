@@ -70,15 +70,21 @@ const LIMIT_SETS: [u16; 11] = [
     1 << L_STACK,
     1 << L_CPU,
 ];
-/// A requested soft limit; `u64::MAX` ("=" in softlimit, or too large) means the hard limit.
-type Limits = [Option<u64>; 10];
+/// The soft limits asked for: LIMITS[i] is set to `val[i]` if bit i of `set` is on
+/// (`u64::MAX`, "=" in softlimit or too large, means the hard limit).
+#[derive(Default)]
+struct Limits {
+    set: u16,
+    val: [u64; 10],
+}
 
 /// Records limit option `c` (one of LIMIT_OPTS) with value `v`.
 fn set_limit(limits: &mut Limits, c: u8, v: u64) {
     let set = LIMIT_OPTS.iter().position(|&o| o == c).map_or(0, |i| LIMIT_SETS[i]);
-    for (i, l) in limits.iter_mut().enumerate() {
+    limits.set |= set;
+    for (i, l) in limits.val.iter_mut().enumerate() {
         if set & (1 << i) != 0 {
-            *l = Some(v);
+            *l = v;
         }
     }
 }
@@ -275,18 +281,23 @@ fn env_ids(arg: &[u8], ext: bool, env: &mut Vec<Vec<u8>>) {
 /// as empty.
 fn env_entry(name: &[u8]) -> Result<Vec<u8>, Errno> {
     let mut v = name.to_vec();
-    let f = match fd::open_read_nb(&CBuf::new(&[name])) {
-        Ok(f) => f,
-        Err(e) if e == Errno::NOENT => return Ok(v),
+    match fd::open_read_nb(&CBuf::new(&[name])) {
+        Ok(f) => read_value(f.raw(), &mut v)?,
+        Err(e) if e == Errno::NOENT => {}
         Err(e) => return Err(e),
-    };
-    let regular = fs::fstat(f.raw()).map(|st| st.is_reg()).unwrap_or(false);
+    }
+    Ok(v)
+}
+
+/// Appends `=` and the value read from `f` to `v`, or nothing if `f` is empty.
+fn read_value(f: fd::RawFd, v: &mut Vec<u8>) -> Result<(), Errno> {
+    let regular = fs::fstat(f).map(|st| st.is_reg()).unwrap_or(false);
     v.push(b'=');
     let start = v.len();
     loop {
         let at = v.len();
         v.resize(at + 4096, 0);
-        let n = fd::read(f.raw(), &mut v[at..])?;
+        let n = fd::read(f, &mut v[at..])?;
         v.truncate(at + n);
         if n == 0 || v[at..].contains(&b'\n') {
             break;
@@ -297,10 +308,10 @@ fn env_entry(name: &[u8]) -> Result<Vec<u8>, Errno> {
     }
     if v.len() == start {
         v.pop();
-        return Ok(v);
+    } else {
+        first_line(v, start);
     }
-    first_line(&mut v, start);
-    Ok(v)
+    Ok(())
 }
 
 /// The value an envdir file sets, in place from `v[start..]`: its first line without
@@ -394,7 +405,10 @@ impl<'a> Exec<'a> {
         if quiet {
             proc::exit(0);
         }
-        for (&res, _) in LIMITS.iter().zip(limits).filter(|(_, l)| l.is_some()) {
+        for (i, &res) in LIMITS.iter().enumerate() {
+            if limits.set & (1 << i) == 0 {
+                continue;
+            }
             if let Ok((_, hard)) = cred::getrlimit(res) {
                 let _ = cred::setrlimit(res, hard, hard);
             }
@@ -405,7 +419,7 @@ impl<'a> Exec<'a> {
 
 /// The aliases' exec: the child's argv as given, no limits.
 fn exec(child: &[&[u8]], env: &[Vec<u8>], quiet: bool) -> ! {
-    Exec::new(child[0], child.to_vec(), env).run(quiet, &[None; 10])
+    Exec::new(child[0], child.to_vec(), env).run(quiet, &Limits::default())
 }
 
 // ---- Locks, descriptors, limits ----
@@ -430,8 +444,10 @@ fn lock(file: &[u8], wait: bool, quiet: bool) {
 
 /// Sets the soft limits asked for (never above the hard limit; hard limits stay).
 fn set_limits(limits: &Limits) {
-    for (&res, want) in LIMITS.iter().zip(limits) {
-        let Some(want) = *want else { continue };
+    for (i, (&res, &want)) in LIMITS.iter().zip(&limits.val).enumerate() {
+        if limits.set & (1 << i) == 0 {
+            continue;
+        }
         let (_, hard) = cred::getrlimit(res).unwrap_or_else(|e| die(&[b"unable to getrlimit()"], Some(e)));
         check(cred::setrlimit(res, want.min(hard), hard), b"unable to setrlimit()", b"");
     }
@@ -584,7 +600,7 @@ fn setlock(args: &[&'static [u8]], name: &[u8]) -> ! {
 }
 
 fn softlimit(args: &[&'static [u8]], name: &[u8]) -> ! {
-    let mut limits: Limits = [None; 10];
+    let mut limits = Limits::default();
     let mut g = Getopt::new(args);
     loop {
         let (c, arg) = match g.next(b"a:c:d:f:l:m:o:p:r:s:t:") {
