@@ -462,24 +462,21 @@ fn exec_limited(file: &[u8], argv: Vec<&[u8]>, env: &[Vec<u8>], limits: &Limits)
 
 // ---- chpst ----
 
-#[derive(Default)]
-struct Opts {
-    set_user: Option<&'static [u8]>,
-    env_user: Option<&'static [u8]>,
-    argv0: Option<&'static [u8]>,
-    env_dir: Option<&'static [u8]>,
-    root: Option<&'static [u8]>,
-    lock: Option<(&'static [u8], bool)>,
-    nice: i64,
-    verbose: bool,
-    pgrp: bool,
-    close: [bool; 3],
-    limits: Limits,
-}
+/// chpst's options whose argument is kept as given, and its flags.
+const ARG_OPTS: &[u8; 5] = b"uUbe/";
+const FLAG_OPTS: &[u8; 5] = b"vP012";
+const F_VERBOSE: u8 = 1;
+const F_PGRP: u8 = 2;
+/// `-0 -1 -2`: F_CLOSE << fd.
+const F_CLOSE: u8 = 4;
 
 fn chpst(args: &[&'static [u8]], name: &[u8]) -> ! {
     let usage = || -> ! { msg::usage(EXIT_USAGE, name, USAGE_MAIN) };
-    let mut o = Opts::default();
+    let mut given: [Option<&[u8]>; 5] = [None; 5];
+    let mut flags = 0u8;
+    let mut nice = 0;
+    let mut lock_opt: Option<(&[u8], bool)> = None;
+    let mut limits = Limits::default();
     let mut g = Getopt::new(args);
     loop {
         let (c, arg) = match g.next(OPTS_MAIN) {
@@ -487,65 +484,66 @@ fn chpst(args: &[&'static [u8]], name: &[u8]) -> ! {
             Got::Bad => usage(),
             Got::Opt(c, arg) => (c, arg),
         };
+        if let Some(i) = ARG_OPTS.iter().position(|&o| o == c) {
+            given[i] = Some(arg);
+            continue;
+        }
+        if let Some(i) = FLAG_OPTS.iter().position(|&o| o == c) {
+            flags |= 1 << i;
+            continue;
+        }
         match c {
-            b'u' => o.set_user = Some(arg),
-            b'U' => o.env_user = Some(arg),
-            b'b' => o.argv0 = Some(arg),
-            b'e' => o.env_dir = Some(arg),
-            b'/' => o.root = Some(arg),
-            b'n' => o.nice = parse_nice(arg).unwrap_or_else(|| usage()),
-            b'l' | b'L' if o.lock.is_some() => usage(),
-            b'l' | b'L' => o.lock = Some((arg, c == b'l')),
-            b'v' => o.verbose = true,
-            b'P' => o.pgrp = true,
-            b'0' | b'1' | b'2' => o.close[(c - b'0') as usize] = true,
+            b'n' => nice = parse_nice(arg).unwrap_or_else(|| usage()),
+            b'l' | b'L' if lock_opt.is_some() => usage(),
+            b'l' | b'L' => lock_opt = Some((arg, c == b'l')),
             b'V' => {
                 msg::write_parts(fd::STDERR, &[VERSION]);
                 usage()
             }
             // -m -d -o -p -f -c -r -t
-            _ => set_limit(&mut o.limits, c, parse_num(arg).unwrap_or_else(|| usage())),
+            _ => set_limit(&mut limits, c, parse_num(arg).unwrap_or_else(|| usage())),
         }
     }
+    let [set_user, env_user, argv0, env_dir, root] = given;
     let argv = g.rest();
     if argv.is_empty() {
         usage();
     }
 
     // runit's order of operations (chpst.c main()).
-    if o.pgrp {
+    if flags & F_PGRP != 0 {
         let _ = proc::setsid();
     }
     let mut env = Vec::new();
-    if let Some(dir) = o.env_dir {
-        read_envdir(dir, true, o.verbose, &mut env);
+    if let Some(dir) = env_dir {
+        read_envdir(dir, true, flags & F_VERBOSE != 0, &mut env);
     }
-    if let Some(root) = o.root {
+    if let Some(root) = root {
         check(fs::chdir(&CBuf::new(&[root])), b"unable to change directory: ", root);
         check(fs::chroot(c"."), b"unable to change root directory", b"");
     }
-    if o.nice != 0 {
-        check(cred::nice(o.nice), b"unable to set nice level", b"");
+    if nice != 0 {
+        check(cred::nice(nice), b"unable to set nice level", b"");
     }
-    if let Some(u) = o.env_user {
+    if let Some(u) = env_user {
         env_ids(u, true, &mut env);
     }
-    if let Some(u) = o.set_user {
+    if let Some(u) = set_user {
         set_ids(u, true);
     }
-    if let Some((file, wait)) = o.lock {
+    if let Some((file, wait)) = lock_opt {
         lock(file, wait, false);
     }
     for (i, what) in [&b"stdin"[..], b"stdout", b"stderr"].iter().enumerate() {
-        if o.close[i] {
+        if flags & (F_CLOSE << i) != 0 {
             check(fd::close_raw(i as fd::RawFd), b"unable to close ", what);
         }
     }
     let mut av: Vec<&[u8]> = argv.to_vec();
-    if let Some(a0) = o.argv0 {
+    if let Some(a0) = argv0 {
         av[0] = a0;
     }
-    exec_limited(argv[0], av, &env, &o.limits)
+    exec_limited(argv[0], av, &env, &limits)
 }
 
 // ---- The daemontools emulations ----
