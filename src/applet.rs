@@ -54,6 +54,7 @@ const PROG: &[u8] = b"urunit: ";
 
 const OPTIONS: [&[u8]; 4] = [b"--list", b"--help", b"--version", b"--install"];
 
+#[inline(never)]
 pub fn main(args: Args) -> i32 {
     msg::set_prog(&PROG);
     let Some(&first) = args.get(1) else { msg::usage(EXIT_USAGE, b"urunit", USAGE) };
@@ -102,35 +103,32 @@ pub fn main(args: Args) -> i32 {
 
 /// Creates DIR/NAME -> this binary for every program. An existing link to this binary
 /// is kept; anything else at that path is refused, never overwritten.
+#[inline(never)]
 fn install(dir: &[u8]) -> i32 {
     let mut exe = [0u8; 4096];
     let n = fs::readlink(c"/proc/self/exe", &mut exe)
         .unwrap_or_else(|e| msg::fatal(EXIT_FATAL, &[b"unable to read /proc/self/exe"], Some(e)));
-    let exe = &exe[..n];
+    let target = CBuf::new(&[&exe[..n]]);
+    let me = fs::stat(c"/proc/self/exe").ok().map(|st| (st.dev, st.ino));
     let mut rc = 0;
     for (name, _) in PROGRAMS {
         let path = CBuf::new(&[dir, b"/", name]);
-        match fs::lstat(&path) {
+        let (what, tail, e): (&[u8], &[u8], _) = match fs::lstat(&path) {
             // A link that leads to this binary (same file) is kept.
             Ok(st) if st.is_link() => {
-                let points_here = fs::stat(&path).ok().zip(fs::stat(c"/proc/self/exe").ok()).is_some_and(|(a, b)| a.dev == b.dev && a.ino == b.ino);
-                if points_here {
+                if me.is_some() && fs::stat(&path).ok().map(|st| (st.dev, st.ino)) == me {
                     continue;
                 }
-                msg::warning(&[b"not replacing ", path.bytes(), b": a link to another file"], None);
-                rc = EXIT_FATAL;
+                (b"not replacing ", b": a link to another file", None)
             }
-            Ok(_) => {
-                msg::warning(&[b"not replacing ", path.bytes(), b": not a link to urunit"], None);
-                rc = EXIT_FATAL;
-            }
-            Err(_) => {
-                if let Err(e) = fs::symlink(&CBuf::new(&[exe]), &path) {
-                    msg::warning(&[b"unable to create ", path.bytes()], Some(e));
-                    rc = EXIT_FATAL;
-                }
-            }
-        }
+            Ok(_) => (b"not replacing ", b": not a link to urunit", None),
+            Err(_) => match fs::symlink(&target, &path) {
+                Ok(()) => continue,
+                Err(e) => (b"unable to create ", b"", Some(e)),
+            },
+        };
+        msg::warning(&[what, path.bytes(), tail], e);
+        rc = EXIT_FATAL;
     }
     rc
 }
