@@ -290,6 +290,7 @@ fn env_entry(name: &[u8]) -> Result<Vec<u8>, Errno> {
 }
 
 /// Appends `=` and the value read from `f` to `v`, or nothing if `f` is empty.
+#[inline(never)]
 fn read_value(f: fd::RawFd, v: &mut Vec<u8>) -> Result<(), Errno> {
     let regular = fs::fstat(f).map(|st| st.is_reg()).unwrap_or(false);
     v.push(b'=');
