@@ -124,6 +124,7 @@ impl Out {
     pub const fn new() -> Out {
         Out(Vec::new())
     }
+    #[inline(never)]
     pub fn put(&mut self, b: &[u8]) -> &mut Out {
         self.0.extend_from_slice(b);
         self
