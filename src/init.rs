@@ -236,6 +236,7 @@ impl Init {
         false
     }
 
+    #[inline(never)]
     fn stop(&mut self, pid: Pid) {
         self.stopping = true;
         let _ = proc::kill(pid, SIGTERM);
