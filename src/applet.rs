@@ -52,80 +52,83 @@ const EXIT_FATAL: i32 = 111;
 const EXIT_USAGE: i32 = 100;
 const PROG: &[u8] = b"urunit: ";
 
+const OPTIONS: [&[u8]; 4] = [b"--list", b"--help", b"--version", b"--install"];
+
+#[inline(never)]
 pub fn main(args: Args) -> i32 {
     msg::set_prog(&PROG);
     let Some(&first) = args.get(1) else { msg::usage(EXIT_USAGE, b"urunit", USAGE) };
-    match first {
-        b"--list" => {
+    match OPTIONS.iter().position(|&o| o == first) {
+        Some(k @ 0..=1) => {
+            let help = k == 1;
             let mut o = msg::Out::new();
+            if help {
+                o.put(b"usage: urunit").put(USAGE).put(b"\n\nA runit-compatible process supervisor. Programs:");
+            }
             for (n, _) in PROGRAMS {
-                o.put(n).put(b"\n");
+                if help {
+                    o.put(b" ").put(n);
+                } else {
+                    o.put(n).put(b"\n");
+                }
+            }
+            if help {
+                o.put(b"\nRun one as `urunit PROGRAM ARGS...`, or through a link named after it.\n");
             }
             o.flush();
             0
         }
-        b"--version" => {
+        Some(2) => {
             msg::write_parts(fd::STDOUT, &[VERSION]);
             0
         }
-        b"--help" => {
-            msg::write_parts(fd::STDOUT, &[b"usage: urunit", USAGE, b"\n\nA runit-compatible process supervisor. Programs:"]);
-            for (n, _) in PROGRAMS {
-                msg::write_parts(fd::STDOUT, &[b" ", n]);
-            }
-            msg::write_parts(fd::STDOUT, &[b"\nRun one as `urunit PROGRAM ARGS...`, or through a link named after it.\n"]);
-            0
-        }
-        b"--install" => match args.get(2) {
+        Some(_) => match args.get(2) {
             Some(dir) => install(dir),
             None => msg::usage(EXIT_USAGE, b"urunit", USAGE),
         },
-        _ if first.starts_with(b"-") => {
+        None if first.first() == Some(&b'-') => {
             msg::write_parts(fd::STDERR, &[b"urunit: illegal option -- ", first, b"\n"]);
             msg::usage(EXIT_USAGE, b"urunit", USAGE)
         }
-        name => {
-            if !PROGRAMS.iter().any(|(n, _)| *n == name) {
-                msg::fatal(EXIT_USAGE, &[b"unknown program: ", name, b" (see urunit --list)"], None);
+        None => match PROGRAMS.iter().find(|(n, _)| *n == first) {
+            Some((_, f)) => {
+                let mut rest = args;
+                rest.remove(0);
+                f(rest)
             }
-            let rest: Args = args[1..].to_vec();
-            run_program(name, rest)
-        }
+            None => msg::fatal(EXIT_USAGE, &[b"unknown program: ", first, b" (see urunit --list)"], None),
+        },
     }
 }
 
 /// Creates DIR/NAME -> this binary for every program. An existing link to this binary
 /// is kept; anything else at that path is refused, never overwritten.
+#[inline(never)]
 fn install(dir: &[u8]) -> i32 {
     let mut exe = [0u8; 4096];
     let n = fs::readlink(c"/proc/self/exe", &mut exe)
         .unwrap_or_else(|e| msg::fatal(EXIT_FATAL, &[b"unable to read /proc/self/exe"], Some(e)));
-    let exe = &exe[..n];
+    let target = CBuf::new(&[&exe[..n]]);
+    let me = fs::stat(c"/proc/self/exe").ok().map(|st| (st.dev, st.ino));
     let mut rc = 0;
     for (name, _) in PROGRAMS {
         let path = CBuf::new(&[dir, b"/", name]);
-        match fs::lstat(&path) {
+        let (what, tail, e): (&[u8], &[u8], _) = match fs::lstat(&path) {
+            // A link that leads to this binary (same file) is kept.
             Ok(st) if st.is_link() => {
-                let mut cur = [0u8; 4096];
-                let same = fs::readlink(&path, &mut cur).map(|l| &cur[..l] == exe).unwrap_or(false);
-                let points_here = same || fs::stat(&path).ok().zip(fs::stat(c"/proc/self/exe").ok()).is_some_and(|(a, b)| a.dev == b.dev && a.ino == b.ino);
-                if points_here {
+                if me.is_some() && fs::stat(&path).ok().map(|st| (st.dev, st.ino)) == me {
                     continue;
                 }
-                msg::warning(&[b"not replacing ", path.bytes(), b": a link to another file"], None);
-                rc = EXIT_FATAL;
+                (b"not replacing ", b": a link to another file", None)
             }
-            Ok(_) => {
-                msg::warning(&[b"not replacing ", path.bytes(), b": not a link to urunit"], None);
-                rc = EXIT_FATAL;
-            }
-            Err(_) => {
-                if let Err(e) = fs::symlink(&CBuf::new(&[exe]), &path) {
-                    msg::warning(&[b"unable to create ", path.bytes()], Some(e));
-                    rc = EXIT_FATAL;
-                }
-            }
-        }
+            Ok(_) => (b"not replacing ", b": not a link to urunit", None),
+            Err(_) => match fs::symlink(&target, &path) {
+                Ok(()) => continue,
+                Err(e) => (b"unable to create ", b"", Some(e)),
+            },
+        };
+        msg::warning(&[what, path.bytes(), tail], e);
+        rc = EXIT_FATAL;
     }
     rc
 }

@@ -54,26 +54,66 @@ const L_FSIZE: usize = 6;
 const L_CORE: usize = 7;
 const L_RSS: usize = 8;
 const L_CPU: usize = 9;
-/// A requested soft limit; `u64::MAX` ("=" in softlimit, or too large) means the hard limit.
-type Limits = [Option<u64>; 10];
+/// softlimit's limit options; chpst's (`-m -d -o -p -f -c -r -t`) are a subset with the
+/// same meanings. LIMIT_SETS[i]: the limits (bit n = LIMITS[n]) LIMIT_OPTS[i] sets.
+const LIMIT_OPTS: &[u8; 11] = b"acdflmoprst";
+const LIMIT_SETS: [u16; 11] = [
+    1 << L_AS,
+    1 << L_CORE,
+    1 << L_DATA,
+    1 << L_FSIZE,
+    1 << L_MEMLOCK,
+    1 << L_DATA | 1 << L_STACK | 1 << L_MEMLOCK | 1 << L_AS,
+    1 << L_NOFILE,
+    1 << L_NPROC,
+    1 << L_RSS,
+    1 << L_STACK,
+    1 << L_CPU,
+];
+/// The soft limits asked for: LIMITS[i] is set to `val[i]` if bit i of `set` is on
+/// (`u64::MAX`, "=" in softlimit or too large, means the hard limit).
+#[derive(Default)]
+struct Limits {
+    set: u16,
+    val: [u64; 10],
+}
+
+/// Records limit option `c` (one of LIMIT_OPTS) with value `v`.
+fn set_limit(limits: &mut Limits, c: u8, v: u64) {
+    let set = LIMIT_OPTS.iter().position(|&o| o == c).map_or(0, |i| LIMIT_SETS[i]);
+    limits.set |= set;
+    for (i, l) in limits.val.iter_mut().enumerate() {
+        if set & (1 << i) != 0 {
+            *l = v;
+        }
+    }
+}
+
+const ALIASES: [&[u8]; 6] = [b"setuidgid", b"envuidgid", b"envdir", b"pgrphack", b"setlock", b"softlimit"];
 
 pub fn main(args: Args) -> i32 {
     msg::set_prog(&PROG);
     let name = msg::basename(args.first().copied().unwrap_or(b"chpst"));
-    match name {
-        b"setuidgid" => setuidgid(&args, name),
-        b"envuidgid" => envuidgid(&args, name),
-        b"envdir" => envdir(&args, name),
-        b"pgrphack" => pgrphack(&args, name),
-        b"setlock" => setlock(&args, name),
-        b"softlimit" => softlimit(&args, name),
-        _ => chpst(&args, name),
+    match ALIASES.iter().position(|&a| a == name) {
+        Some(k @ 0..=2) => arg_alias(&args, name, k),
+        Some(3) => pgrphack(&args, name),
+        Some(4) => setlock(&args, name),
+        Some(_) => softlimit(&args, name),
+        None => chpst(&args, name),
     }
 }
 
 /// `chpst: fatal: PARTS[: REASON]`, exit 111.
 fn die(parts: &[&[u8]], e: Option<Errno>) -> ! {
     msg::fatal(EXIT_FATAL, parts, e)
+}
+
+/// `chpst: fatal: WHAT ARG: REASON` if `r` failed.
+#[inline(never)]
+fn check(r: Result<(), Errno>, what: &[u8], arg: &[u8]) {
+    if let Err(e) = r {
+        die(&[what, arg], Some(e))
+    }
 }
 
 /// runit's `optarg[scan_ulong(optarg, &ul)]` check: digits only ("" is 0). A number too
@@ -111,54 +151,46 @@ struct Ids {
     gids: Vec<u32>,
 }
 
-/// Why a `user[:group...]` argument did not resolve.
-enum LookupErr {
-    /// No such user or group (or, numeric form, bad syntax).
-    Unknown,
-    /// /etc/passwd or /etc/group could not be read.
-    Sys(Errno),
-}
-
 /// A decimal id field (digits only, fits in 32 bits).
 fn parse_id(s: &[u8]) -> Option<u32> {
     num::parse_u64(s).and_then(|n| u32::try_from(n).ok())
 }
 
-/// The `:`-separated fields of the line in `db` whose first field is `name` and that
-/// has at least `min` fields and numeric ids in the fields numbered `ids` (musl's parsing).
-fn db_find<'a>(db: &'a [u8], name: &[u8], min: usize, ids: &[usize]) -> Option<Vec<&'a [u8]>> {
+/// The ids in fields 2 and 3 (3 only if `min` is 7: passwd) of the first line in `db`
+/// whose first field is `name`, that has at least `min` `:`-separated fields and
+/// numeric ids there (musl's parsing).
+fn db_find(db: &[u8], name: &[u8], min: usize) -> Option<(u32, u32)> {
     if name.is_empty() {
         return None;
     }
-    db.split(|&b| b == b'\n').find_map(|line| {
-        let f: Vec<&[u8]> = line.split(|&b| b == b':').collect();
-        let ok = f.len() >= min && f[0] == name && ids.iter().all(|&i| parse_id(f[i]).is_some());
-        ok.then_some(f)
-    })
+    for line in db.split(|&b| b == b'\n') {
+        let mut f: [&[u8]; 4] = [b""; 4];
+        let mut n = 0;
+        for (i, x) in line.split(|&b| b == b':').enumerate() {
+            if i < 4 {
+                f[i] = x;
+            }
+            n = i + 1;
+        }
+        if n >= min && f[0] == name {
+            let gid = if min == 7 { parse_id(f[3]) } else { Some(0) };
+            if let (Some(a), Some(b)) = (parse_id(f[2]), gid) {
+                return Some((a, b));
+            }
+        }
+    }
+    None
 }
 
 /// getpwnam: (uid, gid) of `name` in passwd text `name:pw:uid:gid:gecos:dir:shell`.
 fn passwd_find(db: &[u8], name: &[u8]) -> Option<(u32, u32)> {
-    let f = db_find(db, name, 7, &[2, 3])?;
-    Some((parse_id(f[2])?, parse_id(f[3])?))
+    db_find(db, name, 7)
 }
 
 /// getgrnam: the gid of `name` in group text `name:pw:gid:members`.
 #[inline(never)]
 fn group_find(db: &[u8], name: &[u8]) -> Option<u32> {
-    parse_id(db_find(db, name, 4, &[2])?[2])
-}
-
-fn read_db(path: &core::ffi::CStr) -> Result<Vec<u8>, LookupErr> {
-    fd::read_file(path).map_err(LookupErr::Sys)
-}
-
-/// runit's uidgid_get (setuidgid, envuidgid): a user name only; its primary gid is
-/// the only group.
-fn account_ids(user: &[u8]) -> Result<Ids, LookupErr> {
-    let pw = read_db(c"/etc/passwd")?;
-    let (uid, gid) = passwd_find(&pw, user).ok_or(LookupErr::Unknown)?;
-    Ok(Ids { uid, gids: alloc::vec![gid] })
+    Some(db_find(db, name, 4)?.0)
 }
 
 /// runit's uidgids_set: `uid:gid[:gid...]` with no lookups; each gid is leading digits
@@ -185,97 +217,117 @@ fn numeric_ids(s: &[u8]) -> Option<Ids> {
     Some(Ids { uid: u32::try_from(uid).ok()?, gids })
 }
 
-/// runit's uidgids_get: `:uid:gid...`, `user` (its primary group only: no initgroups),
-/// or `user:group[:group...]` (the first group is the primary one).
-fn user_group_ids(arg: &[u8]) -> Result<Ids, LookupErr> {
-    if let Some(num) = arg.strip_prefix(b":") {
-        return numeric_ids(num).ok_or(LookupErr::Unknown);
-    }
-    let mut parts = arg.splitn(2, |&b| b == b':');
-    let user = parts.next().unwrap_or(b"");
-    let groups = parts.next();
-    let pw = read_db(c"/etc/passwd")?;
-    let (uid, gid) = passwd_find(&pw, user).ok_or(LookupErr::Unknown)?;
-    let Some(groups) = groups else { return Ok(Ids { uid, gids: alloc::vec![gid] }) };
-    let gr = read_db(c"/etc/group")?;
-    let mut gids = Vec::new();
-    for g in groups.split(|&b| b == b':').take(MAX_GROUPS) {
-        gids.push(group_find(&gr, g).ok_or(LookupErr::Unknown)?);
-    }
-    Ok(Ids { uid, gids })
-}
-
-/// Resolves `-u`/`-U`'s argument (`ext`) or an alias's account, dying with runit's
-/// message when that fails.
+/// Resolves `-u`/`-U`'s argument (`ext`: runit's uidgids_get: `:uid:gid...`, `user`
+/// (its primary group only: no initgroups), or `user:group[:group...]`, the first group
+/// the primary one) or an alias's account (uidgid_get: a user name only, its primary
+/// gid the only group), dying with runit's message when that fails.
 fn resolve(arg: &[u8], ext: bool) -> Ids {
-    let r = if ext { user_group_ids(arg) } else { account_ids(arg) };
-    match r {
-        Ok(ids) => ids,
-        Err(_) if ext && arg.first() == Some(&b':') => die(&[b"invalid uid/gids: ", &arg[1..]], None),
-        Err(LookupErr::Sys(e)) if ext => die(&[b"unable to get password/group file entry"], Some(e)),
-        Err(LookupErr::Sys(e)) => die(&[b"unable to get password file entry"], Some(e)),
-        Err(LookupErr::Unknown) if ext => die(&[b"unknown user/group: ", arg], None),
-        Err(LookupErr::Unknown) => die(&[b"unknown account: ", arg], None),
+    let fail = |e: Option<Errno>| -> ! {
+        let what: &[u8] = match (e, ext) {
+            (Some(_), true) => b"unable to get password/group file entry",
+            (Some(_), false) => b"unable to get password file entry",
+            (None, true) => b"unknown user/group: ",
+            (None, false) => b"unknown account: ",
+        };
+        die(&[what, if e.is_some() { b"" } else { arg }], e)
+    };
+    let (mut user, mut groups) = (arg, None);
+    if ext {
+        if let Some(num) = arg.strip_prefix(b":") {
+            return numeric_ids(num).unwrap_or_else(|| die(&[b"invalid uid/gids: ", num], None));
+        }
+        if let Some(i) = arg.iter().position(|&b| b == b':') {
+            (user, groups) = (&arg[..i], Some(&arg[i + 1..]));
+        }
     }
+    let pw = fd::read_file(c"/etc/passwd").unwrap_or_else(|e| fail(Some(e)));
+    let (uid, gid) = passwd_find(&pw, user).unwrap_or_else(|| fail(None));
+    let mut gids = alloc::vec![gid];
+    if let Some(groups) = groups {
+        let gr = fd::read_file(c"/etc/group").unwrap_or_else(|e| fail(Some(e)));
+        gids.clear();
+        for g in groups.split(|&b| b == b':').take(MAX_GROUPS) {
+            gids.push(group_find(&gr, g).unwrap_or_else(|| fail(None)));
+        }
+    }
+    Ids { uid, gids }
 }
 
 /// Drops privileges in the safe order: supplementary groups, gid, then uid.
 /// Any failure is fatal: the program never runs with the old ids.
 fn set_ids(arg: &[u8], ext: bool) {
     let ids = resolve(arg, ext);
-    cred::setgroups(&ids.gids).unwrap_or_else(|e| die(&[b"unable to setgroups"], Some(e)));
-    cred::setgid(ids.gids[0]).unwrap_or_else(|e| die(&[b"unable to setgid"], Some(e)));
-    cred::setuid(ids.uid).unwrap_or_else(|e| die(&[b"unable to setuid"], Some(e)));
+    check(cred::setgroups(&ids.gids), b"unable to setgroups", b"");
+    check(cred::setgid(ids.gids[0]), b"unable to setgid", b"");
+    check(cred::setuid(ids.uid), b"unable to setuid", b"");
 }
 
 /// `-U` / envuidgid: GID= the first gid, UID= the uid.
 fn env_ids(arg: &[u8], ext: bool, env: &mut Vec<Vec<u8>>) {
     let ids = resolve(arg, ext);
-    let mut b = [0u8; 20];
-    env.push([b"GID=", num::fmt_u64(&mut b, ids.gids[0] as u64)].concat());
-    env.push([b"UID=", num::fmt_u64(&mut b, ids.uid as u64)].concat());
+    for (k, n) in [(b"GID=", ids.gids[0]), (b"UID=", ids.uid)] {
+        let mut b = [0u8; 20];
+        let mut v = k.to_vec();
+        v.extend_from_slice(num::fmt_u64(&mut b, n as u64));
+        env.push(v);
+    }
 }
 
 // ---- The environment ----
 
-/// The value an envdir file sets: its first line without trailing blanks, NULs turned
-/// into newlines. `None` (unset) for an empty file.
-#[inline(never)]
-fn env_value(content: &[u8]) -> Option<Vec<u8>> {
-    if content.is_empty() {
-        return None;
+/// The entry an envdir file `name` gives: `NAME=` its first line without trailing
+/// blanks, NULs turned into newlines, or `NAME` (unset) for an empty file or one that
+/// does not exist (a dangling symlink). Reads up to the first newline only (the rest
+/// is never used); opened non-blocking as runit does, so a FIFO without a writer reads
+/// as empty.
+fn env_entry(name: &[u8]) -> Result<Vec<u8>, Errno> {
+    let mut v = name.to_vec();
+    match fd::open_read_nb(&CBuf::new(&[name])) {
+        Ok(f) => read_value(f.raw(), &mut v)?,
+        Err(e) if e == Errno::NOENT => {}
+        Err(e) => return Err(e),
     }
-    let mut line = content.split(|&b| b == b'\n').next().unwrap_or(b"");
-    while let Some(l) = line.strip_suffix(b" ").or_else(|| line.strip_suffix(b"\t")) {
-        line = l;
-    }
-    Some(line.iter().map(|&b| if b == 0 { b'\n' } else { b }).collect())
+    Ok(v)
 }
 
-/// Reads up to the first newline of an envdir file (the rest is never used). Opened
-/// non-blocking as runit does, so a FIFO without a writer reads as empty. `Ok(None)`
-/// if the file does not exist (a dangling symlink: unset).
+/// Appends `=` and the value read from `f` to `v`, or nothing if `f` is empty.
 #[inline(never)]
-fn read_env_file(name: &CBuf) -> Result<Option<Vec<u8>>, Errno> {
-    let f = match fd::open_read_nb(name) {
-        Ok(f) => f,
-        Err(e) if e == Errno::NOENT => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let regular = fs::fstat(f.raw()).map(|st| st.is_reg()).unwrap_or(false);
-    let mut v = Vec::new();
-    let mut buf = [0u8; 4096];
+fn read_value(f: fd::RawFd, v: &mut Vec<u8>) -> Result<(), Errno> {
+    let regular = fs::fstat(f).map(|st| st.is_reg()).unwrap_or(false);
+    v.push(b'=');
+    let start = v.len();
     loop {
-        let n = fd::read(f.raw(), &mut buf)?;
-        if n == 0 {
-            return Ok(Some(v));
+        let at = v.len();
+        v.resize(at + 4096, 0);
+        let n = fd::read(f, &mut v[at..])?;
+        v.truncate(at + n);
+        if n == 0 || v[at..].contains(&b'\n') {
+            break;
         }
-        v.extend_from_slice(&buf[..n]);
-        if buf[..n].contains(&b'\n') {
-            return Ok(Some(v));
-        }
-        if !regular && v.len() > MAX_ODD_FILE {
+        if !regular && v.len() - start > MAX_ODD_FILE {
             return Err(TOO_BIG);
+        }
+    }
+    if v.len() == start {
+        v.pop();
+    } else {
+        first_line(v, start);
+    }
+    Ok(())
+}
+
+/// The value an envdir file sets, in place from `v[start..]`: its first line without
+/// trailing blanks, NULs turned into newlines.
+fn first_line(v: &mut Vec<u8>, start: usize) {
+    if let Some(nl) = v[start..].iter().position(|&b| b == b'\n') {
+        v.truncate(start + nl);
+    }
+    while v.len() > start && matches!(v.last(), Some(b' ' | b'\t')) {
+        v.pop();
+    }
+    for b in &mut v[start..] {
+        if *b == 0 {
+            *b = b'\n';
         }
     }
 }
@@ -285,29 +337,33 @@ fn read_env_file(name: &CBuf) -> Result<Option<Vec<u8>>, Errno> {
 /// `chpst -e` (a warning with -v) and fatal for envdir (`skip_dirs` false).
 fn read_envdir(dir: &[u8], skip_dirs: bool, verbose: bool, env: &mut Vec<Vec<u8>>) {
     let wdir = fd::open_dir_path(c".").unwrap_or_else(|e| die(&[b"unable to open current working directory"], Some(e)));
-    fs::chdir(&CBuf::new(&[dir])).unwrap_or_else(|e| die(&[b"unable to switch to directory: ", dir], Some(e)));
-    let dfd = fd::open_read(c".").unwrap_or_else(|e| die(&[b"unable to open directory: ", dir], Some(e)));
-    let entries = fs::read_dir_fd(dfd.raw()).unwrap_or_else(|e| die(&[b"unable to read directory: ", dir], Some(e)));
-    drop(dfd);
-    for ent in entries.iter().filter(|d| d.name.first() != Some(&b'.')) {
+    check(fs::chdir(&CBuf::new(&[dir])), b"unable to switch to directory: ", dir);
+    let entries = match fd::open_read(c".") {
+        Ok(d) => fs::read_dir_fd(d.raw()).unwrap_or_else(|e| die(&[b"unable to read directory: ", dir], Some(e))),
+        Err(e) => die(&[b"unable to open directory: ", dir], Some(e)),
+    };
+    for ent in &entries {
         let name = &ent.name[..];
-        let content = match read_env_file(&CBuf::new(&[name])) {
-            Ok(c) => c,
-            Err(e) if e == Errno::ISDIR && skip_dirs => {
-                if verbose {
-                    msg::warning(&[b"unable to read ", dir, b"/", name], Some(e));
+        if name.first() == Some(&b'.') {
+            continue;
+        }
+        match env_entry(name) {
+            Ok(v) => env.push(v),
+            Err(e) => {
+                let big = e == TOO_BIG;
+                let what = [&b"unable to read "[..], dir, b"/", name, if big { b": file too big" } else { b"" }];
+                let e = if big { None } else { Some(e) };
+                if e == Some(Errno::ISDIR) && skip_dirs {
+                    if verbose {
+                        msg::warning(&what, e);
+                    }
+                    continue;
                 }
-                continue;
+                die(&what, e)
             }
-            Err(e) if e == TOO_BIG => die(&[b"unable to read ", dir, b"/", name, b": file too big"], None),
-            Err(e) => die(&[b"unable to read ", dir, b"/", name], Some(e)),
-        };
-        match content.and_then(|c| env_value(&c)) {
-            Some(v) => env.push([name, b"=", &v].concat()),
-            None => env.push(name.to_vec()),
         }
     }
-    fs::fchdir(wdir.raw()).unwrap_or_else(|e| die(&[b"unable to switch to starting directory"], Some(e)));
+    check(fs::fchdir(wdir.raw()), b"unable to switch to starting directory", b"");
 }
 
 /// runit's pathexec_env_run: each change `NAME=value` (set) or `NAME` (unset) first
@@ -338,9 +394,9 @@ struct Exec<'a> {
 }
 
 impl<'a> Exec<'a> {
-    fn new(file: &'a [u8], argv: &[&'a [u8]], env: &[Vec<u8>]) -> Exec<'a> {
+    fn new(file: &'a [u8], argv: Vec<&'a [u8]>, env: &[Vec<u8>]) -> Exec<'a> {
         let envp = proc::CVec::new(build_env(proc::env_vars(), env));
-        Exec { file, argv0: argv[0], argv: proc::CVec::new(argv.iter().copied()), envp }
+        Exec { file, argv0: argv[0], argv: proc::CVec::new(argv), envp }
     }
 
     /// Execs the program (PATH lookup in the new environment, runit's pathexec
@@ -351,7 +407,10 @@ impl<'a> Exec<'a> {
         if quiet {
             proc::exit(0);
         }
-        for (&res, _) in LIMITS.iter().zip(limits).filter(|(_, l)| l.is_some()) {
+        for (i, &res) in LIMITS.iter().enumerate() {
+            if limits.set & (1 << i) == 0 {
+                continue;
+            }
             if let Ok((_, hard)) = cred::getrlimit(res) {
                 let _ = cred::setrlimit(res, hard, hard);
             }
@@ -362,7 +421,7 @@ impl<'a> Exec<'a> {
 
 /// The aliases' exec: the child's argv as given, no limits.
 fn exec(child: &[&[u8]], env: &[Vec<u8>], quiet: bool) -> ! {
-    Exec::new(child[0], child, env).run(quiet, &[None; 10])
+    Exec::new(child[0], child.to_vec(), env).run(quiet, &Limits::default())
 }
 
 // ---- Locks, descriptors, limits ----
@@ -379,41 +438,47 @@ fn lock(file: &[u8], wait: bool, quiet: bool) {
     };
     let f = fd::open_append(&CBuf::new(&[file])).unwrap_or_else(|e| fail(b"unable to open lock", e));
     let op = if wait { fd::LOCK_EX } else { fd::LOCK_EX | fd::LOCK_NB };
-    fd::flock(f.raw(), op).unwrap_or_else(|e| fail(b"unable to lock", e));
-    fd::set_cloexec(f.raw(), false).unwrap_or_else(|e| fail(b"unable to lock", e));
+    if let Err(e) = fd::flock(f.raw(), op).and_then(|_| fd::set_cloexec(f.raw(), false)) {
+        fail(b"unable to lock", e)
+    }
     let _ = f.into_raw();
 }
 
 /// Sets the soft limits asked for (never above the hard limit; hard limits stay).
 fn set_limits(limits: &Limits) {
-    for (&res, want) in LIMITS.iter().zip(limits) {
-        let Some(want) = *want else { continue };
+    for (i, (&res, &want)) in LIMITS.iter().zip(&limits.val).enumerate() {
+        if limits.set & (1 << i) == 0 {
+            continue;
+        }
         let (_, hard) = cred::getrlimit(res).unwrap_or_else(|e| die(&[b"unable to getrlimit()"], Some(e)));
-        cred::setrlimit(res, want.min(hard), hard).unwrap_or_else(|e| die(&[b"unable to setrlimit()"], Some(e)));
+        check(cred::setrlimit(res, want.min(hard), hard), b"unable to setrlimit()", b"");
     }
+}
+
+/// Builds the program, sets the limits, and execs it.
+fn exec_limited(file: &[u8], argv: Vec<&[u8]>, env: &[Vec<u8>], limits: &Limits) -> ! {
+    let prog = Exec::new(file, argv, env);
+    set_limits(limits);
+    prog.run(false, limits)
 }
 
 // ---- chpst ----
 
-#[derive(Default)]
-struct Opts {
-    set_user: Option<&'static [u8]>,
-    env_user: Option<&'static [u8]>,
-    argv0: Option<&'static [u8]>,
-    env_dir: Option<&'static [u8]>,
-    root: Option<&'static [u8]>,
-    lock: Option<(&'static [u8], bool)>,
-    nice: i64,
-    verbose: bool,
-    pgrp: bool,
-    close: [bool; 3],
-    limits: Limits,
-}
+/// chpst's options whose argument is kept as given, and its flags.
+const ARG_OPTS: &[u8; 5] = b"uUbe/";
+const FLAG_OPTS: &[u8; 5] = b"vP012";
+const F_VERBOSE: u8 = 1;
+const F_PGRP: u8 = 2;
+/// `-0 -1 -2`: F_CLOSE << fd.
+const F_CLOSE: u8 = 4;
 
 fn chpst(args: &[&'static [u8]], name: &[u8]) -> ! {
     let usage = || -> ! { msg::usage(EXIT_USAGE, name, USAGE_MAIN) };
-    let num = |a: &[u8]| parse_num(a).unwrap_or_else(|| usage());
-    let mut o = Opts::default();
+    let mut given: [Option<&[u8]>; 5] = [None; 5];
+    let mut flags = 0u8;
+    let mut nice = 0;
+    let mut lock_opt: Option<(&[u8], bool)> = None;
+    let mut limits = Limits::default();
     let mut g = Getopt::new(args);
     loop {
         let (c, arg) = match g.next(OPTS_MAIN) {
@@ -421,109 +486,87 @@ fn chpst(args: &[&'static [u8]], name: &[u8]) -> ! {
             Got::Bad => usage(),
             Got::Opt(c, arg) => (c, arg),
         };
+        if let Some(i) = ARG_OPTS.iter().position(|&o| o == c) {
+            given[i] = Some(arg);
+            continue;
+        }
+        if let Some(i) = FLAG_OPTS.iter().position(|&o| o == c) {
+            flags |= 1 << i;
+            continue;
+        }
         match c {
-            b'u' => o.set_user = Some(arg),
-            b'U' => o.env_user = Some(arg),
-            b'b' => o.argv0 = Some(arg),
-            b'e' => o.env_dir = Some(arg),
-            b'/' => o.root = Some(arg),
-            b'm' => {
-                let n = num(arg);
-                for i in [L_DATA, L_STACK, L_MEMLOCK, L_AS] {
-                    o.limits[i] = Some(n);
-                }
-            }
-            b'd' => o.limits[L_DATA] = Some(num(arg)),
-            b'o' => o.limits[L_NOFILE] = Some(num(arg)),
-            b'p' => o.limits[L_NPROC] = Some(num(arg)),
-            b'f' => o.limits[L_FSIZE] = Some(num(arg)),
-            b'c' => o.limits[L_CORE] = Some(num(arg)),
-            b'r' => o.limits[L_RSS] = Some(num(arg)),
-            b't' => o.limits[L_CPU] = Some(num(arg)),
-            b'n' => o.nice = parse_nice(arg).unwrap_or_else(|| usage()),
-            b'l' | b'L' if o.lock.is_some() => usage(),
-            b'l' | b'L' => o.lock = Some((arg, c == b'l')),
-            b'v' => o.verbose = true,
-            b'P' => o.pgrp = true,
-            b'0' | b'1' | b'2' => o.close[(c - b'0') as usize] = true,
+            b'n' => nice = parse_nice(arg).unwrap_or_else(|| usage()),
+            b'l' | b'L' if lock_opt.is_some() => usage(),
+            b'l' | b'L' => lock_opt = Some((arg, c == b'l')),
             b'V' => {
                 msg::write_parts(fd::STDERR, &[VERSION]);
                 usage()
             }
-            _ => usage(),
+            // -m -d -o -p -f -c -r -t
+            _ => set_limit(&mut limits, c, parse_num(arg).unwrap_or_else(|| usage())),
         }
     }
+    let [set_user, env_user, argv0, env_dir, root] = given;
     let argv = g.rest();
     if argv.is_empty() {
         usage();
     }
 
     // runit's order of operations (chpst.c main()).
-    if o.pgrp {
+    if flags & F_PGRP != 0 {
         let _ = proc::setsid();
     }
     let mut env = Vec::new();
-    if let Some(dir) = o.env_dir {
-        read_envdir(dir, true, o.verbose, &mut env);
+    if let Some(dir) = env_dir {
+        read_envdir(dir, true, flags & F_VERBOSE != 0, &mut env);
     }
-    if let Some(root) = o.root {
-        fs::chdir(&CBuf::new(&[root])).unwrap_or_else(|e| die(&[b"unable to change directory: ", root], Some(e)));
-        fs::chroot(c".").unwrap_or_else(|e| die(&[b"unable to change root directory"], Some(e)));
+    if let Some(root) = root {
+        check(fs::chdir(&CBuf::new(&[root])), b"unable to change directory: ", root);
+        check(fs::chroot(c"."), b"unable to change root directory", b"");
     }
-    if o.nice != 0 {
-        cred::nice(o.nice).unwrap_or_else(|e| die(&[b"unable to set nice level"], Some(e)));
+    if nice != 0 {
+        check(cred::nice(nice), b"unable to set nice level", b"");
     }
-    if let Some(u) = o.env_user {
+    if let Some(u) = env_user {
         env_ids(u, true, &mut env);
     }
-    if let Some(u) = o.set_user {
+    if let Some(u) = set_user {
         set_ids(u, true);
     }
-    if let Some((file, wait)) = o.lock {
+    if let Some((file, wait)) = lock_opt {
         lock(file, wait, false);
     }
     for (i, what) in [&b"stdin"[..], b"stdout", b"stderr"].iter().enumerate() {
-        if o.close[i] {
-            fd::close_raw(i as fd::RawFd).unwrap_or_else(|e| die(&[b"unable to close ", what], Some(e)));
+        if flags & (F_CLOSE << i) != 0 {
+            check(fd::close_raw(i as fd::RawFd), b"unable to close ", what);
         }
     }
     let mut av: Vec<&[u8]> = argv.to_vec();
-    if let Some(a0) = o.argv0 {
+    if let Some(a0) = argv0 {
         av[0] = a0;
     }
-    let prog = Exec::new(argv[0], &av, &env);
-    set_limits(&o.limits);
-    prog.run(false, &o.limits)
+    exec_limited(argv[0], av, &env, &limits)
 }
 
 // ---- The daemontools emulations ----
 
-/// `NAME ARG child...`: the argument and the child's argv, or the alias's usage.
-fn arg_and_child<'a>(args: &'a [&'static [u8]], name: &[u8], usage: &[u8]) -> (&'static [u8], &'a [&'static [u8]]) {
-    match args {
-        [_, arg, child @ ..] if !child.is_empty() => (arg, child),
-        _ => msg::usage(EXIT_USAGE, name, usage),
+/// setuidgid, envuidgid and envdir (`kind` 0, 1, 2): `NAME ARG child...`.
+fn arg_alias(args: &[&'static [u8]], name: &[u8], kind: usize) -> ! {
+    let [_, arg, child @ ..] = args else { alias_usage(name, kind) };
+    if child.is_empty() {
+        alias_usage(name, kind);
     }
-}
-
-fn setuidgid(args: &[&'static [u8]], name: &[u8]) -> ! {
-    let (account, child) = arg_and_child(args, name, USAGE_ACCOUNT);
-    set_ids(account, false);
-    exec(child, &[], false)
-}
-
-fn envuidgid(args: &[&'static [u8]], name: &[u8]) -> ! {
-    let (account, child) = arg_and_child(args, name, USAGE_ACCOUNT);
     let mut env = Vec::new();
-    env_ids(account, false, &mut env);
+    match kind {
+        0 => set_ids(arg, false),
+        1 => env_ids(arg, false, &mut env),
+        _ => read_envdir(arg, false, false, &mut env),
+    }
     exec(child, &env, false)
 }
 
-fn envdir(args: &[&'static [u8]], name: &[u8]) -> ! {
-    let (dir, child) = arg_and_child(args, name, USAGE_ENVDIR);
-    let mut env = Vec::new();
-    read_envdir(dir, false, false, &mut env);
-    exec(child, &env, false)
+fn alias_usage(name: &[u8], kind: usize) -> ! {
+    msg::usage(EXIT_USAGE, name, if kind == 2 { USAGE_ENVDIR } else { USAGE_ACCOUNT })
 }
 
 fn pgrphack(args: &[&'static [u8]], name: &[u8]) -> ! {
@@ -557,9 +600,7 @@ fn setlock(args: &[&'static [u8]], name: &[u8]) -> ! {
 }
 
 fn softlimit(args: &[&'static [u8]], name: &[u8]) -> ! {
-    // A bad number prints chpst's usage, not softlimit's (runit's getlarg()).
-    let value = |a: &[u8]| if a == b"=" { u64::MAX } else { parse_num(a).unwrap_or_else(|| msg::usage(EXIT_USAGE, name, USAGE_MAIN)) };
-    let mut limits: Limits = [None; 10];
+    let mut limits = Limits::default();
     let mut g = Getopt::new(args);
     loop {
         let (c, arg) = match g.next(b"a:c:d:f:l:m:o:p:r:s:t:") {
@@ -567,31 +608,15 @@ fn softlimit(args: &[&'static [u8]], name: &[u8]) -> ! {
             Got::Bad => msg::usage(EXIT_USAGE, name, USAGE_SOFTLIMIT),
             Got::Opt(c, arg) => (c, arg),
         };
-        let v = Some(value(arg));
-        let slots: &[usize] = match c {
-            b'a' => &[L_AS],
-            b'c' => &[L_CORE],
-            b'd' => &[L_DATA],
-            b'f' => &[L_FSIZE],
-            b'l' => &[L_MEMLOCK],
-            b'm' => &[L_DATA, L_STACK, L_MEMLOCK, L_AS],
-            b'o' => &[L_NOFILE],
-            b'p' => &[L_NPROC],
-            b'r' => &[L_RSS],
-            b's' => &[L_STACK],
-            _ => &[L_CPU],
-        };
-        for &i in slots {
-            limits[i] = v;
-        }
+        // A bad number prints chpst's usage, not softlimit's (runit's getlarg()).
+        let v = if arg == b"=" { u64::MAX } else { parse_num(arg).unwrap_or_else(|| msg::usage(EXIT_USAGE, name, USAGE_MAIN)) };
+        set_limit(&mut limits, c, v);
     }
     let child = g.rest();
     if child.is_empty() {
         msg::usage(EXIT_USAGE, name, USAGE_SOFTLIMIT);
     }
-    let prog = Exec::new(child[0], child, &[]);
-    set_limits(&limits);
-    prog.run(false, &limits)
+    exec_limited(child[0], child.to_vec(), &[], &limits)
 }
 
 #[cfg(test)]
@@ -635,13 +660,17 @@ mod tests {
 
     #[test]
     fn values() {
-        assert_eq!(env_value(b"val  \t\nsecond"), Some(b"val".to_vec()));
-        assert_eq!(env_value(b"   \n"), Some(b"".to_vec()));
-        assert_eq!(env_value(b"\n"), Some(b"".to_vec()));
-        assert_eq!(env_value(b"nonl"), Some(b"nonl".to_vec()));
-        assert_eq!(env_value(b"x\0y\n"), Some(b"x\ny".to_vec()));
-        assert_eq!(env_value(b" a \t "), Some(b" a".to_vec()));
-        assert_eq!(env_value(b""), None);
+        let env_value = |c: &[u8]| {
+            let mut v = [&b"N="[..], c].concat();
+            first_line(&mut v, 2);
+            v
+        };
+        assert_eq!(env_value(b"val  \t\nsecond"), b"N=val");
+        assert_eq!(env_value(b"   \n"), b"N=");
+        assert_eq!(env_value(b"\n"), b"N=");
+        assert_eq!(env_value(b"nonl"), b"N=nonl");
+        assert_eq!(env_value(b"x\0y\n"), b"N=x\ny");
+        assert_eq!(env_value(b" a \t "), b"N= a");
     }
 
     #[test]

@@ -93,35 +93,61 @@ const TABLE: &[(Errno, &[u8])] = &[
     (Errno::REMCHG, b"remote address changed"),
 ];
 
-/// TABLE packed at compile time as [errno, length, text...] records: about 2 KB
-/// smaller than the table of slices (every Linux errno and text length fit a byte).
+/// The highest errno in TABLE.
+const MAX: usize = max_errno();
+
+/// TABLE packed at compile time and indexed by errno: for every errno 0..=MAX in turn,
+/// a length byte and the text of its first entry in TABLE (length 0: not in the table).
+/// About 2 KB smaller than the table of slices (every text length fits a byte).
 static PACKED: [u8; packed_len()] = pack();
 
-const fn packed_len() -> usize {
-    let mut n = 0;
-    let mut i = 0;
+const fn max_errno() -> usize {
+    let (mut m, mut i) = (0, 0);
     while i < TABLE.len() {
-        n += 2 + TABLE[i].1.len();
+        assert!(TABLE[i].0.0 >= 0 && TABLE[i].1.len() < 256);
+        if TABLE[i].0.0 as usize > m {
+            m = TABLE[i].0.0 as usize;
+        }
         i += 1;
     }
-    n
+    m
+}
+
+/// The text of errno `n`'s first entry in TABLE, or "".
+const fn text(n: usize) -> &'static [u8] {
+    let mut i = 0;
+    while i < TABLE.len() {
+        if TABLE[i].0.0 as usize == n {
+            return TABLE[i].1;
+        }
+        i += 1;
+    }
+    b""
+}
+
+const fn packed_len() -> usize {
+    let mut len = MAX + 1;
+    let mut n = 0;
+    while n <= MAX {
+        len += text(n).len();
+        n += 1;
+    }
+    len
 }
 
 const fn pack() -> [u8; packed_len()] {
     let mut out = [0u8; packed_len()];
-    let (mut i, mut at) = (0, 0);
-    while i < TABLE.len() {
-        let (n, s) = TABLE[i];
-        assert!(n.0 >= 0 && n.0 < 256 && s.len() < 256);
-        out[at] = n.0 as u8;
-        out[at + 1] = s.len() as u8;
+    let (mut n, mut at) = (0, 0);
+    while n <= MAX {
+        let s = text(n);
+        out[at] = s.len() as u8;
         let mut k = 0;
         while k < s.len() {
-            out[at + 2 + k] = s[k];
+            out[at + 1 + k] = s[k];
             k += 1;
         }
-        at += 2 + s.len();
-        i += 1;
+        at += 1 + s.len();
+        n += 1;
     }
     out
 }
@@ -129,12 +155,14 @@ const fn pack() -> [u8; packed_len()] {
 /// runit's text for an errno; "unknown error" for anything not in the table.
 pub fn errstr(e: Errno) -> &'static [u8] {
     let mut rest = &PACKED[..];
-    while let [n, len, tail @ ..] = rest {
+    let mut n = 0;
+    while let [len, tail @ ..] = rest {
         let (text, next) = tail.split_at(*len as usize);
-        if *n as i32 == e.0 {
+        if n == e.0 && !text.is_empty() {
             return text;
         }
         rest = next;
+        n += 1;
     }
     b"unknown error"
 }
@@ -150,5 +178,10 @@ mod tests {
         assert_eq!(errstr(Errno::ACCES), b"access denied");
         assert_eq!(errstr(Errno(0)), b"no error");
         assert_eq!(errstr(Errno(9999)), b"unknown error");
+        assert_eq!(errstr(Errno(-1)), b"unknown error");
+        assert_eq!(errstr(Errno(41)), b"unknown error"); // no errno 41 on Linux
+        for (n, t) in TABLE {
+            assert!(errstr(*n) == *t || *n == Errno::WOULDBLOCK);
+        }
     }
 }

@@ -62,14 +62,6 @@ impl Stage {
             Stage::Three => c"/etc/runit/3",
         }
     }
-    /// The stage's number as text (messages).
-    fn digit(self) -> &'static [u8] {
-        match self {
-            Stage::One => b"1",
-            Stage::Two => b"2",
-            Stage::Three => b"3",
-        }
-    }
     /// The stage after this one; None after stage 3.
     fn next(self) -> Option<Stage> {
         match self {
@@ -91,14 +83,7 @@ pub fn runit_main(_args: Args) -> i32 {
     // As runit: these stay blocked in PID 1 for good; the ones acted on are read from a
     // signalfd. Stage processes start with an empty mask.
     sig::block(&[SIGALRM, SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGPIPE, SIGTERM]);
-    if let Ok(c) = fd::open(CONSOLE, fd::O_WRONLY | fd::O_NONBLOCK, 0) {
-        for n in 0..3 {
-            let _ = fd::dup2(c.raw(), n);
-        }
-        if c.raw() <= 2 {
-            c.into_raw();
-        }
-    }
+    console_to(0);
     let sfd = loop {
         match SigFd::new(&[SIGCHLD, SIGCONT, SIGINT, SIGTERM]) {
             Ok(s) => break s,
@@ -111,7 +96,7 @@ pub fn runit_main(_args: Args) -> i32 {
     // Also asks the kernel for Ctrl-Alt-Del as SIGINT, as runit does.
     let machine = initsys::reboot(initsys::RB_DISABLE_CAD).is_ok();
     let container = !machine && !settings::container_off();
-    msg::say(b"", &[RUNIT_ID, b": booting."], None);
+    info(RUNIT_ID, b": booting.");
 
     let mut init = Init::new(sfd, machine, container);
     let mut stage = Some(Stage::One);
@@ -150,7 +135,12 @@ struct Init {
 
 impl Init {
     fn new(sfd: SigFd, machine: bool, container: bool) -> Init {
-        let mut env: Vec<&[u8]> = proc::env_vars().into_iter().filter(|e| !e.starts_with(b"URUNIT_PID1=")).collect();
+        let mut env = Vec::new();
+        for e in proc::env_vars() {
+            if !e.starts_with(b"URUNIT_PID1=") {
+                env.push(e);
+            }
+        }
         env.push(b"URUNIT_PID1=1");
         // Parsed as runsvdir parses it (digits only, else the default): both see one deadline.
         let stop_ms = if container { settings::stop_timeout_ms().saturating_add(STOP_MARGIN_MS) } else { MACHINE_STOP_MS };
@@ -227,14 +217,14 @@ impl Init {
             return false; // on a machine SIGTERM has no effect, as in runit
         }
         if st != Stage::Two {
-            msg::warning(&[b"signals only work in stage 2."], None);
+            warn(b"signals only work in stage 2.", b"", None);
             return false;
         }
         if self.stopping {
             return false;
         }
         if int && owner_x(CTRLALTDEL) {
-            msg::say(b"", &[b"ctrl-alt-del request..."], None);
+            info(b"ctrl-alt-del request...", b"");
             run_ctrlaltdel();
             cont = true;
         }
@@ -246,6 +236,7 @@ impl Init {
         false
     }
 
+    #[inline(never)]
     fn stop(&mut self, pid: Pid) {
         self.stopping = true;
         let _ = proc::kill(pid, SIGTERM);
@@ -253,22 +244,14 @@ impl Init {
 
     /// A stage asked to stop did not end in time.
     fn kill_stage(&self, st: Stage, pid: Pid) -> c_int {
-        msg::warning(&[b"stage ", st.digit(), b" not terminated, sending sigkill..."], None);
+        let path = st.path().to_bytes();
+        msg::warning(&[b"stage ", &path[path.len() - 1..], b" not terminated, sending sigkill..."], None);
         if self.container && st == Stage::Two {
             // Stage 2 leads its own session and process group: end all of it.
             let _ = proc::kill(-pid, SIGKILL);
         }
         let _ = proc::kill(pid, SIGKILL);
-        loop {
-            match proc::wait_pid(pid, 0) {
-                Ok(Some((_, w))) => return w,
-                Ok(None) => return SIGKILL,
-                Err(e) => {
-                    msg::warning(&[b"wait_pid"], Some(e));
-                    time::sleep_ms(PAUSE_MS);
-                }
-            }
-        }
+        wait_for(pid)
     }
 
     /// runit's rules for what follows the end of stage `st`; returns the next stage
@@ -277,46 +260,42 @@ impl Init {
         let crashed = proc::wifsignaled(w);
         let code = proc::exit_code(w);
         let path = st.path().to_bytes();
+        let mut next = st.next();
+        let mut skip = false;
         if self.stopping && st != Stage::Three {
             // Stopped on request: runit reports only the leave (it reaps a stopped stage 2
             // in its stop loop). A non-zero exit of stage 2 is the critical service's code.
             if st == Stage::Two && !crashed && code != 0 {
                 self.failed.get_or_insert(code);
             }
-            msg::say(b"", &[b"leave stage: ", path], None);
-            if st == Stage::One {
-                msg::warning(&[b"skipping stage 2..."], None);
-            }
-            return Some(Stage::Three);
-        }
-        if code != 0 {
-            let what: &[u8] = if crashed { b"child crashed: " } else { b"child failed: " };
-            msg::warning(&[what, path], None);
+            next = Some(Stage::Three);
+            skip = st == Stage::One;
+        } else if code != 0 {
+            warn(if crashed { b"child crashed: " } else { b"child failed: " }, path, None);
             if st == Stage::One && (crashed || code == EXIT_STAGE1_SKIP) {
                 self.failed.get_or_insert(code);
-                msg::say(b"", &[b"leave stage: ", path], None);
-                msg::warning(&[b"skipping stage 2..."], None);
-                return Some(Stage::Three);
-            }
-            if st == Stage::Two && (crashed || code == EXIT_STAGE2_RESTART) {
-                msg::warning(&[b"killing all processes in stage 2..."], None);
+                next = Some(Stage::Three);
+                skip = true;
+            } else if st == Stage::Two && (crashed || code == EXIT_STAGE2_RESTART) {
+                warn(b"killing all processes in stage 2...", b"", None);
                 let _ = proc::kill(-pid, SIGKILL);
-                if self.pause_before_restart() {
-                    msg::say(b"", &[b"leave stage: ", path], None);
-                    return Some(Stage::Three);
+                if !self.pause_before_restart() {
+                    warn(b"restarting.", b"", None);
+                    return Some(Stage::Two);
                 }
-                msg::warning(&[b"restarting."], None);
-                return Some(Stage::Two);
-            }
-            if st == Stage::Two {
+                next = Some(Stage::Three);
+            } else if st == Stage::Two {
                 self.failed.get_or_insert(code);
             }
         }
-        msg::say(b"", &[b"leave stage: ", path], None);
+        info(b"leave stage: ", path);
+        if skip {
+            warn(b"skipping stage 2...", b"", None);
+        }
         if st == Stage::Three {
             self.stage3 = code;
         }
-        st.next()
+        next
     }
 
     /// runit's 5 s pause before restarting stage 2, reaping meanwhile. In a container a
@@ -344,7 +323,7 @@ impl Init {
     /// first, which a runtime holding CAP_SYS_BOOT sees as the init killed by SIGHUP).
     fn finish(&mut self) -> i32 {
         reget_stderr();
-        msg::say(b"", &[b"sending KILL signal to all processes..."], None);
+        info(b"sending KILL signal to all processes...", b"");
         let _ = proc::kill(-1, SIGKILL);
         let reboot = owner_x(REBOOT);
         if !self.container || reboot {
@@ -354,10 +333,7 @@ impl Init {
                     proc::exit(0)
                 }
                 Ok(pid) => {
-                    while let Err(e) = proc::wait_pid(pid, 0) {
-                        msg::warning(&[b"wait_pid"], Some(e));
-                        time::sleep_ms(PAUSE_MS);
-                    }
+                    wait_for(pid);
                 }
                 Err(_) => self.halt(reboot),
             }
@@ -385,21 +361,21 @@ impl Init {
             }
         };
         if reboot {
-            msg::say(b"", &[b"system reboot."], None);
+            info(b"system reboot.", b"");
             sync();
             if let Err(e) = initsys::reboot(initsys::RB_AUTOBOOT) {
-                msg::warning(&[b"unable to reboot"], Some(e));
+                warn(b"unable to reboot", b"", Some(e));
             }
             return;
         }
-        msg::say(b"", &[b"power off..."], None);
+        info(b"power off...", b"");
         sync();
         let _ = initsys::reboot(initsys::RB_POWER_OFF);
         time::sleep_ms(HALT_PAUSE_MS);
-        msg::say(b"", &[b"system halt."], None);
+        info(b"system halt.", b"");
         sync();
         if let Err(e) = initsys::reboot(initsys::RB_HALT_SYSTEM) {
-            msg::warning(&[b"unable to halt"], Some(e));
+            warn(b"unable to halt", b"", Some(e));
         }
     }
 }
@@ -432,7 +408,7 @@ fn exec_stage(path: &CStr, st: Option<Stage>, argv: &CVec, env: &Env) -> ! {
                     c.into_raw();
                 }
             }
-            Err(e) => msg::warning(&[b"unable to open /dev/console"], Some(e)),
+            Err(e) => warn(b"unable to open /dev/console", b"", Some(e)),
         },
         Some(_) => {
             let _ = proc::setsid();
@@ -444,7 +420,7 @@ fn exec_stage(path: &CStr, st: Option<Stage>, argv: &CVec, env: &Env) -> ! {
     for s in [SIGCHLD, SIGCONT, SIGINT] {
         sig::default(s);
     }
-    msg::say(b"", &[b"enter stage: ", path.to_bytes()], None);
+    info(b"enter stage: ", path.to_bytes());
     let e = proc::execve(path, argv, env);
     msg::fatal(EXIT_EXEC_FAILED, &[b"unable to start child: ", path.to_bytes()], Some(e))
 }
@@ -454,12 +430,12 @@ fn run_ctrlaltdel() {
     let pid = spawn(CTRLALTDEL, None, &Env::Inherit);
     match proc::wait_pid(pid, 0) {
         Ok(Some((_, w))) if proc::wifsignaled(w) => {
-            msg::warning(&[b"child crashed: ", CTRLALTDEL.to_bytes()], None);
+            warn(b"child crashed: ", CTRLALTDEL.to_bytes(), None);
         }
         Err(e) => msg::say(b"fatal: ", &[b"wait_pid"], Some(e)),
         _ => {}
     }
-    msg::say(b"", &[b"leave stage: ", CTRLALTDEL.to_bytes()], None);
+    info(b"leave stage: ", CTRLALTDEL.to_bytes());
 }
 
 /// Reaps every child that has ended (as PID 1, orphans too); the wait status of `pid`
@@ -475,7 +451,7 @@ fn reap(pid: Pid) -> Option<c_int> {
             }
             Ok(None) => return got,
             Err(e) => {
-                msg::warning(&[b"wait_nohang, pausing"], Some(e));
+                warn(b"wait_nohang, pausing", b"", Some(e));
                 time::sleep_ms(PAUSE_MS);
                 return got;
             }
@@ -485,10 +461,32 @@ fn reap(pid: Pid) -> Option<c_int> {
 
 /// runit points stderr at /dev/console again after every wakeup.
 fn reget_stderr() {
+    console_to(fd::STDERR);
+}
+
+/// Points descriptors `lo`..=2 at /dev/console (write-only, non-blocking).
+fn console_to(lo: fd::RawFd) {
     if let Ok(c) = fd::open(CONSOLE, fd::O_WRONLY | fd::O_NONBLOCK, 0) {
-        let _ = fd::dup2(c.raw(), fd::STDERR);
+        for n in lo..3 {
+            let _ = fd::dup2(c.raw(), n);
+        }
         if c.raw() <= 2 {
             c.into_raw();
+        }
+    }
+}
+
+/// Waits for `pid` until it has ended, retrying every 5 s on errors: its wait status
+/// (SIGKILL if it was not there to wait for).
+fn wait_for(pid: Pid) -> c_int {
+    loop {
+        match proc::wait_pid(pid, 0) {
+            Ok(Some((_, w))) => return w,
+            Ok(None) => return SIGKILL,
+            Err(e) => {
+                warn(b"wait_pid", b"", Some(e));
+                time::sleep_ms(PAUSE_MS);
+            }
         }
     }
 }
@@ -544,4 +542,16 @@ fn create_flag(path: &CStr) {
 
 fn init_die(what: &[u8], path: &CStr, e: Errno) -> ! {
     msg::fatal(EXIT_INIT_FATAL, &[what, path.to_bytes()], Some(e))
+}
+
+/// `- runit: A B`.
+#[inline(never)]
+fn info(a: &[u8], b: &[u8]) {
+    msg::say(b"", &[a, b], None);
+}
+
+/// `- runit: warning: A B[: REASON]`.
+#[inline(never)]
+fn warn(a: &[u8], b: &[u8], e: Option<Errno>) {
+    msg::warning(&[a, b], e);
 }

@@ -6,11 +6,16 @@ use alloc::vec::Vec;
 
 /// Writes the concatenation of `parts` to fd with one write(2).
 pub fn write_parts(fd: fd::RawFd, parts: &[&[u8]]) {
-    let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    let mut v = Vec::new();
+    cat(&mut v, parts);
+    let _ = fd::write_all(fd, &v);
+}
+
+/// Appends every part to `v`.
+fn cat(v: &mut Vec<u8>, parts: &[&[u8]]) {
     for p in parts {
         v.extend_from_slice(p);
     }
-    let _ = fd::write_all(fd, &v);
 }
 
 /// The program's name in messages with its separator (`chpst: `, `svlogd: `,
@@ -33,12 +38,10 @@ pub fn prog() -> &'static [u8] {
 /// given, "\n".
 fn line(head: [&[u8]; 2], parts: &[&[u8]], e: Option<Errno>) {
     let mut v = Vec::new();
-    for p in head.iter().chain(parts) {
-        v.extend_from_slice(p);
-    }
+    cat(&mut v, &head);
+    cat(&mut v, parts);
     if let Some(e) = e {
-        v.extend_from_slice(b": ");
-        v.extend_from_slice(errstr(e));
+        cat(&mut v, &[b": ", errstr(e)]);
     }
     v.push(b'\n');
     let _ = fd::write_all(fd::STDERR, &v);
@@ -83,9 +86,13 @@ pub struct CBuf(Vec<u8>);
 
 impl CBuf {
     pub fn new(parts: &[&[u8]]) -> CBuf {
-        let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 1);
+        let mut v = Vec::new();
         for p in parts {
-            v.extend(p.iter().copied().filter(|&b| b != 0));
+            for &b in *p {
+                if b != 0 {
+                    v.push(b);
+                }
+            }
         }
         v.push(0);
         CBuf(v)
@@ -148,9 +155,12 @@ pub fn warn_noalloc(prefix: &[u8], e: Errno) {
     let mut buf = [0u8; 1024];
     let mut n = 0;
     for part in [prefix, b": ", errstr(e), b"\n"] {
-        let take = part.len().min(buf.len() - n);
-        buf[n..n + take].copy_from_slice(&part[..take]);
-        n += take;
+        for &b in part {
+            if n < buf.len() {
+                buf[n] = b;
+                n += 1;
+            }
+        }
     }
     let _ = fd::write(fd::STDERR, &buf[..n]);
 }

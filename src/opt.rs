@@ -25,6 +25,7 @@ impl<'a> Getopt<'a> {
     }
 
     /// The arguments left after the options.
+    #[inline(never)]
     pub fn rest(&self) -> &'a [&'static [u8]] {
         self.args.get(self.ind..).unwrap_or(&[])
     }
