@@ -760,45 +760,42 @@ impl Sv {
         // (re)started earlier in the same second is not taken for the new instance.
         // A runsv writing whole seconds (nanoseconds 0) gets runit's comparison.
         let fresh = if st.nanos == 0 { st.secs >= self.start.0 } else { (st.secs, st.nanos) >= self.start };
-        // Up and ready: health says `ready PID` for this run, or without a health file,
-        // `./check` passes (run at most once per look, however many bytes want it).
-        let mut passed: Option<bool> = None;
-        let mut ready = |sv: &mut Sv| {
-            *passed.get_or_insert_with(|| match &h {
-                // Readiness is a property of ./run: while ./finish runs, runit's rule alone.
-                Some(h) => st.state != 1 || (h.kind == READY && h.pid == st.pid),
-                None => sv.check_passes(s, &st),
-            })
-        };
+        // Each command byte's condition apart from readiness; `need`: one of them also
+        // wants the run up and ready, decided once after the loop (so ./check runs only
+        // when everything else already passes).
+        let mut need = false;
         for &c in acts {
-            // urunit: `check` waits for the state the service wants (up and ready, or
-            // down); runit 2.1.2 passed any service that was down.
-            let c = match (c, want) {
-                (b'C', b'd') => b'd',
-                (b'C', _) => b'u',
-                _ => c,
-            };
-            let ok = match c {
-                b'x' => false,
-                b'u' => running && st.state == 1 && ready(self),
-                b'd' => !running && st.state == 0,
-                b't' | b'k' => (!running && want == b'd') || (fresh && running && !st.term && ready(self)),
+            let (ok, r) = match c {
+                b'x' => (false, false),
+                // urunit: `check` waits for the state the service wants (up and ready, or
+                // down); runit 2.1.2 passed any service that was down.
+                b'd' => (!running && st.state == 0, false),
+                b'C' if want == b'd' => (!running && st.state == 0, false),
+                b'u' | b'C' => (running && st.state == 1, true),
+                b't' | b'k' if !running && want == b'd' => (true, false),
+                b't' | b'k' => (fresh && running && !st.term, true),
                 // Ran since sv began (and exited 0, with a health file), or runs (and is
                 // ready, with a health file) and will not be restarted.
-                b'o' => {
-                    if running {
-                        want == b'd' && (h.is_none() || ready(self))
-                    } else {
-                        fresh && (h.is_none() || once_done)
-                    }
-                }
-                b'p' => !running || st.paused,
-                b'c' => !running || !st.paused,
-                _ => true,
+                b'o' if running => (want == b'd', h.is_some()),
+                b'o' => (fresh && (h.is_none() || once_done), false),
+                b'p' => (!running || st.paused, false),
+                b'c' => (!running || !st.paused, false),
+                _ => (true, false),
             };
             if !ok {
                 return Eval::Pending;
             }
+            need |= r;
+        }
+        // Up and ready: health says `ready PID` for this run (while ./finish runs,
+        // runit's rule alone), or without a health file, `./check` passes.
+        if need
+            && !match &h {
+                Some(h) => st.state != 1 || (h.kind == READY && h.pid == st.pid),
+                None => self.check_passes(s, &st),
+            }
+        {
+            return Eval::Pending;
         }
         self.report(OK, s.name.bytes(), &st);
         Eval::Done
