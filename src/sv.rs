@@ -45,7 +45,6 @@ const MAX_RC: u32 = 99;
 const OK: &[u8] = b"ok: ";
 const FAIL: &[u8] = b"fail: ";
 const WARNING: &[u8] = b"warning: ";
-const SUPERVISE: &[u8] = b"supervise/";
 /// A read-only service directory that runsv had no writable place for (contract, section 4).
 const NO_PLACE: &[u8] = b"unable to open supervise/ok: file does not exist \
 (read-only service directory and no writable $URUNIT_RUNDIR or /run/urunit)";
@@ -145,8 +144,8 @@ struct Service {
     check_warned: bool,
     /// When the check script last failed, and the status it failed for.
     last_check: Option<(u64, Status)>,
-    /// Where its supervise files were last found (`supervise/` or `R/KEY/`).
-    sup: Vec<u8>,
+    /// Its supervise files were last found in the run directory (R/KEY/), not `supervise/`.
+    alt: bool,
     /// The pid it had, and the pid its health named, when the command was sent: an exit
     /// of either is not news (the old run that `restart` stops, a stale `exited` line).
     old_pid: u32,
@@ -168,7 +167,7 @@ impl Service {
             watch: None,
             check_warned: false,
             last_check: None,
-            sup: Vec::new(),
+            alt: false,
             old_pid: 0,
             stale: 0,
         }
@@ -202,8 +201,10 @@ struct Sv {
     rc: u32,
     out: Out,
     curdir: fd::Fd,
-    /// Where the last `read_status` found the supervise files.
-    sup: Vec<u8>,
+    /// The supervise directory the last `read_status` looked in, and whether that is
+    /// the run directory's R/KEY/.
+    sup: Option<fd::Fd>,
+    alt: bool,
 }
 
 #[inline(never)]
@@ -260,7 +261,8 @@ pub fn main(args: Args) -> i32 {
         rc: 0,
         out: Out::new(),
         curdir,
-        sup: Vec::new(),
+        sup: None,
+        alt: false,
     };
     let mut services: Vec<Service> = Vec::with_capacity(names.len());
     for &n in names {
@@ -462,7 +464,7 @@ impl Sv {
             }
         });
         drop(f?);
-        let f = fd::open_read(&self.file(b"status")).map_err(|e| (b"unable to open supervise/status".as_slice(), Some(e)))?;
+        let f = self.open(c"status", fd::O_RDONLY).map_err(|e| (b"unable to open supervise/status".as_slice(), Some(e)))?;
         let mut b = [0u8; 20];
         match fd::read_full(f.raw(), &mut b) {
             Ok(20) => Ok(Status::unpack(&b)),
@@ -473,14 +475,13 @@ impl Sv {
 
     /// Opens `ok` (runsv runs iff that works) in `supervise/`, or in R/KEY/; sets self.sup.
     fn open_ok(&mut self) -> Result<fd::Fd, Result<Errno, Trouble>> {
-        self.sup = SUPERVISE.to_vec();
-        let e = match fd::open_write_nb(c"supervise/ok") {
+        self.alt = false;
+        let e = match self.ok_in(c"supervise") {
             Ok(f) => return Ok(f),
             Err(e) => e,
         };
         if e == fd::ENOENT || e == Errno::ACCES {
-            let alt = rundir_sup();
-            match fd::open_write_nb(&CBuf::new(&[&alt, b"ok"])) {
+            match self.ok_in(&rundir_sup()) {
                 Err(e2) if e2 == fd::ENOENT => {
                     if e == fd::ENOENT
                         && fs::access(c".", fs::W_OK).is_err()
@@ -490,7 +491,7 @@ impl Sv {
                     }
                 }
                 r => {
-                    self.sup = alt;
+                    self.alt = true;
                     return r.map_err(Ok);
                 }
             }
@@ -498,15 +499,25 @@ impl Sv {
         Err(Ok(e))
     }
 
+    /// Opens the supervise directory `dir` (kept as self.sup) and its `ok` for writing.
+    #[inline(never)]
+    fn ok_in(&mut self, dir: &core::ffi::CStr) -> Result<fd::Fd, Errno> {
+        self.sup = Some(fd::open_dir_path(dir)?);
+        self.open(c"ok", fd::O_WRONLY | fd::O_NONBLOCK)
+    }
+
     /// A file of the supervise directory `read_status` found.
     #[inline(never)]
-    fn file(&self, f: &[u8]) -> CBuf {
-        CBuf::new(&[&self.sup, f])
+    fn open(&self, f: &core::ffi::CStr, flags: i32) -> Result<fd::Fd, Errno> {
+        fd::openat(self.sup.as_ref().map_or(-1, |d| d.raw()), f, flags, 0)
     }
     /// supervise/health, if there is one that reads well (else: runit's behaviour).
     #[inline(never)]
     fn health(&self) -> Option<Health> {
-        Health::parse(fd::read_file(&self.file(b"health")).ok()?)
+        // One line of at most a dependency's name and a few words.
+        let mut b = [0u8; 1024];
+        let n = fd::read_full(self.open(c"health", fd::O_RDONLY).ok()?.raw(), &mut b).ok()?;
+        Health::parse(b[..n].to_vec())
     }
 
     /// Appends runit's status text for `label` (without a newline). Returns 1 if a
@@ -636,7 +647,7 @@ impl Sv {
         if st.want == acts[0] && (acts[0] != b'd' || st.term) {
             return true;
         }
-        let t: Trouble = match fd::open_write_nb(&self.file(b"control")) {
+        let t: Trouble = match self.open(c"control", fd::O_WRONLY | fd::O_NONBLOCK) {
             Err(e) if e == fd::ENXIO => (b"", None),
             Err(e) => (b"unable to open supervise/control", Some(e)),
             Ok(f) => match fd::write(f.raw(), acts) {
@@ -675,10 +686,21 @@ impl Sv {
                 if self.enter_or_fail(s) {
                     // Watch before looking, so no change falls between the two.
                     if let (Some(ino), None) = (&ino, s.watch) {
-                        s.watch = ino.add(&CBuf::new(&[&s.sup]), WATCH).ok();
+                        let alt;
+                        s.watch = ino
+                            .add(
+                                if s.alt {
+                                    alt = rundir_sup();
+                                    &alt
+                                } else {
+                                    c"supervise"
+                                },
+                                WATCH,
+                            )
+                            .ok();
                     }
                     let e = self.evaluate(s);
-                    s.sup = core::mem::take(&mut self.sup);
+                    s.alt = self.alt;
                     if e != Eval::Pending {
                         s.pending = false;
                     } else if elapsed > limit {
@@ -893,15 +915,14 @@ impl Sv {
     }
 }
 
-/// The run directory's R/KEY/ for the current directory (contract, section 4).
+/// The run directory's R/KEY for the current directory (contract, section 4).
 #[inline(never)]
-fn rundir_sup() -> Vec<u8> {
+fn rundir_sup() -> CBuf {
     let mut cwd = [0u8; 4096];
     let n = fs::getcwd(&mut cwd).unwrap_or(0);
     let mut alt = [rundir::base(), b"/"].concat();
     rundir::key(&cwd[..n], &mut alt);
-    alt.push(b'/');
-    alt
+    CBuf::new(&[&alt])
 }
 
 /// Closing an inotify descriptor that still has watches waits for the kernel to reap
