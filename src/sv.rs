@@ -417,8 +417,8 @@ impl Sv {
             let mut ents = fs::read_dir(c".").unwrap_or_default();
             while let Some(e) = ents.pop() {
                 if e.name.first() != Some(&b'.') && fs::stat(&CBuf::new(&[&e.name])).is_ok_and(|st| st.is_dir()) {
-                    // Kept sorted as it grows: cheaper in code than slice::sort.
-                    let at = names.partition_point(|x| *x < e.name);
+                    // Kept sorted as it grows (a linear search): cheaper in code than slice::sort.
+                    let at = names.iter().position(|x| *x > e.name).unwrap_or(names.len());
                     names.insert(at, e.name);
                 }
             }
