@@ -277,7 +277,8 @@ pub fn main(args: Args) -> i32 {
     if sv.cmd.wait {
         sv.wait(&mut services);
     }
-    sv.rc.min(MAX_RC) as i32
+    // Exit here: nothing needs dropping (every line is flushed as it is written).
+    proc::exit(sv.rc.min(MAX_RC) as i32)
 }
 
 /// The index of `w` in `table`.
