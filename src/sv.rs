@@ -52,14 +52,15 @@ const NO_PLACE: &[u8] = b"unable to open supervise/ok: file does not exist \
 /// supervise/health (one line, written by urunit's runsv only), decoded: `kind` is the
 /// index of its event in EVENTS (starting, ready, exited, killed, the last two after
 /// `failed` too (`gave_up`), or waiting/missing: ./run is held for a dependency); `pid`
-/// (0 when held); `arg()` the code, signal or dependency name.
-#[cfg_attr(test, derive(PartialEq, Eq, Debug))]
+/// (0 when held); `arg(line)` the code, signal or dependency name (the line itself stays
+/// in the buffer it was read into).
+#[derive(Clone, Copy)]
 struct Health {
     kind: u8,
     pid: u32,
     gave_up: bool,
-    line: Vec<u8>,
     at: usize,
+    end: usize,
 }
 
 /// The event words of a health line, in the order of `Health::kind`.
@@ -71,10 +72,9 @@ const MISSING: u8 = 5;
 
 impl Health {
     #[inline(never)]
-    fn parse(mut line: Vec<u8>) -> Option<Health> {
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
+    fn parse(line: &[u8]) -> Option<Health> {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let end = line.len();
         // The words (start, end), at most four.
         let mut w = [(0usize, 0usize); 4];
         let mut n = 0;
@@ -91,7 +91,7 @@ impl Health {
         let word = |k: usize| &line[w[k].0..w[k].1];
         let first = find(&EVENTS, word(0))?;
         if first == WAITING as usize || first == MISSING as usize {
-            return (line.len() > 8).then(|| Health { kind: first as u8, pid: 0, gave_up: false, at: 8, line });
+            return (line.len() > 8).then(|| Health { kind: first as u8, pid: 0, gave_up: false, at: 8, end });
         }
         let gave_up = first == 6;
         let pid = crate::num::parse_u64(word(1))? as u32;
@@ -99,11 +99,11 @@ impl Health {
         // `starting PID`, `ready PID`; `exited PID CODE` (`failed PID exited CODE`).
         let words = if kind <= READY as usize { 2 } else { 3 + gave_up as usize };
         let at = w[n.min(4) - 1].0;
-        (n == words).then(|| Health { kind: kind as u8, pid, gave_up, line, at })
+        (n == words).then(|| Health { kind: kind as u8, pid, gave_up, at, end })
     }
     #[inline(never)]
-    fn arg(&self) -> &[u8] {
-        &self.line[self.at..]
+    fn arg<'a>(&self, line: &'a [u8]) -> &'a [u8] {
+        &line[self.at..self.end]
     }
 }
 
@@ -205,6 +205,8 @@ struct Sv {
     /// the run directory's R/KEY/.
     sup: Option<fd::Fd>,
     alt: bool,
+    /// The last supervise/health read.
+    hline: [u8; 1024],
 }
 
 #[inline(never)]
@@ -263,6 +265,7 @@ pub fn main(args: Args) -> i32 {
         curdir,
         sup: None,
         alt: false,
+        hline: [0; 1024],
     };
     let mut services: Vec<Service> = Vec::with_capacity(names.len());
     for &n in names {
@@ -514,11 +517,10 @@ impl Sv {
     }
     /// supervise/health, if there is one that reads well (else: runit's behaviour).
     #[inline(never)]
-    fn health(&self) -> Option<Health> {
-        // One line of at most a dependency's name and a few words.
-        let mut b = [0u8; 1024];
-        let n = fd::read_full(self.open(c"health", fd::O_RDONLY).ok()?.raw(), &mut b).ok()?;
-        Health::parse(b[..n].to_vec())
+    /// The line is left in self.hline: one line of at most a dependency's name and a few words.
+    fn health(&mut self) -> Option<Health> {
+        let n = fd::read_full(self.open(c"health", fd::O_RDONLY).ok()?.raw(), &mut self.hline).ok()?;
+        Health::parse(&self.hline[..n])
     }
 
     /// Appends runit's status text for `label` (without a newline). Returns 1 if a
@@ -768,12 +770,12 @@ impl Sv {
             && h.pid != s.old_pid
             && h.pid != s.stale
         {
-            once_done = acts == b"o" && h.kind == 2 && !h.gave_up && h.arg() == b"0";
+            once_done = acts == b"o" && h.kind == 2 && !h.gave_up && h.arg(&self.hline) == b"0";
             if matches!(acts[acts.len() - 1], b'u' | b'o') && !once_done {
                 let (a, b): (&[u8], &[u8]) =
                     if h.gave_up { (b"failed too often, runsv gave up (", b")") } else { (b"", b"") };
                 let how: &[u8] = if h.kind == KILLED { b"killed by signal " } else { b"exited " };
-                self.fail(s.name.bytes(), false, &[b"./run ", a, how, h.arg(), b].concat(), None);
+                self.fail(s.name.bytes(), false, &[b"./run ", a, how, h.arg(&self.hline), b].concat(), None);
                 return Eval::Failed;
             }
         }
@@ -843,7 +845,7 @@ impl Sv {
                 } else {
                     (b": waiting for dependency ", b"")
                 };
-                msg::warn(&[WARNING, name, a, h.arg(), b], None);
+                msg::warn(&[WARNING, name, a, h.arg(&self.hline), b], None);
             }
             if kill {
                 self.control(s, b"k");
@@ -1009,7 +1011,7 @@ mod tests {
     }
     #[test]
     fn health_lines() {
-        let p = |l: &[u8]| Health::parse(l.to_vec()).map(|h| (h.kind, h.pid, h.gave_up, h.arg().to_vec()));
+        let p = |l: &[u8]| Health::parse(l).map(|h| (h.kind, h.pid, h.gave_up, h.arg(l).to_vec()));
         let h = |kind, pid, gave_up, arg: &[u8]| Some((kind, pid, gave_up, arg.to_vec()));
         assert_eq!(p(b"ready 12\n"), h(READY, 12, false, b"12"));
         assert_eq!(p(b"starting 7"), h(0, 7, false, b"7"));
