@@ -457,17 +457,30 @@ impl Sv {
 
     /// The supervise files are in `supervise/`, or in the run directory R/KEY/ when
     /// `supervise/ok` is missing or forbidden and R/KEY/ok exists (read-only service
-    /// directories); `self.sup` is set to the one used.
+    /// directories); `self.sup` is set to the one used. Opening `ok` tells whether runsv runs.
     #[inline(never)]
     fn get_status(&mut self) -> Result<Status, Trouble> {
-        let f = self.open_ok().map_err(|e| -> Trouble {
-            match e {
-                Err(t) => t,
-                Ok(e) if e == fd::ENXIO => (b"", None),
-                Ok(e) => (b"unable to open supervise/ok", Some(e)),
+        self.alt = false;
+        let mut ok = self.ok_in(c"supervise");
+        if let Err(e) = ok
+            && (e == fd::ENOENT || e == Errno::ACCES)
+        {
+            let r = self.ok_in(&rundir_sup());
+            if r.as_ref().err() != Some(&fd::ENOENT) {
+                self.alt = true;
+                ok = r;
+            } else if e == fd::ENOENT
+                && fs::access(c".", fs::W_OK).is_err()
+                && fs::access(&CBuf::new(&[rundir::base()]), fs::W_OK).is_err()
+            {
+                return Err((NO_PLACE, None));
             }
-        });
-        drop(f?);
+        }
+        match ok {
+            Err(e) if e == fd::ENXIO => return Err((b"", None)),
+            Err(e) => return Err((b"unable to open supervise/ok", Some(e))),
+            Ok(f) => drop(f),
+        }
         let f = self.open(c"status", fd::O_RDONLY).map_err(|e| (b"unable to open supervise/status".as_slice(), Some(e)))?;
         let mut b = [0u8; 20];
         match fd::read_full(f.raw(), &mut b) {
@@ -475,32 +488,6 @@ impl Sv {
             Ok(_) => Err((b"unable to read supervise/status: bad format", None)),
             Err(e) => Err((b"unable to read supervise/status", Some(e))),
         }
-    }
-
-    /// Opens `ok` (runsv runs iff that works) in `supervise/`, or in R/KEY/; sets self.sup.
-    fn open_ok(&mut self) -> Result<fd::Fd, Result<Errno, Trouble>> {
-        self.alt = false;
-        let e = match self.ok_in(c"supervise") {
-            Ok(f) => return Ok(f),
-            Err(e) => e,
-        };
-        if e == fd::ENOENT || e == Errno::ACCES {
-            match self.ok_in(&rundir_sup()) {
-                Err(e2) if e2 == fd::ENOENT => {
-                    if e == fd::ENOENT
-                        && fs::access(c".", fs::W_OK).is_err()
-                        && fs::access(&CBuf::new(&[rundir::base()]), fs::W_OK).is_err()
-                    {
-                        return Err(Err((NO_PLACE, None)));
-                    }
-                }
-                r => {
-                    self.alt = true;
-                    return r.map_err(Ok);
-                }
-            }
-        }
-        Err(Ok(e))
     }
 
     /// Opens the supervise directory `dir` (kept as self.sup) and its `ok` for writing.
