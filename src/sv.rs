@@ -75,31 +75,22 @@ impl Health {
     fn parse(line: &[u8]) -> Option<Health> {
         let line = line.strip_suffix(b"\n").unwrap_or(line);
         let end = line.len();
-        // The words (start, end), at most four.
-        let mut w = [(0usize, 0usize); 4];
-        let mut n = 0;
-        let mut from = 0;
-        for i in 0..=line.len() {
-            if line.get(i).is_none_or(|&c| c == b' ') {
-                if n < 4 {
-                    w[n] = (from, i);
-                }
-                n += 1;
-                from = i + 1;
-            }
-        }
-        let word = |k: usize| &line[w[k].0..w[k].1];
-        let first = find(&EVENTS, word(0))?;
+        let mut words = line.split(|&c| c == b' ');
+        let first = find(&EVENTS, words.next()?)?;
         if first == WAITING as usize || first == MISSING as usize {
-            return (line.len() > 8).then(|| Health { kind: first as u8, pid: 0, gave_up: false, at: 8, end });
+            return (end > 8).then_some(Health { kind: first as u8, pid: 0, gave_up: false, at: 8, end });
         }
         let gave_up = first == 6;
-        let pid = crate::num::parse_u64(word(1))? as u32;
-        let kind = if gave_up { find(&EVENTS[..4], word(2))? } else { first };
+        let mut last = words.next()?;
+        let pid = crate::num::parse_u64(last)? as u32;
+        // `failed` only after an exit or a kill.
+        let kind = if gave_up { find(&EVENTS[2..4], words.next()?)? + 2 } else { first };
         // `starting PID`, `ready PID`; `exited PID CODE` (`failed PID exited CODE`).
-        let words = if kind <= READY as usize { 2 } else { 3 + gave_up as usize };
-        let at = w[n.min(4) - 1].0;
-        (n == words).then(|| Health { kind: kind as u8, pid, gave_up, at, end })
+        if kind > READY as usize {
+            last = words.next()?;
+        }
+        let at = last.as_ptr() as usize - line.as_ptr() as usize;
+        words.next().is_none().then_some(Health { kind: kind as u8, pid, gave_up, at, end })
     }
     #[inline(never)]
     fn arg<'a>(&self, line: &'a [u8]) -> &'a [u8] {
@@ -855,53 +846,46 @@ impl Sv {
 
     #[inline(never)]
     fn run_check(&mut self, s: &mut Service) -> bool {
-        let name = s.name.bytes();
-        match fs::stat(c"check") {
-            Ok(_) => {}
-            Err(e) if e == fd::ENOENT => return true,
-            Err(e) => {
-                msg::warn(&[WARNING, b"unable to stat ", name, b"/check"], Some(e));
-                return false;
+        const RUN: &[u8] = b"unable to run ";
+        const FORK: &[u8] = b"unable to fork for ";
+        let r = (|| -> Result<bool, (&'static [u8], Errno)> {
+            match fs::stat(c"check") {
+                Ok(_) => {}
+                Err(e) if e == fd::ENOENT => return Ok(true),
+                Err(e) => return Err((b"unable to stat ", e)),
             }
-        }
-        let argv = proc::CVec::new([b"./check".as_slice()]);
-        // The child reports a failed exec through this pipe (closed by a good exec).
-        let fork = fd::pipe(0).and_then(|p| proc::fork().map(|pid| (p, pid)));
-        let ((rd, wr), pid) = match fork {
-            Ok(x) => x,
-            Err(e) => {
-                msg::warn(&[WARNING, b"unable to fork for ", name, b"/check"], Some(e));
-                return false;
+            let argv = proc::CVec::new([b"./check".as_slice()]);
+            // The child reports a failed exec through this pipe (closed by a good exec).
+            let (rd, wr) = fd::pipe(0).map_err(|e| (FORK, e))?;
+            let pid = proc::fork().map_err(|e| (FORK, e))?;
+            if pid == 0 {
+                // runit: the check runs without stdout, with sv's stdin, stderr and environment.
+                let _ = fd::close_raw(fd::STDOUT);
+                let e = proc::execve(c"check", &argv, &proc::Env::Inherit);
+                let _ = fd::write(wr.raw(), &e.0.to_ne_bytes());
+                proc::exit(111);
             }
-        };
-        if pid == 0 {
-            // runit: the check runs without stdout, with sv's stdin, stderr and environment.
-            let _ = fd::close_raw(fd::STDOUT);
-            let e = proc::execve(c"check", &argv, &proc::Env::Inherit);
-            let _ = fd::write(wr.raw(), &e.0.to_ne_bytes());
-            proc::exit(111);
-        }
-        drop(wr);
-        let mut eb = [0u8; 4];
-        let failed_exec = fd::read_full(rd.raw(), &mut eb) == Ok(4);
-        let st = proc::wait_pid(pid, 0);
-        if failed_exec {
-            // urunit: a check that cannot run has not passed (runit counted it as passed).
-            if !s.check_warned {
-                msg::warn(&[WARNING, b"unable to run ", name, b"/check"], Some(Errno(i32::from_ne_bytes(eb))));
-                s.check_warned = true;
+            drop(wr);
+            let mut eb = [0u8; 4];
+            let failed_exec = fd::read_full(rd.raw(), &mut eb) == Ok(4);
+            match proc::wait_pid(pid, 0) {
+                // urunit: a check that cannot run has not passed (runit counted it as passed).
+                _ if failed_exec => Err((RUN, Errno(i32::from_ne_bytes(eb)))),
+                // urunit: killed by a signal is not passed either.
+                Ok(Some((_, w))) => Ok(proc::wifexited(w) && proc::wexitstatus(w) == 0),
+                Ok(None) => Ok(false),
+                Err(e) => Err((b"unable to wait for child ", e)),
             }
-            return false;
-        }
-        match st {
-            // urunit: killed by a signal is not passed either.
-            Ok(Some((_, w))) => proc::wifexited(w) && proc::wexitstatus(w) == 0,
-            Ok(None) => false,
-            Err(e) => {
-                msg::warn(&[WARNING, b"unable to wait for child ", name, b"/check"], Some(e));
-                false
+        })();
+        r.unwrap_or_else(|(what, e)| {
+            // "unable to run" is said once, not on every look.
+            let run = what == RUN;
+            if !(run && s.check_warned) {
+                msg::warn(&[WARNING, what, s.name.bytes(), b"/check"], Some(e));
             }
-        }
+            s.check_warned |= run;
+            false
+        })
     }
 }
 
