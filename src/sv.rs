@@ -718,14 +718,7 @@ impl Sv {
                 _ => FALLBACK_MS,
             };
             let until = (now + nap.min(cap)).min(next_check).min(deadline);
-            nap = match &ino {
-                Some(ino) if sleep_until_event(ino, until) => FIRST_NAP_MS,
-                Some(_) => (nap * 2).min(cap),
-                None => {
-                    time::sleep_ms(until.saturating_sub(now));
-                    (nap * 2).min(cap)
-                }
-            };
+            nap = if sleep_until_event(ino.as_ref(), until) { FIRST_NAP_MS } else { (nap * 2).min(cap) };
         }
     }
 
@@ -912,17 +905,18 @@ fn close_inotify(ino: inotify::Inotify, services: &[Service]) {
     drop(ino);
 }
 
-/// Sleeps until a relevant inotify event (true) or the monotonic time `until` (false).
+/// Sleeps until a relevant inotify event (true) or the monotonic time `until` (false);
+/// without inotify, a plain sleep (poll ignores the descriptor -1).
 #[inline(never)]
-fn sleep_until_event(ino: &inotify::Inotify, until: u64) -> bool {
+fn sleep_until_event(ino: Option<&inotify::Inotify>, until: u64) -> bool {
     loop {
         let now = time::mono_ms();
         if now >= until {
             return false;
         }
-        let mut p = [fd::pollfd(ino.raw(), fd::POLLIN)];
+        let mut p = [fd::pollfd(ino.map_or(-1, |i| i.raw()), fd::POLLIN)];
         let _ = fd::poll(&mut p, (until - now).min(i32::MAX as u64) as i32);
-        if ino.read_events().iter().any(relevant) {
+        if ino.is_some_and(|i| i.read_events().iter().any(relevant)) {
             return true;
         }
     }
