@@ -64,7 +64,7 @@ struct Health {
 }
 
 /// The event words of a health line, in the order of `Health::kind`.
-const EVENTS: [&[u8]; 7] = [b"starting", b"ready", b"exited", b"killed", b"waiting", b"missing", b"failed"];
+const EVENTS: &[u8] = b"starting ready exited killed waiting missing failed";
 const READY: u8 = 1;
 const KILLED: u8 = 3;
 const WAITING: u8 = 4;
@@ -76,7 +76,7 @@ impl Health {
         let line = line.strip_suffix(b"\n").unwrap_or(line);
         let end = line.len();
         let mut words = line.split(|&c| c == b' ');
-        let first = find(&EVENTS, words.next()?)?;
+        let first = event(words.next()?)?;
         if first == WAITING as usize || first == MISSING as usize {
             return (end > 8).then_some(Health { kind: first as u8, pid: 0, gave_up: false, at: 8, end });
         }
@@ -84,7 +84,7 @@ impl Health {
         let mut last = words.next()?;
         let pid = crate::num::parse_u64(last)? as u32;
         // `failed` only after an exit or a kill.
-        let kind = if gave_up { find(&EVENTS[2..4], words.next()?)? + 2 } else { first };
+        let kind = if gave_up { event(words.next()?).filter(|k| (2..4).contains(k))? } else { first };
         // `starting PID`, `ready PID`; `exited PID CODE` (`failed PID exited CODE`).
         if kind > READY as usize {
             last = words.next()?;
@@ -275,10 +275,10 @@ pub fn main(args: Args) -> i32 {
     proc::exit(sv.rc.min(MAX_RC) as i32)
 }
 
-/// The index of `w` in `table`.
+/// The index of the event word `w` in EVENTS.
 #[inline(never)]
-fn find(table: &[&[u8]], w: &[u8]) -> Option<usize> {
-    table.iter().position(|t| *t == w)
+fn event(w: &[u8]) -> Option<usize> {
+    EVENTS.split(|&c| c == b' ').position(|t| t == w)
 }
 
 /// Seconds from -w or $SVWAIT: the leading digits (runit's scan_ulong; none is 0).
@@ -287,28 +287,20 @@ fn scan_secs(s: &[u8]) -> u64 {
     crate::num::scan_u64(s).map(|(n, _)| n).unwrap_or(u64::MAX)
 }
 
-/// The whole-word verbs (LSB's and `check`): acts, and whether a timeout sends `k`.
-/// They always wait.
-const WORDS: &[(&[u8], &[u8], bool)] = &[
-    (b"start", b"u", false),
-    (b"stop", b"d", false),
-    (b"shutdown", b"x", false),
-    (b"restart", b"tcu", false),
-    (b"reload", b"h", false),
-    (b"try-restart", b"tc", false),
-    (b"check", b"C", false),
-    (b"force-stop", b"d", true),
-    (b"force-reload", b"tc", true),
-    (b"force-restart", b"tcu", true),
-    (b"force-shutdown", b"x", true),
-];
+/// The whole-word verbs (LSB's and `check`), each followed by its acts; the `force-`
+/// ones send `k` on a timeout. They always wait.
+const WORDS: &[u8] = b"start u stop d shutdown x restart tcu reload h try-restart tc check C \
+force-stop d force-reload tc force-restart tcu force-shutdown x";
 
 /// runit matches most commands by their first character; the LSB verbs are whole words.
 #[inline(never)]
 fn parse_command(a: &[u8], lsb: bool, verbose: bool) -> Option<Cmd> {
     let cmd = |act, acts, wait, kill| Some(Cmd { act, acts, wait, kill });
-    if let Some(&(_, acts, kill)) = WORDS.iter().find(|w| w.0 == a) {
-        return cmd(if acts == b"C" { Act::Wait } else { Act::Control }, acts, true, kill);
+    let mut words = WORDS.split(|&c| c == b' ');
+    while let (Some(w), Some(acts)) = (words.next(), words.next()) {
+        if w == a {
+            return cmd(if acts == b"C" { Act::Wait } else { Act::Control }, acts, true, w.starts_with(b"force-"));
+        }
     }
     match *a.first()? {
         // runit: in normal mode any other s-word is status.
@@ -832,13 +824,6 @@ impl Sv {
         if s.last_check.is_some_and(|(t, old)| old == *st && now < t + CHECK_MS) {
             return false;
         }
-        let passed = self.run_check(s);
-        s.last_check = if passed { None } else { Some((time::mono_ms(), *st)) };
-        passed
-    }
-
-    #[inline(never)]
-    fn run_check(&mut self, s: &mut Service) -> bool {
         const RUN: &[u8] = b"unable to run ";
         const FORK: &[u8] = b"unable to fork for ";
         let r = (|| -> Result<bool, (&'static [u8], Errno)> {
@@ -870,7 +855,7 @@ impl Sv {
                 Err(e) => Err((b"unable to wait for child ", e)),
             }
         })();
-        r.unwrap_or_else(|(what, e)| {
+        let passed = r.unwrap_or_else(|(what, e)| {
             // "unable to run" is said once, not on every look.
             let run = what == RUN;
             if !(run && s.check_warned) {
@@ -878,7 +863,9 @@ impl Sv {
             }
             s.check_warned |= run;
             false
-        })
+        });
+        s.last_check = if passed { None } else { Some((time::mono_ms(), *st)) };
+        passed
     }
 }
 
