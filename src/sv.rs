@@ -261,7 +261,7 @@ pub fn main(args: Args) -> i32 {
     let mut services: Vec<Service> = Vec::with_capacity(names.len());
     for &n in names {
         let s = Service::new(n);
-        if action == b"check" && !lsb {
+        if sv.cmd.act == Act::Wait && !lsb {
             sv.expand_collection(s, &mut services);
         } else {
             services.push(s);
@@ -493,16 +493,17 @@ impl Sv {
         Health::parse(&self.hline[..n])
     }
 
-    /// Appends runit's status text for `label` (without a newline). Returns 1 if a
-    /// process runs, 2 if not, 0 if `down` could not be looked at (nothing appended).
+    /// Appends runit's status text for `label` (without a newline). Returns the LSB
+    /// status code: running, not running, or unknown if `down` could not be looked at
+    /// (nothing appended).
     #[inline(never)]
-    fn put_status(&mut self, arg: &[u8], label: &[u8], s: &Status) -> u8 {
+    fn put_status(&mut self, arg: &[u8], label: &[u8], s: &Status) -> i32 {
         let normally_up = match fs::stat(c"down") {
             Ok(_) => false,
             Err(e) if e == fd::ENOENT => true,
             Err(e) => {
                 msg::warn(&[WARNING, b"unable to stat ", arg, b"/down"], Some(e));
-                return 0;
+                return LSB_UNKNOWN;
             }
         };
         let o = &mut self.out;
@@ -536,7 +537,7 @@ impl Sv {
         if running && s.term {
             o.put(b", got TERM");
         }
-        if running { 1 } else { 2 }
+        if running { LSB_RUNNING } else { LSB_STOPPED }
     }
 
     /// `PREFIX` and the status of the current directory as one line on stdout.
@@ -597,11 +598,7 @@ impl Sv {
         self.out.flush();
         if self.lsb {
             // urunit: the service decides the exit code, not its log (runit used the log's).
-            proc::exit(match r {
-                1 => LSB_RUNNING,
-                2 => LSB_STOPPED,
-                _ => LSB_UNKNOWN,
-            });
+            proc::exit(r);
         }
     }
 
