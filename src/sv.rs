@@ -165,15 +165,6 @@ impl Service {
     }
 }
 
-/// The result of reading supervise/ok and supervise/status (runit's svstatus_get).
-enum Got {
-    Status(Status),
-    /// runsv is not running; the `ok:` or `fail:` line is printed.
-    NotRunning,
-    /// A `warning:` line is printed.
-    Failed,
-}
-
 #[derive(PartialEq, Eq)]
 enum Eval {
     Done,
@@ -425,17 +416,15 @@ impl Sv {
     // ---- supervise/ files.
 
     /// runit's svstatus_get, in the current directory (the service or its log), with
-    /// its messages.
+    /// its messages. Err(true): runsv is not running (the `ok:` or `fail:` line is
+    /// printed); Err(false): a `warning:` line is printed.
     #[inline(never)]
-    fn read_status(&mut self, name: &[u8], log: bool) -> Got {
-        match self.get_status() {
-            Ok(st) => Got::Status(st),
-            Err(t) => {
-                let none = t.0.is_empty();
-                self.trouble(name, log, t, self.cmd.acts[0] == b'x');
-                if none { Got::NotRunning } else { Got::Failed }
-            }
-        }
+    fn read_status(&mut self, name: &[u8], log: bool) -> Result<Status, bool> {
+        self.get_status().map_err(|t| {
+            let none = t.0.is_empty();
+            self.trouble(name, log, t, self.cmd.acts[0] == b'x');
+            none
+        })
     }
 
     /// The supervise files are in `supervise/`, or in the run directory R/KEY/ when
@@ -485,9 +474,9 @@ impl Sv {
     fn open(&self, f: &core::ffi::CStr, flags: i32) -> Result<fd::Fd, Errno> {
         fd::openat(self.sup.as_ref().map_or(-1, |d| d.raw()), f, flags, 0)
     }
-    /// supervise/health, if there is one that reads well (else: runit's behaviour).
+    /// supervise/health, if there is one that reads well (else: runit's behaviour). The
+    /// line is left in self.hline: one line of at most a dependency's name and a few words.
     #[inline(never)]
-    /// The line is left in self.hline: one line of at most a dependency's name and a few words.
     fn health(&mut self) -> Option<Health> {
         let n = fd::read_full(self.open(c"health", fd::O_RDONLY).ok()?.raw(), &mut self.hline).ok()?;
         Health::parse(&self.hline[..n])
@@ -572,8 +561,8 @@ impl Sv {
     #[inline(never)]
     fn status(&mut self, name: &[u8]) {
         let st = match self.read_status(name, false) {
-            Got::Status(st) => st,
-            Got::Failed if self.lsb => proc::exit(LSB_UNKNOWN),
+            Ok(st) => st,
+            Err(false) if self.lsb => proc::exit(LSB_UNKNOWN),
             _ => return,
         };
         let r = self.put_status(name, name, &st);
@@ -589,7 +578,7 @@ impl Sv {
                 self.out.put(b"; ");
                 // urunit: a log whose status cannot be read ends the line with that warning;
                 // runit went on to print the main service's status as the log's.
-                if let Got::Status(lb) = self.read_status(name, true) {
+                if let Ok(lb) = self.read_status(name, true) {
                     self.put_status(name, b"log", &lb);
                     self.out.put(b"\n");
                 }
@@ -607,7 +596,7 @@ impl Sv {
     fn control(&mut self, s: &mut Service, acts: &[u8]) -> bool {
         let name = s.name.bytes();
         let st = match self.read_status(name, false) {
-            Got::Status(st) => st,
+            Ok(st) => st,
             _ => return false,
         };
         s.old_pid = st.pid;
@@ -715,8 +704,8 @@ impl Sv {
     #[inline(never)]
     fn evaluate(&mut self, s: &mut Service) -> Eval {
         let st = match self.read_status(s.name.bytes(), false) {
-            Got::Status(st) => st,
-            Got::NotRunning if self.cmd.acts[0] == b'x' => return Eval::Done,
+            Ok(st) => st,
+            Err(true) if self.cmd.acts[0] == b'x' => return Eval::Done,
             _ => return Eval::Failed,
         };
         let acts = self.cmd.acts;
@@ -793,7 +782,7 @@ impl Sv {
         // urunit: if the status cannot be re-read, that line alone is printed (and counted);
         // runit printed it after "timeout: " and did not count the timeout.
         let name = s.name.bytes();
-        if let Got::Status(st) = self.read_status(name, false) {
+        if let Ok(st) = self.read_status(name, false) {
             let kill = self.cmd.kill;
             self.report(if kill { b"kill: ".as_slice() } else { b"timeout: " }, name, &st);
             self.rc += 1;
@@ -871,7 +860,8 @@ impl Sv {
 fn rundir_sup() -> CBuf {
     let mut cwd = [0u8; 4096];
     let n = fs::getcwd(&mut cwd).unwrap_or(0);
-    let mut alt = [rundir::base(), b"/"].concat();
+    let mut alt = rundir::base().to_vec();
+    alt.push(b'/');
     rundir::key(&cwd[..n], &mut alt);
     CBuf::new(&[&alt])
 }
