@@ -453,7 +453,8 @@ impl Sv {
             Err(e) => return Err((b"unable to open supervise/ok", Some(e))),
             Ok(f) => drop(f),
         }
-        let f = self.open(c"status", fd::O_RDONLY).map_err(|e| (b"unable to open supervise/status".as_slice(), Some(e)))?;
+        let f =
+            self.open(c"status", fd::O_RDONLY).map_err(|e| (b"unable to open supervise/status".as_slice(), Some(e)))?;
         let mut b = [0u8; 20];
         match fd::read_full(f.raw(), &mut b) {
             Ok(20) => Ok(Status::unpack(&b)),
