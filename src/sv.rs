@@ -45,7 +45,6 @@ const MAX_RC: u32 = 99;
 const OK: &[u8] = b"ok: ";
 const FAIL: &[u8] = b"fail: ";
 const WARNING: &[u8] = b"warning: ";
-const SUPERVISE: &[u8] = b"supervise/";
 /// A read-only service directory that runsv had no writable place for (contract, section 4).
 const NO_PLACE: &[u8] = b"unable to open supervise/ok: file does not exist \
 (read-only service directory and no writable $URUNIT_RUNDIR or /run/urunit)";
@@ -53,18 +52,19 @@ const NO_PLACE: &[u8] = b"unable to open supervise/ok: file does not exist \
 /// supervise/health (one line, written by urunit's runsv only), decoded: `kind` is the
 /// index of its event in EVENTS (starting, ready, exited, killed, the last two after
 /// `failed` too (`gave_up`), or waiting/missing: ./run is held for a dependency); `pid`
-/// (0 when held); `arg()` the code, signal or dependency name.
-#[cfg_attr(test, derive(PartialEq, Eq, Debug))]
+/// (0 when held); `arg(line)` the code, signal or dependency name (the line itself stays
+/// in the buffer it was read into).
+#[derive(Clone, Copy)]
 struct Health {
     kind: u8,
     pid: u32,
     gave_up: bool,
-    line: Vec<u8>,
     at: usize,
+    end: usize,
 }
 
 /// The event words of a health line, in the order of `Health::kind`.
-const EVENTS: [&[u8]; 7] = [b"starting", b"ready", b"exited", b"killed", b"waiting", b"missing", b"failed"];
+const EVENTS: &[u8] = b"starting ready exited killed waiting missing failed";
 const READY: u8 = 1;
 const KILLED: u8 = 3;
 const WAITING: u8 = 4;
@@ -72,39 +72,29 @@ const MISSING: u8 = 5;
 
 impl Health {
     #[inline(never)]
-    fn parse(mut line: Vec<u8>) -> Option<Health> {
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
-        // The words (start, end), at most four.
-        let mut w = [(0usize, 0usize); 4];
-        let mut n = 0;
-        let mut from = 0;
-        for i in 0..=line.len() {
-            if line.get(i).is_none_or(|&c| c == b' ') {
-                if n < 4 {
-                    w[n] = (from, i);
-                }
-                n += 1;
-                from = i + 1;
-            }
-        }
-        let word = |k: usize| &line[w[k].0..w[k].1];
-        let first = find(&EVENTS, word(0))?;
+    fn parse(line: &[u8]) -> Option<Health> {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let end = line.len();
+        let mut words = line.split(|&c| c == b' ');
+        let first = event(words.next()?)?;
         if first == WAITING as usize || first == MISSING as usize {
-            return (line.len() > 8).then(|| Health { kind: first as u8, pid: 0, gave_up: false, at: 8, line });
+            return (end > 8).then_some(Health { kind: first as u8, pid: 0, gave_up: false, at: 8, end });
         }
         let gave_up = first == 6;
-        let pid = crate::num::parse_u64(word(1))? as u32;
-        let kind = if gave_up { find(&EVENTS[..4], word(2))? } else { first };
+        let mut last = words.next()?;
+        let pid = crate::num::parse_u64(last)? as u32;
+        // `failed` only after an exit or a kill.
+        let kind = if gave_up { event(words.next()?).filter(|k| (2..4).contains(k))? } else { first };
         // `starting PID`, `ready PID`; `exited PID CODE` (`failed PID exited CODE`).
-        let words = if kind <= READY as usize { 2 } else { 3 + gave_up as usize };
-        let at = w[n.min(4) - 1].0;
-        (n == words).then(|| Health { kind: kind as u8, pid, gave_up, line, at })
+        if kind > READY as usize {
+            last = words.next()?;
+        }
+        let at = last.as_ptr() as usize - line.as_ptr() as usize;
+        words.next().is_none().then_some(Health { kind: kind as u8, pid, gave_up, at, end })
     }
     #[inline(never)]
-    fn arg(&self) -> &[u8] {
-        &self.line[self.at..]
+    fn arg<'a>(&self, line: &'a [u8]) -> &'a [u8] {
+        &line[self.at..self.end]
     }
 }
 
@@ -145,8 +135,8 @@ struct Service {
     check_warned: bool,
     /// When the check script last failed, and the status it failed for.
     last_check: Option<(u64, Status)>,
-    /// Where its supervise files were last found (`supervise/` or `R/KEY/`).
-    sup: Vec<u8>,
+    /// Its supervise files were last found in the run directory (R/KEY/), not `supervise/`.
+    alt: bool,
     /// The pid it had, and the pid its health named, when the command was sent: an exit
     /// of either is not news (the old run that `restart` stops, a stale `exited` line).
     old_pid: u32,
@@ -168,20 +158,11 @@ impl Service {
             watch: None,
             check_warned: false,
             last_check: None,
-            sup: Vec::new(),
+            alt: false,
             old_pid: 0,
             stale: 0,
         }
     }
-}
-
-/// The result of reading supervise/ok and supervise/status (runit's svstatus_get).
-enum Got {
-    Status(Status),
-    /// runsv is not running; the `ok:` or `fail:` line is printed.
-    NotRunning,
-    /// A `warning:` line is printed.
-    Failed,
 }
 
 #[derive(PartialEq, Eq)]
@@ -202,8 +183,12 @@ struct Sv {
     rc: u32,
     out: Out,
     curdir: fd::Fd,
-    /// Where the last `read_status` found the supervise files.
-    sup: Vec<u8>,
+    /// The supervise directory the last `read_status` looked in, and whether that is
+    /// the run directory's R/KEY/.
+    sup: Option<fd::Fd>,
+    alt: bool,
+    /// The last supervise/health read.
+    hline: [u8; 1024],
 }
 
 #[inline(never)]
@@ -260,12 +245,14 @@ pub fn main(args: Args) -> i32 {
         rc: 0,
         out: Out::new(),
         curdir,
-        sup: Vec::new(),
+        sup: None,
+        alt: false,
+        hline: [0; 1024],
     };
     let mut services: Vec<Service> = Vec::with_capacity(names.len());
     for &n in names {
         let s = Service::new(n);
-        if action == b"check" && !lsb {
+        if sv.cmd.act == Act::Wait && !lsb {
             sv.expand_collection(s, &mut services);
         } else {
             services.push(s);
@@ -275,13 +262,14 @@ pub fn main(args: Args) -> i32 {
     if sv.cmd.wait {
         sv.wait(&mut services);
     }
-    sv.rc.min(MAX_RC) as i32
+    // Exit here: nothing needs dropping (every line is flushed as it is written).
+    proc::exit(sv.rc.min(MAX_RC) as i32)
 }
 
-/// The index of `w` in `table`.
+/// The index of the event word `w` in EVENTS.
 #[inline(never)]
-fn find(table: &[&[u8]], w: &[u8]) -> Option<usize> {
-    table.iter().position(|t| *t == w)
+fn event(w: &[u8]) -> Option<usize> {
+    EVENTS.split(|&c| c == b' ').position(|t| t == w)
 }
 
 /// Seconds from -w or $SVWAIT: the leading digits (runit's scan_ulong; none is 0).
@@ -290,28 +278,20 @@ fn scan_secs(s: &[u8]) -> u64 {
     crate::num::scan_u64(s).map(|(n, _)| n).unwrap_or(u64::MAX)
 }
 
-/// The whole-word verbs (LSB's and `check`): acts, and whether a timeout sends `k`.
-/// They always wait.
-const WORDS: &[(&[u8], &[u8], bool)] = &[
-    (b"start", b"u", false),
-    (b"stop", b"d", false),
-    (b"shutdown", b"x", false),
-    (b"restart", b"tcu", false),
-    (b"reload", b"h", false),
-    (b"try-restart", b"tc", false),
-    (b"check", b"C", false),
-    (b"force-stop", b"d", true),
-    (b"force-reload", b"tc", true),
-    (b"force-restart", b"tcu", true),
-    (b"force-shutdown", b"x", true),
-];
+/// The whole-word verbs (LSB's and `check`), each followed by its acts; the `force-`
+/// ones send `k` on a timeout. They always wait.
+const WORDS: &[u8] = b"start u stop d shutdown x restart tcu reload h try-restart tc check C \
+force-stop d force-reload tc force-restart tcu force-shutdown x";
 
 /// runit matches most commands by their first character; the LSB verbs are whole words.
 #[inline(never)]
 fn parse_command(a: &[u8], lsb: bool, verbose: bool) -> Option<Cmd> {
     let cmd = |act, acts, wait, kill| Some(Cmd { act, acts, wait, kill });
-    if let Some(&(_, acts, kill)) = WORDS.iter().find(|w| w.0 == a) {
-        return cmd(if acts == b"C" { Act::Wait } else { Act::Control }, acts, true, kill);
+    let mut words = WORDS.split(|&c| c == b' ');
+    while let (Some(w), Some(acts)) = (words.next(), words.next()) {
+        if w == a {
+            return cmd(if acts == b"C" { Act::Wait } else { Act::Control }, acts, true, w.starts_with(b"force-"));
+        }
     }
     match *a.first()? {
         // runit: in normal mode any other s-word is status.
@@ -415,8 +395,8 @@ impl Sv {
             let mut ents = fs::read_dir(c".").unwrap_or_default();
             while let Some(e) = ents.pop() {
                 if e.name.first() != Some(&b'.') && fs::stat(&CBuf::new(&[&e.name])).is_ok_and(|st| st.is_dir()) {
-                    // Kept sorted as it grows: cheaper in code than slice::sort.
-                    let at = names.partition_point(|x| *x < e.name);
+                    // Kept sorted as it grows (a linear search): cheaper in code than slice::sort.
+                    let at = names.iter().position(|x| *x > e.name).unwrap_or(names.len());
                     names.insert(at, e.name);
                 }
             }
@@ -436,33 +416,45 @@ impl Sv {
     // ---- supervise/ files.
 
     /// runit's svstatus_get, in the current directory (the service or its log), with
-    /// its messages.
+    /// its messages. Err(true): runsv is not running (the `ok:` or `fail:` line is
+    /// printed); Err(false): a `warning:` line is printed.
     #[inline(never)]
-    fn read_status(&mut self, name: &[u8], log: bool) -> Got {
-        match self.get_status() {
-            Ok(st) => Got::Status(st),
-            Err(t) => {
-                let none = t.0.is_empty();
-                self.trouble(name, log, t, self.cmd.acts[0] == b'x');
-                if none { Got::NotRunning } else { Got::Failed }
-            }
-        }
+    fn read_status(&mut self, name: &[u8], log: bool) -> Result<Status, bool> {
+        self.get_status().map_err(|t| {
+            let none = t.0.is_empty();
+            self.trouble(name, log, t, self.cmd.acts[0] == b'x');
+            none
+        })
     }
 
     /// The supervise files are in `supervise/`, or in the run directory R/KEY/ when
     /// `supervise/ok` is missing or forbidden and R/KEY/ok exists (read-only service
-    /// directories); `self.sup` is set to the one used.
+    /// directories); `self.sup` is set to the one used. Opening `ok` tells whether runsv runs.
     #[inline(never)]
     fn get_status(&mut self) -> Result<Status, Trouble> {
-        let f = self.open_ok().map_err(|e| -> Trouble {
-            match e {
-                Err(t) => t,
-                Ok(e) if e == fd::ENXIO => (b"", None),
-                Ok(e) => (b"unable to open supervise/ok", Some(e)),
+        self.alt = false;
+        let mut ok = self.ok_in(c"supervise");
+        if let Err(e) = ok
+            && (e == fd::ENOENT || e == Errno::ACCES)
+        {
+            let r = self.ok_in(&rundir_sup());
+            if r.as_ref().err() != Some(&fd::ENOENT) {
+                self.alt = true;
+                ok = r;
+            } else if e == fd::ENOENT
+                && fs::access(c".", fs::W_OK).is_err()
+                && fs::access(&CBuf::new(&[rundir::base()]), fs::W_OK).is_err()
+            {
+                return Err((NO_PLACE, None));
             }
-        });
-        drop(f?);
-        let f = fd::open_read(&self.file(b"status")).map_err(|e| (b"unable to open supervise/status".as_slice(), Some(e)))?;
+        }
+        match ok {
+            Err(e) if e == fd::ENXIO => return Err((b"", None)),
+            Err(e) => return Err((b"unable to open supervise/ok", Some(e))),
+            Ok(f) => drop(f),
+        }
+        let f =
+            self.open(c"status", fd::O_RDONLY).map_err(|e| (b"unable to open supervise/status".as_slice(), Some(e)))?;
         let mut b = [0u8; 20];
         match fd::read_full(f.raw(), &mut b) {
             Ok(20) => Ok(Status::unpack(&b)),
@@ -471,54 +463,37 @@ impl Sv {
         }
     }
 
-    /// Opens `ok` (runsv runs iff that works) in `supervise/`, or in R/KEY/; sets self.sup.
-    fn open_ok(&mut self) -> Result<fd::Fd, Result<Errno, Trouble>> {
-        self.sup = SUPERVISE.to_vec();
-        let e = match fd::open_write_nb(c"supervise/ok") {
-            Ok(f) => return Ok(f),
-            Err(e) => e,
-        };
-        if e == fd::ENOENT || e == Errno::ACCES {
-            let alt = rundir_sup();
-            match fd::open_write_nb(&CBuf::new(&[&alt, b"ok"])) {
-                Err(e2) if e2 == fd::ENOENT => {
-                    if e == fd::ENOENT
-                        && fs::access(c".", fs::W_OK).is_err()
-                        && fs::access(&CBuf::new(&[rundir::base()]), fs::W_OK).is_err()
-                    {
-                        return Err(Err((NO_PLACE, None)));
-                    }
-                }
-                r => {
-                    self.sup = alt;
-                    return r.map_err(Ok);
-                }
-            }
-        }
-        Err(Ok(e))
+    /// Opens the supervise directory `dir` (kept as self.sup) and its `ok` for writing.
+    #[inline(never)]
+    fn ok_in(&mut self, dir: &core::ffi::CStr) -> Result<fd::Fd, Errno> {
+        self.sup = Some(fd::open_dir_path(dir)?);
+        self.open(c"ok", fd::O_WRONLY | fd::O_NONBLOCK)
     }
 
     /// A file of the supervise directory `read_status` found.
     #[inline(never)]
-    fn file(&self, f: &[u8]) -> CBuf {
-        CBuf::new(&[&self.sup, f])
+    fn open(&self, f: &core::ffi::CStr, flags: i32) -> Result<fd::Fd, Errno> {
+        fd::openat(self.sup.as_ref().map_or(-1, |d| d.raw()), f, flags, 0)
     }
-    /// supervise/health, if there is one that reads well (else: runit's behaviour).
+    /// supervise/health, if there is one that reads well (else: runit's behaviour). The
+    /// line is left in self.hline: one line of at most a dependency's name and a few words.
     #[inline(never)]
-    fn health(&self) -> Option<Health> {
-        Health::parse(fd::read_file(&self.file(b"health")).ok()?)
+    fn health(&mut self) -> Option<Health> {
+        let n = fd::read_full(self.open(c"health", fd::O_RDONLY).ok()?.raw(), &mut self.hline).ok()?;
+        Health::parse(&self.hline[..n])
     }
 
-    /// Appends runit's status text for `label` (without a newline). Returns 1 if a
-    /// process runs, 2 if not, 0 if `down` could not be looked at (nothing appended).
+    /// Appends runit's status text for `label` (without a newline). Returns the LSB
+    /// status code: running, not running, or unknown if `down` could not be looked at
+    /// (nothing appended).
     #[inline(never)]
-    fn put_status(&mut self, arg: &[u8], label: &[u8], s: &Status) -> u8 {
+    fn put_status(&mut self, arg: &[u8], label: &[u8], s: &Status) -> i32 {
         let normally_up = match fs::stat(c"down") {
             Ok(_) => false,
             Err(e) if e == fd::ENOENT => true,
             Err(e) => {
                 msg::warn(&[WARNING, b"unable to stat ", arg, b"/down"], Some(e));
-                return 0;
+                return LSB_UNKNOWN;
             }
         };
         let o = &mut self.out;
@@ -552,7 +527,7 @@ impl Sv {
         if running && s.term {
             o.put(b", got TERM");
         }
-        if running { 1 } else { 2 }
+        if running { LSB_RUNNING } else { LSB_STOPPED }
     }
 
     /// `PREFIX` and the status of the current directory as one line on stdout.
@@ -587,8 +562,8 @@ impl Sv {
     #[inline(never)]
     fn status(&mut self, name: &[u8]) {
         let st = match self.read_status(name, false) {
-            Got::Status(st) => st,
-            Got::Failed if self.lsb => proc::exit(LSB_UNKNOWN),
+            Ok(st) => st,
+            Err(false) if self.lsb => proc::exit(LSB_UNKNOWN),
             _ => return,
         };
         let r = self.put_status(name, name, &st);
@@ -604,7 +579,7 @@ impl Sv {
                 self.out.put(b"; ");
                 // urunit: a log whose status cannot be read ends the line with that warning;
                 // runit went on to print the main service's status as the log's.
-                if let Got::Status(lb) = self.read_status(name, true) {
+                if let Ok(lb) = self.read_status(name, true) {
                     self.put_status(name, b"log", &lb);
                     self.out.put(b"\n");
                 }
@@ -613,11 +588,7 @@ impl Sv {
         self.out.flush();
         if self.lsb {
             // urunit: the service decides the exit code, not its log (runit used the log's).
-            proc::exit(match r {
-                1 => LSB_RUNNING,
-                2 => LSB_STOPPED,
-                _ => LSB_UNKNOWN,
-            });
+            proc::exit(r);
         }
     }
 
@@ -626,7 +597,7 @@ impl Sv {
     fn control(&mut self, s: &mut Service, acts: &[u8]) -> bool {
         let name = s.name.bytes();
         let st = match self.read_status(name, false) {
-            Got::Status(st) => st,
+            Ok(st) => st,
             _ => return false,
         };
         s.old_pid = st.pid;
@@ -636,7 +607,7 @@ impl Sv {
         if st.want == acts[0] && (acts[0] != b'd' || st.term) {
             return true;
         }
-        let t: Trouble = match fd::open_write_nb(&self.file(b"control")) {
+        let t: Trouble = match self.open(c"control", fd::O_WRONLY | fd::O_NONBLOCK) {
             Err(e) if e == fd::ENXIO => (b"", None),
             Err(e) => (b"unable to open supervise/control", Some(e)),
             Ok(f) => match fd::write(f.raw(), acts) {
@@ -675,10 +646,21 @@ impl Sv {
                 if self.enter_or_fail(s) {
                     // Watch before looking, so no change falls between the two.
                     if let (Some(ino), None) = (&ino, s.watch) {
-                        s.watch = ino.add(&CBuf::new(&[&s.sup]), WATCH).ok();
+                        let alt;
+                        s.watch = ino
+                            .add(
+                                if s.alt {
+                                    alt = rundir_sup();
+                                    &alt
+                                } else {
+                                    c"supervise"
+                                },
+                                WATCH,
+                            )
+                            .ok();
                     }
                     let e = self.evaluate(s);
-                    s.sup = core::mem::take(&mut self.sup);
+                    s.alt = self.alt;
                     if e != Eval::Pending {
                         s.pending = false;
                     } else if elapsed > limit {
@@ -715,14 +697,7 @@ impl Sv {
                 _ => FALLBACK_MS,
             };
             let until = (now + nap.min(cap)).min(next_check).min(deadline);
-            nap = match &ino {
-                Some(ino) if sleep_until_event(ino, until) => FIRST_NAP_MS,
-                Some(_) => (nap * 2).min(cap),
-                None => {
-                    time::sleep_ms(until.saturating_sub(now));
-                    (nap * 2).min(cap)
-                }
-            };
+            nap = if sleep_until_event(ino.as_ref(), until) { FIRST_NAP_MS } else { (nap * 2).min(cap) };
         }
     }
 
@@ -730,8 +705,8 @@ impl Sv {
     #[inline(never)]
     fn evaluate(&mut self, s: &mut Service) -> Eval {
         let st = match self.read_status(s.name.bytes(), false) {
-            Got::Status(st) => st,
-            Got::NotRunning if self.cmd.acts[0] == b'x' => return Eval::Done,
+            Ok(st) => st,
+            Err(true) if self.cmd.acts[0] == b'x' => return Eval::Done,
             _ => return Eval::Failed,
         };
         let acts = self.cmd.acts;
@@ -745,12 +720,12 @@ impl Sv {
             && h.pid != s.old_pid
             && h.pid != s.stale
         {
-            once_done = acts == b"o" && h.kind == 2 && !h.gave_up && h.arg() == b"0";
+            once_done = acts == b"o" && h.kind == 2 && !h.gave_up && h.arg(&self.hline) == b"0";
             if matches!(acts[acts.len() - 1], b'u' | b'o') && !once_done {
                 let (a, b): (&[u8], &[u8]) =
                     if h.gave_up { (b"failed too often, runsv gave up (", b")") } else { (b"", b"") };
                 let how: &[u8] = if h.kind == KILLED { b"killed by signal " } else { b"exited " };
-                self.fail(s.name.bytes(), false, &[b"./run ", a, how, h.arg(), b].concat(), None);
+                self.fail(s.name.bytes(), false, &[b"./run ", a, how, h.arg(&self.hline), b].concat(), None);
                 return Eval::Failed;
             }
         }
@@ -760,45 +735,42 @@ impl Sv {
         // (re)started earlier in the same second is not taken for the new instance.
         // A runsv writing whole seconds (nanoseconds 0) gets runit's comparison.
         let fresh = if st.nanos == 0 { st.secs >= self.start.0 } else { (st.secs, st.nanos) >= self.start };
-        // Up and ready: health says `ready PID` for this run, or without a health file,
-        // `./check` passes (run at most once per look, however many bytes want it).
-        let mut passed: Option<bool> = None;
-        let mut ready = |sv: &mut Sv| {
-            *passed.get_or_insert_with(|| match &h {
-                // Readiness is a property of ./run: while ./finish runs, runit's rule alone.
-                Some(h) => st.state != 1 || (h.kind == READY && h.pid == st.pid),
-                None => sv.check_passes(s, &st),
-            })
-        };
+        // Each command byte's condition apart from readiness; `need`: one of them also
+        // wants the run up and ready, decided once after the loop (so ./check runs only
+        // when everything else already passes).
+        let mut need = false;
         for &c in acts {
-            // urunit: `check` waits for the state the service wants (up and ready, or
-            // down); runit 2.1.2 passed any service that was down.
-            let c = match (c, want) {
-                (b'C', b'd') => b'd',
-                (b'C', _) => b'u',
-                _ => c,
-            };
-            let ok = match c {
-                b'x' => false,
-                b'u' => running && st.state == 1 && ready(self),
-                b'd' => !running && st.state == 0,
-                b't' | b'k' => (!running && want == b'd') || (fresh && running && !st.term && ready(self)),
+            let (ok, r) = match c {
+                b'x' => (false, false),
+                // urunit: `check` waits for the state the service wants (up and ready, or
+                // down); runit 2.1.2 passed any service that was down.
+                b'd' => (!running && st.state == 0, false),
+                b'C' if want == b'd' => (!running && st.state == 0, false),
+                b'u' | b'C' => (running && st.state == 1, true),
+                b't' | b'k' if !running && want == b'd' => (true, false),
+                b't' | b'k' => (fresh && running && !st.term, true),
                 // Ran since sv began (and exited 0, with a health file), or runs (and is
                 // ready, with a health file) and will not be restarted.
-                b'o' => {
-                    if running {
-                        want == b'd' && (h.is_none() || ready(self))
-                    } else {
-                        fresh && (h.is_none() || once_done)
-                    }
-                }
-                b'p' => !running || st.paused,
-                b'c' => !running || !st.paused,
-                _ => true,
+                b'o' if running => (want == b'd', h.is_some()),
+                b'o' => (fresh && (h.is_none() || once_done), false),
+                b'p' => (!running || st.paused, false),
+                b'c' => (!running || !st.paused, false),
+                _ => (true, false),
             };
             if !ok {
                 return Eval::Pending;
             }
+            need |= r;
+        }
+        // Up and ready: health says `ready PID` for this run (while ./finish runs,
+        // runit's rule alone), or without a health file, `./check` passes.
+        if need
+            && !match &h {
+                Some(h) => st.state != 1 || (h.kind == READY && h.pid == st.pid),
+                None => self.check_passes(s, &st),
+            }
+        {
+            return Eval::Pending;
         }
         self.report(OK, s.name.bytes(), &st);
         Eval::Done
@@ -811,7 +783,7 @@ impl Sv {
         // urunit: if the status cannot be re-read, that line alone is printed (and counted);
         // runit printed it after "timeout: " and did not count the timeout.
         let name = s.name.bytes();
-        if let Got::Status(st) = self.read_status(name, false) {
+        if let Ok(st) = self.read_status(name, false) {
             let kill = self.cmd.kill;
             self.report(if kill { b"kill: ".as_slice() } else { b"timeout: " }, name, &st);
             self.rc += 1;
@@ -823,7 +795,7 @@ impl Sv {
                 } else {
                     (b": waiting for dependency ", b"")
                 };
-                msg::warn(&[WARNING, name, a, h.arg(), b], None);
+                msg::warn(&[WARNING, name, a, h.arg(&self.hline), b], None);
             }
             if kill {
                 self.control(s, b"k");
@@ -839,72 +811,60 @@ impl Sv {
         if s.last_check.is_some_and(|(t, old)| old == *st && now < t + CHECK_MS) {
             return false;
         }
-        let passed = self.run_check(s);
+        const RUN: &[u8] = b"unable to run ";
+        const FORK: &[u8] = b"unable to fork for ";
+        let r = (|| -> Result<bool, (&'static [u8], Errno)> {
+            match fs::stat(c"check") {
+                Ok(_) => {}
+                Err(e) if e == fd::ENOENT => return Ok(true),
+                Err(e) => return Err((b"unable to stat ", e)),
+            }
+            let argv = proc::CVec::new([b"./check".as_slice()]);
+            // The child reports a failed exec through this pipe (closed by a good exec).
+            let (rd, wr) = fd::pipe(0).map_err(|e| (FORK, e))?;
+            let pid = proc::fork().map_err(|e| (FORK, e))?;
+            if pid == 0 {
+                // runit: the check runs without stdout, with sv's stdin, stderr and environment.
+                let _ = fd::close_raw(fd::STDOUT);
+                let e = proc::execve(c"check", &argv, &proc::Env::Inherit);
+                let _ = fd::write(wr.raw(), &e.0.to_ne_bytes());
+                proc::exit(111);
+            }
+            drop(wr);
+            let mut eb = [0u8; 4];
+            let failed_exec = fd::read_full(rd.raw(), &mut eb) == Ok(4);
+            match proc::wait_pid(pid, 0) {
+                // urunit: a check that cannot run has not passed (runit counted it as passed).
+                _ if failed_exec => Err((RUN, Errno(i32::from_ne_bytes(eb)))),
+                // urunit: killed by a signal is not passed either.
+                Ok(Some((_, w))) => Ok(proc::wifexited(w) && proc::wexitstatus(w) == 0),
+                Ok(None) => Ok(false),
+                Err(e) => Err((b"unable to wait for child ", e)),
+            }
+        })();
+        let passed = r.unwrap_or_else(|(what, e)| {
+            // "unable to run" is said once, not on every look.
+            let run = what == RUN;
+            if !(run && s.check_warned) {
+                msg::warn(&[WARNING, what, s.name.bytes(), b"/check"], Some(e));
+            }
+            s.check_warned |= run;
+            false
+        });
         s.last_check = if passed { None } else { Some((time::mono_ms(), *st)) };
         passed
     }
-
-    #[inline(never)]
-    fn run_check(&mut self, s: &mut Service) -> bool {
-        let name = s.name.bytes();
-        match fs::stat(c"check") {
-            Ok(_) => {}
-            Err(e) if e == fd::ENOENT => return true,
-            Err(e) => {
-                msg::warn(&[WARNING, b"unable to stat ", name, b"/check"], Some(e));
-                return false;
-            }
-        }
-        let argv = proc::CVec::new([b"./check".as_slice()]);
-        // The child reports a failed exec through this pipe (closed by a good exec).
-        let fork = fd::pipe(0).and_then(|p| proc::fork().map(|pid| (p, pid)));
-        let ((rd, wr), pid) = match fork {
-            Ok(x) => x,
-            Err(e) => {
-                msg::warn(&[WARNING, b"unable to fork for ", name, b"/check"], Some(e));
-                return false;
-            }
-        };
-        if pid == 0 {
-            // runit: the check runs without stdout, with sv's stdin, stderr and environment.
-            let _ = fd::close_raw(fd::STDOUT);
-            let e = proc::execve(c"check", &argv, &proc::Env::Inherit);
-            let _ = fd::write(wr.raw(), &e.0.to_ne_bytes());
-            proc::exit(111);
-        }
-        drop(wr);
-        let mut eb = [0u8; 4];
-        let failed_exec = fd::read_full(rd.raw(), &mut eb) == Ok(4);
-        let st = proc::wait_pid(pid, 0);
-        if failed_exec {
-            // urunit: a check that cannot run has not passed (runit counted it as passed).
-            if !s.check_warned {
-                msg::warn(&[WARNING, b"unable to run ", name, b"/check"], Some(Errno(i32::from_ne_bytes(eb))));
-                s.check_warned = true;
-            }
-            return false;
-        }
-        match st {
-            // urunit: killed by a signal is not passed either.
-            Ok(Some((_, w))) => proc::wifexited(w) && proc::wexitstatus(w) == 0,
-            Ok(None) => false,
-            Err(e) => {
-                msg::warn(&[WARNING, b"unable to wait for child ", name, b"/check"], Some(e));
-                false
-            }
-        }
-    }
 }
 
-/// The run directory's R/KEY/ for the current directory (contract, section 4).
+/// The run directory's R/KEY for the current directory (contract, section 4).
 #[inline(never)]
-fn rundir_sup() -> Vec<u8> {
+fn rundir_sup() -> CBuf {
     let mut cwd = [0u8; 4096];
     let n = fs::getcwd(&mut cwd).unwrap_or(0);
-    let mut alt = [rundir::base(), b"/"].concat();
-    rundir::key(&cwd[..n], &mut alt);
+    let mut alt = rundir::base().to_vec();
     alt.push(b'/');
-    alt
+    rundir::key(&cwd[..n], &mut alt);
+    CBuf::new(&[&alt])
 }
 
 /// Closing an inotify descriptor that still has watches waits for the kernel to reap
@@ -920,17 +880,18 @@ fn close_inotify(ino: inotify::Inotify, services: &[Service]) {
     drop(ino);
 }
 
-/// Sleeps until a relevant inotify event (true) or the monotonic time `until` (false).
+/// Sleeps until a relevant inotify event (true) or the monotonic time `until` (false);
+/// without inotify, a plain sleep (poll ignores the descriptor -1).
 #[inline(never)]
-fn sleep_until_event(ino: &inotify::Inotify, until: u64) -> bool {
+fn sleep_until_event(ino: Option<&inotify::Inotify>, until: u64) -> bool {
     loop {
         let now = time::mono_ms();
         if now >= until {
             return false;
         }
-        let mut p = [fd::pollfd(ino.raw(), fd::POLLIN)];
+        let mut p = [fd::pollfd(ino.map_or(-1, |i| i.raw()), fd::POLLIN)];
         let _ = fd::poll(&mut p, (until - now).min(i32::MAX as u64) as i32);
-        if ino.read_events().iter().any(relevant) {
+        if ino.is_some_and(|i| i.read_events().iter().any(relevant)) {
             return true;
         }
     }
@@ -990,7 +951,7 @@ mod tests {
     }
     #[test]
     fn health_lines() {
-        let p = |l: &[u8]| Health::parse(l.to_vec()).map(|h| (h.kind, h.pid, h.gave_up, h.arg().to_vec()));
+        let p = |l: &[u8]| Health::parse(l).map(|h| (h.kind, h.pid, h.gave_up, h.arg(l).to_vec()));
         let h = |kind, pid, gave_up, arg: &[u8]| Some((kind, pid, gave_up, arg.to_vec()));
         assert_eq!(p(b"ready 12\n"), h(READY, 12, false, b"12"));
         assert_eq!(p(b"starting 7"), h(0, 7, false, b"7"));
