@@ -14,6 +14,7 @@ use crate::sys::fd;
 use crate::sys::{fs, net, proc, sig, time, Errno};
 use crate::Args;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use journal::Journal;
 use logdir::LogDir;
 
@@ -35,9 +36,15 @@ const PIPE_CHUNK: usize = 64 * 1024;
 /// Input buffer: a partial line is processed in pieces once it fills half of it.
 const BUF_MIN: usize = 128 * 1024;
 
+/// `-v`: the `info:` messages.
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+pub fn verbose() -> bool {
+    VERBOSE.load(Relaxed)
+}
+
 /// Command line settings.
 struct Opts {
-    verbose: bool,
     timestamp: u8,
     linemax: usize,
     repl: u8,
@@ -48,7 +55,7 @@ pub fn main(args: Args) -> i32 {
     let argv0 = args.first().copied().unwrap_or(b"svlogd");
     msg::set_prog(&PROG);
     let usage = || -> ! { msg::usage(EXIT_USAGE, argv0, USAGE) };
-    let mut o = Opts { verbose: false, timestamp: 0, linemax: 1000, repl: 0, replace: b"" };
+    let mut o = Opts { timestamp: 0, linemax: 1000, repl: 0, replace: b"" };
     // `-o` / `-O prefix`: copy every line to stdout with this prefix.
     let mut stdout: Option<Vec<u8>> = None;
     let mut buflen: u64 = 1024;
@@ -85,7 +92,7 @@ pub fn main(args: Args) -> i32 {
                 }
             }
             b't' => o.timestamp = (o.timestamp + 1).min(3),
-            b'v' => o.verbose = true,
+            b'v' => VERBOSE.store(true, Relaxed),
             b'o' => stdout = Some(service_prefix()),
             b'O' => stdout = Some(optarg[..optarg.len().min(1024)].to_vec()),
             _ => {
@@ -222,7 +229,7 @@ impl Svlogd {
     }
 
     fn info(&self, m: &[u8]) {
-        if self.o.verbose {
+        if verbose() {
             msg::say(b"info: ", &[m], None);
         }
     }
@@ -230,16 +237,15 @@ impl Svlogd {
     /// runit's logdirs_reopen: close and open every directory, reading `config`
     /// again; at startup the journal rolls back a killed svlogd's last batch first.
     fn reopen(&mut self, startup: bool) {
-        let v = self.o.verbose;
-        if let Some(j) = self.journal.as_mut() {
+                if let Some(j) = self.journal.as_mut() {
             j.settle(&self.dirs, self.midline);
         }
         let fifo = startup && fs::fstat(fd::STDIN).is_ok_and(|st| st.is_fifo());
         let mut ok = false;
         for i in 0..self.dirs.len() {
             let d = &mut self.dirs[i];
-            d.close(v);
-            if !d.open_config(v) {
+            d.close();
+            if !d.open_config() {
                 continue;
             }
             if fifo && self.journal.is_none() {
@@ -257,7 +263,7 @@ impl Svlogd {
             if let (true, Some(j)) = (startup, self.journal.as_ref()) {
                 j.recover(i, d);
             }
-            if d.open_current(v) {
+            if d.open_current() {
                 ok = true;
             }
         }
@@ -287,12 +293,11 @@ impl Svlogd {
 
     /// Stdout mode: tries again the directories given up whose time has come.
     fn retry_dirs(&mut self, now: u64) {
-        let v = self.o.verbose;
-        let mut any = false;
+                let mut any = false;
         for d in self.dirs.iter_mut().filter(|d| d.retry_at != 0 && d.retry_at <= now) {
             any = true;
-            if d.open_config(v) {
-                d.open_current(v);
+            if d.open_config() {
+                d.open_current();
             }
         }
         if any {
@@ -308,9 +313,8 @@ impl Svlogd {
 
     /// Rotates directory i; inside a batch the journal learns the new name first.
     fn rotate(&mut self, i: usize, in_batch: bool) {
-        let v = self.o.verbose;
-        let j = &mut self.journal;
-        self.dirs[i].rotate(v, &mut |name| {
+                let j = &mut self.journal;
+        self.dirs[i].rotate(&mut |name| {
             if let (Some(j), true) = (j.as_mut(), in_batch) {
                 j.note_rotation(i, name);
             }
@@ -450,10 +454,9 @@ impl Svlogd {
             sig::SIGCHLD => {
                 self.info(b"sigchild received.");
                 while let Ok(Some((pid, wstat))) = proc::wait_nohang() {
-                    let v = self.o.verbose;
-                    if let Some(d) = self.dirs.iter_mut().find(|d| d.ppid == pid) {
+                                        if let Some(d) = self.dirs.iter_mut().find(|d| d.ppid == pid) {
                         d.ppid = 0;
-                        d.processor_done(wstat, v);
+                        d.processor_done(wstat);
                     }
                 }
             }
@@ -664,14 +667,13 @@ impl Svlogd {
     /// End of input or SIGTERM: settle the journal, wait for processors, close.
     fn finish(mut self) -> i32 {
         while self.batch() > 0 {}
-        let v = self.o.verbose;
-        if let Some(j) = self.journal.as_mut() {
+                if let Some(j) = self.journal.as_mut() {
             j.settle(&self.dirs, self.midline);
             j.compact(&self.dirs, self.midline);
         }
         for d in self.dirs.iter_mut() {
-            d.processor_wait(v);
-            d.close(v);
+            d.processor_wait();
+            d.close();
         }
         if let Some(s) = self.sout.as_mut() {
             s.flush();

@@ -1,7 +1,7 @@
 //! svlogd: one log directory: open/lock/config, `current`, rotation to `@TAI64N.s|.u`,
 //! the count limit, the disk-full rule, and the processor (`!`) protocol.
 use super::conf::Conf;
-use super::stamp;
+use super::{stamp, verbose};
 use crate::msg::{self, CBuf};
 use crate::sys::fd::{self, Fd};
 use crate::sys::{fs, proc, sig, time, Errno};
@@ -137,7 +137,7 @@ impl LogDir {
 
     /// First half of runit's logdir_open: the directory, its lock, the defaults and
     /// `config`. `current` is opened by `open_current` (the journal looks in between).
-    pub fn open_config(&mut self, verbose: bool) -> bool {
+    pub fn open_config(&mut self) -> bool {
         let path = CBuf::new(&[self.name]);
         let d = match fd::open_read(&path) {
             Ok(d) => d,
@@ -150,12 +150,12 @@ impl LogDir {
         match fs::fstat(d.raw()) {
             Ok(st) if st.is_dir() => {}
             Ok(_) => {
-                self.info_close(verbose);
+                self.info_close();
                 self.warn(b"unable to change directory", Errno::NOTDIR);
                 return false;
             }
             Err(e) => {
-                self.info_close(verbose);
+                self.info_close();
                 self.warn(b"unable to change directory", e);
                 return false;
             }
@@ -178,7 +178,7 @@ impl LogDir {
         match lock {
             Ok(l) => self.lock = Some(l),
             Err(e) => {
-                self.info_close(verbose);
+                self.info_close();
                 self.warn(b"unable to lock directory", e);
                 return false;
             }
@@ -192,7 +192,7 @@ impl LogDir {
         self.conf = Conf::new();
         match fd::read_file(&CBuf::new(&[self.name, b"/config"])) {
             Ok(sa) => {
-                if verbose {
+                if verbose() {
                     self.note(b"info: ", b"read: ", b"config");
                 }
                 self.conf.parse(&sa);
@@ -208,7 +208,7 @@ impl LogDir {
 
     /// Second half of logdir_open: a `current` left without the x bit by a killed
     /// svlogd becomes `@NOW.u`; then `current` is opened for appending, mode 0644.
-    pub fn open_current(&mut self, verbose: bool) -> bool {
+    pub fn open_current(&mut self) -> bool {
         let dirfd = self.dirfd();
         let mut fresh = true;
         match fs::statat(dirfd, c"current") {
@@ -217,7 +217,7 @@ impl LogDir {
                 if self.rename_current().is_none() {
                     return false;
                 }
-                self.delete_oldest(true, verbose);
+                self.delete_oldest(true);
             }
             Ok(st) => {
                 self.size = st.size;
@@ -225,7 +225,7 @@ impl LogDir {
             }
             Err(e) if e == Errno::NOENT => {}
             Err(e) => {
-                self.info_close(verbose);
+                self.info_close();
                 self.warn(b"unable to stat current", e);
                 self.drop_fds();
                 return false;
@@ -234,28 +234,28 @@ impl LogDir {
         if self.open_new_current(b"unable to open current").is_none() {
             return false;
         }
-        if verbose {
+        if verbose() {
             self.note(b"info: ", if fresh { b"new: " } else { b"append: " }, b"current");
         }
-        self.process_leftover(verbose);
+        self.process_leftover();
         true
     }
 
     /// A `.u` file left by a killed svlogd is "rotated, not yet processed": with a
     /// processor configured it is processed too, oldest first (runit never does).
-    fn process_leftover(&mut self, verbose: bool) {
+    fn process_leftover(&mut self) {
         if self.conf.processor.is_empty() || self.ppid != 0 {
             return;
         }
         if let (_, Some(name)) = self.scan_old(LEFTOVER) {
             self.fnsave = name;
-            self.processor_start(verbose);
+            self.processor_start();
         }
     }
 
     /// runit's logdir_close on a half-opened directory only says "close: NAME".
-    fn info_close(&self, verbose: bool) {
-        if verbose && !self.failing {
+    fn info_close(&self) {
+        if verbose() && !self.failing {
             msg::say(b"info: ", &[b"close: ", if self.named { self.name } else { b"" }], None);
         }
     }
@@ -326,21 +326,21 @@ impl LogDir {
 
     /// Deletes the oldest `@…` file if more than N exist; true if one went.
     pub fn delete_for_space(&mut self) -> bool {
-        self.delete_oldest(false, false)
+        self.delete_oldest(false)
     }
 
     /// Deletes the oldest `@…` file: with `count`, runit's count limit (more than n
     /// old logs, `.t` leftovers removed first); without, on a full disk while more
     /// than N remain. True if one went.
     #[inline(never)]
-    fn delete_oldest(&mut self, count: bool, verbose: bool) -> bool {
+    fn delete_oldest(&mut self, count: bool) -> bool {
         let (n, oldest) = self.scan_old(if count { TIDY } else { ALL });
         let max = if count { self.conf.nmax } else { self.conf.nmin };
         let Some(o) = oldest else { return false };
         if n <= max || (count && max == 0) {
             return false;
         }
-        if !count || verbose {
+        if !count || verbose() {
             let (kind, what): (&[u8], &[u8]) = if count { (b"info: ", b"delete: ") } else { (b"warning: ", b"out of disk space, delete: ") };
             self.note(kind, what, &o);
         }
@@ -399,12 +399,12 @@ impl LogDir {
     /// runit's rotate(): waits for a running processor, then (if `current` is not
     /// empty) flush, fsync, chmod 0744, rename to `@NOW.s|.u`, new `current`, count
     /// limit, processor. `before_rename` sees the new name first (the journal).
-    pub fn rotate(&mut self, verbose: bool, before_rename: &mut dyn FnMut(&[u8; 27])) {
+    pub fn rotate(&mut self, before_rename: &mut dyn FnMut(&[u8; 27])) {
         if !self.is_open() {
             self.conf.tmax = 0;
             return;
         }
-        self.processor_wait(verbose);
+        self.processor_wait();
         self.new_name(if self.conf.processor.is_empty() { b's' } else { b'u' });
         if self.conf.tmax != 0 {
             let now = time::mono_ms();
@@ -419,7 +419,7 @@ impl LogDir {
         if self.close_current().is_none() {
             return;
         }
-        if verbose {
+        if verbose() {
             let mut b = [0u8; 20];
             msg::say(b"info: ", &[b"rename: ", self.name, b"/current ", &self.fnsave, b" ", crate::num::fmt_u64(&mut b, self.size)], None);
         }
@@ -428,8 +428,8 @@ impl LogDir {
             return;
         }
         self.size = 0;
-        self.delete_oldest(true, verbose);
-        self.processor_start(verbose);
+        self.delete_oldest(true);
+        self.processor_start();
     }
 
     /// fsync, mark closed cleanly (chmod 0744), close. None: given up (stdout mode).
@@ -450,11 +450,11 @@ impl LogDir {
     }
 
     /// runit's logdir_close.
-    pub fn close(&mut self, verbose: bool) {
+    pub fn close(&mut self) {
         if !self.is_open() {
             return;
         }
-        if verbose {
+        if verbose() {
             self.note(b"info: ", b"close: ", b"");
         }
         self.flush();
@@ -464,7 +464,7 @@ impl LogDir {
     }
 
     /// Starts `sh -c processor` on the rotated `.u` file (runit's processorstart).
-    pub fn processor_start(&mut self, verbose: bool) {
+    pub fn processor_start(&mut self) {
         if self.conf.processor.is_empty() {
             return;
         }
@@ -480,12 +480,12 @@ impl LogDir {
             }
         };
         if pid == 0 {
-            self.processor_child(&argv, verbose);
+            self.processor_child(&argv);
         }
         self.ppid = pid;
     }
 
-    fn processor_child(&self, argv: &proc::CVec, verbose: bool) -> ! {
+    fn processor_child(&self, argv: &proc::CVec) -> ! {
         sig::unblock_all();
         // stdout mode ignores SIGPIPE; a processor gets the usual default.
         sig::default(sig::SIGPIPE);
@@ -494,7 +494,7 @@ impl LogDir {
         if let Err(e) = fs::fchdir(dirfd) {
             fatal(b"unable to change directory", e);
         }
-        if verbose {
+        if verbose() {
             self.note(b"info: ", b"processing: ", &self.fnsave);
         }
         let mut name = self.fnsave;
@@ -524,7 +524,7 @@ impl LogDir {
 
     /// A processor ended (runit's processorstop after the wait): on success `.t`
     /// becomes `.s` (0744), `.u` goes and `newstate` becomes `state`; else it restarts.
-    pub fn processor_done(&mut self, wstat: i32, verbose: bool) {
+    pub fn processor_done(&mut self, wstat: i32) {
         if !self.is_open() {
             return;
         }
@@ -535,7 +535,7 @@ impl LogDir {
         if !ok {
             self.note(b"warning: ", b"processor failed, restart: ", b"");
             let _ = fs::unlinkat(dirfd, &cstr(&t));
-            self.processor_start(verbose);
+            self.processor_start();
             return;
         }
         let mut s = t;
@@ -554,14 +554,14 @@ impl LogDir {
         while let Err(e) = fs::renameat(dirfd, c"newstate", c"state") {
             pause(b"unable to rename state", self.name, e);
         }
-        if verbose {
+        if verbose() {
             self.note(b"info: ", b"processed: ", &s);
         }
-        self.process_leftover(verbose);
+        self.process_leftover();
     }
 
     /// Waits for a running processor until it has succeeded (at exit).
-    pub fn processor_wait(&mut self, verbose: bool) {
+    pub fn processor_wait(&mut self) {
         while self.ppid != 0 {
             let st = loop {
                 match proc::wait_pid(self.ppid, 0) {
@@ -570,7 +570,7 @@ impl LogDir {
                 }
             };
             self.ppid = 0;
-            self.processor_done(st.map_or(0, |(_, w)| w), verbose);
+            self.processor_done(st.map_or(0, |(_, w)| w));
         }
     }
 
