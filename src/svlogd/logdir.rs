@@ -39,7 +39,7 @@ pub struct LogDir {
     pub trotate: u64,
     pub ppid: proc::Pid,
     /// Name of the last rotated file (`@…` + `.s|.u|.t`), runit's fnsave.
-    fnsave: [u8; 27],
+    fnsave: Name,
     /// Is the line in progress selected for this directory?
     pub sel: bool,
     /// Output for `current` not yet written (one write per batch).
@@ -68,7 +68,7 @@ impl LogDir {
             ino: 0,
             trotate: 0,
             ppid: 0,
-            fnsave: [0; 27],
+            fnsave: [0; 28],
             sel: true,
             out: Vec::new(),
             named: false,
@@ -126,8 +126,8 @@ impl LogDir {
 
     /// `current` becomes fnsave. None: given up (stdout mode).
     fn rename_current(&mut self) -> Option<()> {
-        let to = cstr(&self.fnsave);
-        while let Err(e) = fs::renameat(self.dirfd(), c"current", &to) {
+        let to = self.fnsave;
+        while let Err(e) = fs::renameat(self.dirfd(), c"current", cs(&to)) {
             if !self.failed(b"unable to rename current", e) {
                 return None;
             }
@@ -293,7 +293,7 @@ impl LogDir {
             self.fnsave[..25].copy_from_slice(&s);
             self.fnsave[25] = b'.';
             self.fnsave[26] = suffix;
-            match fs::statat(self.dirfd(), &cstr(&self.fnsave)) {
+            match fs::statat(self.dirfd(), cs(&self.fnsave)) {
                 Err(e) if e == Errno::NOENT => return,
                 _ => {}
             }
@@ -342,9 +342,9 @@ impl LogDir {
         }
         if !count || verbose() {
             let (kind, what): (&[u8], &[u8]) = if count { (b"info: ", b"delete: ") } else { (b"warning: ", b"out of disk space, delete: ") };
-            self.note(kind, what, &o);
+            self.note(kind, what, &o[..27]);
         }
-        match fs::unlinkat(self.dirfd(), &cstr(&o)) {
+        match fs::unlinkat(self.dirfd(), cs(&o)) {
             Ok(()) => true,
             Err(e) => {
                 self.warn(b"unable to unlink oldest logfile", e);
@@ -357,7 +357,7 @@ impl LogDir {
     /// `.t` leftovers are deleted and not counted, nor is our pending `.u` (runit's
     /// rmoldest); with ALL, everything counts (buffer_pwrite); LEFTOVER looks only
     /// at `.u` files, silently.
-    fn scan_old(&self, mode: u8) -> (u64, Option<[u8; 27]>) {
+    fn scan_old(&self, mode: u8) -> (u64, Option<Name>) {
         let dirfd = self.dirfd();
         let tidy = mode == TIDY;
         let entries = match fd::openat(dirfd, c".", fd::O_RDONLY | fd::O_DIRECTORY, 0).and_then(|d| fs::read_dir_fd(d.raw())) {
@@ -370,27 +370,27 @@ impl LogDir {
             }
         };
         let mut n = 0;
-        let mut oldest: Option<[u8; 27]> = None;
+        let mut oldest: Option<Name> = None;
         for ent in entries {
             if ent.name.len() != 27 || ent.name[0] != b'@' || (mode == LEFTOVER && ent.name[26] != b'u') {
                 continue;
             }
-            if tidy && ent.name[26] == b't' {
-                if let Err(e) = fs::unlinkat(dirfd, &cstr(&ent.name)) {
+            let mut name: Name = [0; 28];
+            name[..27].copy_from_slice(&ent.name);
+            if tidy && name[26] == b't' {
+                if let Err(e) = fs::unlinkat(dirfd, cs(&name)) {
                     msg::warning(&[b"unable to unlink processor leftover: ", &ent.name], Some(e));
                 }
                 continue;
             }
             // Debian's svlogd (observed) neither counts nor deletes the `.u` just
             // handed to the processor: with a processor, n processed logs are kept.
-            if tidy && self.fnsave[26] == b'u' && ent.name[..] == self.fnsave[..] {
+            if tidy && self.fnsave[26] == b'u' && name == self.fnsave {
                 continue;
             }
             n += 1;
-            if oldest.is_none_or(|o| ent.name[..] < o[..]) {
-                let mut o = [0u8; 27];
-                o.copy_from_slice(&ent.name);
-                oldest = Some(o);
+            if oldest.is_none_or(|o| name < o) {
+                oldest = Some(name);
             }
         }
         (n, oldest)
@@ -399,7 +399,7 @@ impl LogDir {
     /// runit's rotate(): waits for a running processor, then (if `current` is not
     /// empty) flush, fsync, chmod 0744, rename to `@NOW.s|.u`, new `current`, count
     /// limit, processor. `before_rename` sees the new name first (the journal).
-    pub fn rotate(&mut self, before_rename: &mut dyn FnMut(&[u8; 27])) {
+    pub fn rotate(&mut self, before_rename: &mut dyn FnMut(&Name)) {
         if !self.is_open() {
             self.conf.tmax = 0;
             return;
@@ -421,7 +421,7 @@ impl LogDir {
         }
         if verbose() {
             let mut b = [0u8; 20];
-            msg::say(b"info: ", &[b"rename: ", self.name, b"/current ", &self.fnsave, b" ", crate::num::fmt_u64(&mut b, self.size)], None);
+            msg::say(b"info: ", &[b"rename: ", self.name, b"/current ", &self.fnsave[..27], b" ", crate::num::fmt_u64(&mut b, self.size)], None);
         }
         before_rename(&self.fnsave);
         if self.rename_current().is_none() || self.open_new_current(b"unable to create new current").is_none() {
@@ -495,13 +495,13 @@ impl LogDir {
             fatal(b"unable to change directory", e);
         }
         if verbose() {
-            self.note(b"info: ", b"processing: ", &self.fnsave);
+            self.note(b"info: ", b"processing: ", &self.fnsave[..27]);
         }
         let mut name = self.fnsave;
-        let input = fd::open_read(&cstr(&name)).unwrap_or_else(|e| fatal(b"unable to open input for processor", e));
+        let input = fd::open_read(cs(&name)).unwrap_or_else(|e| fatal(b"unable to open input for processor", e));
         move_fd(input, 0).unwrap_or_else(|e| fatal(b"unable to move filedescriptor for processor", e));
         name[26] = b't';
-        let output = fd::open_trunc(&cstr(&name)).unwrap_or_else(|e| fatal(b"unable to open output for processor", e));
+        let output = fd::open_trunc(cs(&name)).unwrap_or_else(|e| fatal(b"unable to open output for processor", e));
         move_fd(output, 1).unwrap_or_else(|e| fatal(b"unable to move filedescriptor for processor", e));
         let state = match fd::open_read(c"state") {
             Err(e) if e == Errno::NOENT => {
@@ -534,28 +534,28 @@ impl LogDir {
         t[26] = b't';
         if !ok {
             self.note(b"warning: ", b"processor failed, restart: ", b"");
-            let _ = fs::unlinkat(dirfd, &cstr(&t));
+            let _ = fs::unlinkat(dirfd, cs(&t));
             self.processor_start();
             return;
         }
         let mut s = t;
         s[26] = b's';
-        let (tc, sc) = (cstr(&t), cstr(&s));
-        while let Err(e) = fs::renameat(dirfd, &tc, &sc) {
+        let (tc, sc) = (cs(&t), cs(&s));
+        while let Err(e) = fs::renameat(dirfd, tc, sc) {
             pause(b"unable to rename processed", self.name, e);
         }
-        while let Err(e) = fd::openat(dirfd, &sc, fd::O_RDONLY, 0).and_then(|f| fd::fchmod(f.raw(), 0o744)) {
+        while let Err(e) = fd::openat(dirfd, sc, fd::O_RDONLY, 0).and_then(|f| fd::fchmod(f.raw(), 0o744)) {
             pause(b"unable to set mode of processed", self.name, e);
         }
         let u = self.fnsave;
-        if fs::unlinkat(dirfd, &cstr(&u)).is_err() {
-            self.note(b"warning: ", b"unable to unlink: ", &u);
+        if fs::unlinkat(dirfd, cs(&u)).is_err() {
+            self.note(b"warning: ", b"unable to unlink: ", &u[..27]);
         }
         while let Err(e) = fs::renameat(dirfd, c"newstate", c"state") {
             pause(b"unable to rename state", self.name, e);
         }
         if verbose() {
-            self.note(b"info: ", b"processed: ", &s);
+            self.note(b"info: ", b"processed: ", &s[..27]);
         }
         self.process_leftover();
     }
@@ -576,7 +576,7 @@ impl LogDir {
 
     /// Rolls `current` (or the rotated file `rot`) back to `len` bytes: what a killed
     /// svlogd wrote after the journal's last commit point (see journal.rs).
-    pub fn roll_back(&self, ino: u64, len: u64, rot: Option<&[u8; 27]>) {
+    pub fn roll_back(&self, ino: u64, len: u64, rot: Option<&Name>) {
         let dirfd = self.dirfd();
         let cur = fs::statat(dirfd, c"current").ok();
         if cur.is_some_and(|st| st.ino == ino) {
@@ -584,12 +584,12 @@ impl LogDir {
             return;
         }
         let Some(rot) = rot else { return };
-        let rot = cstr(rot);
-        if fs::statat(dirfd, &rot).is_ok_and(|st| st.ino == ino) {
+        let rot = cs(rot);
+        if fs::statat(dirfd, rot).is_ok_and(|st| st.ino == ino) {
             if len == 0 {
-                let _ = fs::unlinkat(dirfd, &rot);
+                let _ = fs::unlinkat(dirfd, rot);
             } else {
-                truncate_at(dirfd, &rot, len);
+                truncate_at(dirfd, rot, len);
             }
             if cur.is_some() {
                 truncate_at(dirfd, c"current", 0);
@@ -613,7 +613,10 @@ fn move_fd(f: Fd, to: fd::RawFd) -> Result<(), Errno> {
     }
 }
 
-/// A file name as a C string.
-fn cstr(name: &[u8]) -> CBuf {
-    CBuf::new(&[name])
+/// A log file name (`@` + 24 hex digits + `.` + s|u|t) and its NUL.
+pub type Name = [u8; 28];
+
+/// A name as a C string.
+fn cs(name: &Name) -> &CStr {
+    CStr::from_bytes_with_nul(name).unwrap_or(c"")
 }
