@@ -562,13 +562,12 @@ impl Svlogd {
             }
             let (sel, err) = d.conf.matches(&head);
             d.sel = sel;
-            let prefix = core::mem::take(&mut d.conf.prefix);
             let udp = d.conf.udp.filter(|_| sel);
             let write = sel && !d.conf.udponly;
+            let mut m = [stamp, &d.conf.prefix, &head].concat();
+            let plain = m.len();
             if err || udp.is_some() {
                 // The copy for stderr and UDP: the line's head, `...` if it was cut.
-                let mut m = [stamp, &prefix, &head].concat();
-                let plain = m.len();
                 m.extend_from_slice(dots);
                 m.push(b'\n');
                 if err {
@@ -577,17 +576,16 @@ impl Svlogd {
                 if let Some((ip, port)) = udp {
                     self.udp(i, ip, port, &m, plain);
                 }
+                m.truncate(plain);
             }
             if write {
-                self.emit(i, stamp);
-                self.emit(i, &prefix);
-                self.emit(i, &head);
-                self.emit(i, &line[hl..]);
+                // One piece for the log: emit's size rules see the same bytes.
+                m.extend_from_slice(&line[hl..]);
                 if done {
-                    self.emit(i, b"\n");
+                    m.push(b'\n');
                 }
+                self.emit(i, &m);
             }
-            self.dirs[i].conf.prefix = prefix;
         }
         if let Some(s) = self.sout.as_mut() {
             s.start(stamp);
@@ -628,9 +626,7 @@ impl Svlogd {
                 _ => (b"warning: failure sending through udp: ", m, b""),
             },
         };
-        self.emit(i, w);
-        self.emit(i, body);
-        self.emit(i, nl);
+        self.emit(i, &[w, body, nl].concat());
     }
 
     /// Appends output for directory i with runit's size rules: rotate first when
