@@ -13,27 +13,34 @@ pub struct Conf {
     pub udp: Option<([u8; 4], u16)>,
     pub udponly: bool,
     pub prefix: Vec<u8>,
-    /// `+ - e E` lines in config order, each with its selector byte first.
+    /// `config` as read (set after parse): its `+ - e E` lines select lines (matches).
+    pub text: Vec<u8>,
+    /// The `+ - e E` lines (the fuzz tests look at them).
+    #[cfg(test)]
     pub inst: Vec<Vec<u8>>,
 }
 
 impl Conf {
     pub fn new() -> Conf {
-        Conf { sizemax: 1_000_000, nmax: 10, nmin: 10, tmax: 0, processor: Vec::new(), udp: None, udponly: false, prefix: Vec::new(), inst: Vec::new() }
+        Conf { sizemax: 1_000_000, nmax: 10, nmin: 10, tmax: 0, processor: Vec::new(), udp: None, udponly: false, prefix: Vec::new(), text: Vec::new(), #[cfg(test)] inst: Vec::new() }
     }
 
     /// Parses `config` as runit's logdir_open does: each line's first byte selects the
     /// setting, the rest is its untrimmed argument; a lone last byte is not looked at.
     pub fn parse(&mut self, sa: &[u8]) {
-        let mut i = 0;
-        while i + 1 < sa.len() {
-            let len = sa[i..].iter().position(|&b| b == b'\n').unwrap_or(sa.len() - i);
-            let line = &sa[i..i + len];
+        #[cfg(test)]
+        {
+            self.text = sa.to_vec();
+        }
+        for line in Lines(sa) {
+            #[cfg(test)]
+            if let Some(b'+' | b'-' | b'e' | b'E') = line.first() {
+                self.inst.push(line.to_vec());
+            }
             // runit cuts the argument at a NUL byte as well.
             let arg = line.get(1..).unwrap_or(b"");
             let arg = &arg[..arg.iter().position(|&b| b == 0).unwrap_or(arg.len())];
             match line.first() {
-                Some(b'+' | b'-' | b'e' | b'E') => self.inst.push(line.to_vec()),
                 Some(b's') => self.sizemax = scan_suffix(arg, b'k', 1024, b'm', 1024 * 1024),
                 Some(b'n') => self.nmax = scan(arg).0,
                 Some(b'N') => self.nmin = scan(arg).0,
@@ -49,7 +56,6 @@ impl Conf {
                 }
                 _ => {}
             }
-            i += len + 1;
         }
     }
 
@@ -77,17 +83,35 @@ impl Conf {
     #[inline(never)]
     pub fn matches(&self, line: &[u8]) -> (bool, bool) {
         let (mut sel, mut err) = (true, false);
-        for i in &self.inst {
-            if pmatch(&i[1..], line) {
-                match i[0] {
-                    b'+' => sel = true,
-                    b'-' => sel = false,
-                    b'e' => err = true,
-                    _ => err = false,
+        for i in Lines(&self.text) {
+            if let [c @ (b'+' | b'-' | b'e' | b'E'), p @ ..] = i {
+                if pmatch(p, line) {
+                    match c {
+                        b'+' => sel = true,
+                        b'-' => sel = false,
+                        b'e' => err = true,
+                        _ => err = false,
+                    }
                 }
             }
         }
         (sel, err)
+    }
+}
+
+/// The lines of `config` as runit takes them: a lone last byte is not looked at.
+struct Lines<'a>(&'a [u8]);
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let sa = self.0;
+        if sa.len() < 2 {
+            return None;
+        }
+        let len = sa.iter().position(|&b| b == b'\n').unwrap_or(sa.len());
+        self.0 = sa.get(len + 1..).unwrap_or(b"");
+        Some(&sa[..len])
     }
 }
 
@@ -176,7 +200,7 @@ mod tests {
         c.parse(b"s100k\nn5\nN2\nt2m\n!gzip\npP:\n+a*\n-*b\ns 100\nu127.0.0.1:99\nx\n#c\n\nE*");
         assert_eq!((c.sizemax, c.nmax, c.nmin, c.tmax), (0, 5, 2, 120));
         assert_eq!((c.processor.as_slice(), c.prefix.as_slice()), (&b"gzip"[..], &b"P:"[..]));
-        assert_eq!(c.inst.len(), 3);
+        assert_eq!((c.matches(b"ab"), c.matches(b"ax"), c.matches(b"x")), ((false, false), (true, false), (true, false)));
         assert_eq!(c.udp, Some(([127, 0, 0, 1], 99)));
         assert!(!c.udponly);
     }

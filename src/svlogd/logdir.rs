@@ -196,6 +196,7 @@ impl LogDir {
                     self.note(b"info: ", b"read: ", b"config");
                 }
                 self.conf.parse(&sa);
+                self.conf.text = sa;
             }
             Err(e) if e == Errno::NOENT => {}
             Err(e) => self.warn(b"unable to read config", e),
