@@ -330,7 +330,6 @@ impl Svlogd {
         }
         let _ = fd::set_nonblock(fd::STDIN, true);
         self.reopen(true);
-        let mut readbuf: Vec<u8> = Vec::new();
         // What a killed svlogd left in the journal goes first.
         while self.batch() > 0 {}
         loop {
@@ -377,7 +376,7 @@ impl Svlogd {
             if p[1].revents != 0 {
                 // At most a pipe's worth at a time: the journal stays small.
                 let max = if self.exiting { 1 } else { (self.bufmax - self.buf.len()).min(PIPE_CHUNK) };
-                self.ingest(max, &mut readbuf);
+                self.ingest(max);
             }
             while self.batch() > 0 {}
             if let Some(j) = self.journal.as_mut() {
@@ -388,12 +387,15 @@ impl Svlogd {
     }
 
     /// Takes input: spliced into the journal, or read() when stdin is not a pipe.
-    fn ingest(&mut self, max: usize, readbuf: &mut Vec<u8>) {
+    fn ingest(&mut self, max: usize) {
         let r = match self.journal.as_mut() {
             Some(j) => j.ingest(&mut self.buf, max),
             None => {
-                readbuf.resize(max, 0);
-                fd::read(fd::STDIN, &mut readbuf[..max]).inspect(|&n| self.buf.extend_from_slice(&readbuf[..n]))
+                let old = self.buf.len();
+                self.buf.resize(old + max, 0);
+                let r = fd::read(fd::STDIN, &mut self.buf[old..]);
+                self.buf.truncate(old + *r.as_ref().unwrap_or(&0));
+                r
             }
         };
         match r {
