@@ -98,6 +98,14 @@ impl LogDir {
         msg::say(kind, &[what, self.name, if file.is_empty() { b"" } else { b"/" }, file], None);
     }
 
+    /// `svlogd: info: WHAT NAME/FILE` with -v.
+    #[inline(never)]
+    fn info(&self, what: &[u8], file: &[u8]) {
+        if verbose() {
+            self.note(b"info: ", what, file);
+        }
+    }
+
     /// Stdout mode: gives the directory up after `what` failed (one warning per
     /// outage), `current` marked as closed cleanly if possible; it is tried again
     /// every PAUSE_MS (Svlogd::retry_dirs) while lines keep going to stdout.
@@ -192,9 +200,7 @@ impl LogDir {
         self.conf = Conf::new();
         match fd::read_file(&CBuf::new(&[self.name, b"/config"])) {
             Ok(sa) => {
-                if verbose() {
-                    self.note(b"info: ", b"read: ", b"config");
-                }
+                self.info(b"read: ", b"config");
                 self.conf.parse(&sa);
                 self.conf.text = sa;
             }
@@ -235,9 +241,7 @@ impl LogDir {
         if self.open_new_current(b"unable to open current").is_none() {
             return false;
         }
-        if verbose() {
-            self.note(b"info: ", if fresh { b"new: " } else { b"append: " }, b"current");
-        }
+        self.info(if fresh { b"new: " } else { b"append: " }, b"current");
         self.process_leftover();
         true
     }
@@ -341,9 +345,10 @@ impl LogDir {
         if n <= max || (count && max == 0) {
             return false;
         }
-        if !count || verbose() {
-            let (kind, what): (&[u8], &[u8]) = if count { (b"info: ", b"delete: ") } else { (b"warning: ", b"out of disk space, delete: ") };
-            self.note(kind, what, &o[..27]);
+        if count {
+            self.info(b"delete: ", &o[..27]);
+        } else {
+            self.note(b"warning: ", b"out of disk space, delete: ", &o[..27]);
         }
         match fs::unlinkat(self.dirfd(), cs(&o)) {
             Ok(()) => true,
@@ -455,9 +460,7 @@ impl LogDir {
         if !self.is_open() {
             return;
         }
-        if verbose() {
-            self.note(b"info: ", b"close: ", b"");
-        }
+        self.info(b"close: ", b"");
         self.flush();
         self.close_current();
         self.drop_fds();
@@ -495,9 +498,7 @@ impl LogDir {
         if let Err(e) = fs::fchdir(dirfd) {
             fatal(b"unable to change directory", e);
         }
-        if verbose() {
-            self.note(b"info: ", b"processing: ", &self.fnsave[..27]);
-        }
+        self.info(b"processing: ", &self.fnsave[..27]);
         let mut name = self.fnsave;
         let input = fd::open_read(cs(&name)).unwrap_or_else(|e| fatal(b"unable to open input for processor", e));
         move_fd(input, 0).unwrap_or_else(|e| fatal(b"unable to move filedescriptor for processor", e));
@@ -555,9 +556,7 @@ impl LogDir {
         while let Err(e) = fs::renameat(dirfd, c"newstate", c"state") {
             pause(b"unable to rename state", self.name, e);
         }
-        if verbose() {
-            self.note(b"info: ", b"processed: ", &s[..27]);
-        }
+        self.info(b"processed: ", &s[..27]);
         self.process_leftover();
     }
 
