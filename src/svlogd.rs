@@ -237,9 +237,7 @@ impl Svlogd {
     /// runit's logdirs_reopen: close and open every directory, reading `config`
     /// again; at startup the journal rolls back a killed svlogd's last batch first.
     fn reopen(&mut self, startup: bool) {
-                if let Some(j) = self.journal.as_mut() {
-            j.settle(&self.dirs, self.midline);
-        }
+                self.settle();
         let fifo = startup && fs::fstat(fd::STDIN).is_ok_and(|st| st.is_fifo());
         let mut ok = false;
         for i in 0..self.dirs.len() {
@@ -311,6 +309,12 @@ impl Svlogd {
         }
     }
 
+    fn compact(&mut self) {
+        if let Some(j) = self.journal.as_mut() {
+            j.compact(&self.dirs, self.midline);
+        }
+    }
+
     /// Rotates directory i; inside a batch the journal learns the new name first.
     fn rotate(&mut self, i: usize, in_batch: bool) {
                 let j = &mut self.journal;
@@ -379,9 +383,7 @@ impl Svlogd {
                 self.ingest(max);
             }
             while self.batch() > 0 {}
-            if let Some(j) = self.journal.as_mut() {
-                j.compact(&self.dirs, self.midline);
-            }
+            self.compact();
         }
         self.finish()
     }
@@ -665,10 +667,8 @@ impl Svlogd {
     /// End of input or SIGTERM: settle the journal, wait for processors, close.
     fn finish(mut self) -> i32 {
         while self.batch() > 0 {}
-                if let Some(j) = self.journal.as_mut() {
-            j.settle(&self.dirs, self.midline);
-            j.compact(&self.dirs, self.midline);
-        }
+                self.settle();
+        self.compact();
         for d in self.dirs.iter_mut() {
             d.processor_wait();
             d.close();

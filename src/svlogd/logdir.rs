@@ -377,7 +377,7 @@ impl LogDir {
         };
         let mut n = 0;
         let mut oldest: Option<Name> = None;
-        for ent in entries {
+        for ent in &entries {
             if ent.name.len() != 27 || ent.name[0] != b'@' || (mode == LEFTOVER && ent.name[26] != b'u') {
                 continue;
             }
