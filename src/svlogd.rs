@@ -57,7 +57,7 @@ pub fn main(args: Args) -> i32 {
     let usage = || -> ! { msg::usage(EXIT_USAGE, argv0, USAGE) };
     let mut o = Opts { timestamp: 0, linemax: 1000, repl: 0, replace: b"" };
     // `-o` / `-O prefix`: copy every line to stdout with this prefix.
-    let mut stdout: Option<Vec<u8>> = None;
+    let mut stdout: Option<&'static [u8]> = None;
     let mut buflen: u64 = 1024;
     let mut g = Getopt::new(&args);
     loop {
@@ -94,7 +94,7 @@ pub fn main(args: Args) -> i32 {
             b't' => o.timestamp = (o.timestamp + 1).min(3),
             b'v' => VERBOSE.store(true, Relaxed),
             b'o' => stdout = Some(service_prefix()),
-            b'O' => stdout = Some(optarg[..optarg.len().min(1024)].to_vec()),
+            b'O' => stdout = Some(&optarg[..optarg.len().min(1024)]),
             _ => {
                 // -V: runit prints its version, then the usage.
                 msg::write_parts(fd::STDERR, &[VERSION]);
@@ -113,7 +113,7 @@ pub fn main(args: Args) -> i32 {
 
 /// `-o`: the service's name and ": ". svlogd runs in SERVICE/log, so that is the
 /// parent's name; anywhere else the current directory's own name.
-fn service_prefix() -> Vec<u8> {
+fn service_prefix() -> &'static [u8] {
     let mut buf = [0u8; 4096];
     let n = fs::getcwd(&mut buf).unwrap_or(0);
     let mut path = &buf[..n];
@@ -122,13 +122,13 @@ fn service_prefix() -> Vec<u8> {
     }
     let mut p = msg::basename(path).to_vec();
     p.extend_from_slice(b": ");
-    p
+    p.leak()
 }
 
 /// Standard output of the container: whole lines, each write(2) at most PIPE_BUF
 /// bytes and holding only whole lines; a longer line is cut into prefixed pieces.
 struct StdOut {
-    prefix: Vec<u8>,
+    prefix: &'static [u8],
     /// The line being built.
     cur: Vec<u8>,
     /// Whole lines waiting for one write.
@@ -139,7 +139,7 @@ struct StdOut {
 impl StdOut {
     fn start(&mut self, stamp: &[u8]) {
         self.cur.clear();
-        self.cur.extend_from_slice(&self.prefix);
+        self.cur.extend_from_slice(self.prefix);
         self.cur.extend_from_slice(stamp);
     }
     fn add(&mut self, mut b: &[u8]) {
@@ -147,7 +147,7 @@ impl StdOut {
             let room = (PIPE_BUF - 1).saturating_sub(self.cur.len());
             if room == 0 {
                 self.end();
-                self.cur.extend_from_slice(&self.prefix);
+                self.cur.extend_from_slice(self.prefix);
                 continue;
             }
             let n = room.min(b.len());
@@ -206,7 +206,7 @@ struct Svlogd {
 }
 
 impl Svlogd {
-    fn new(o: Opts, names: &[&'static [u8]], stdout: Option<Vec<u8>>) -> Svlogd {
+    fn new(o: Opts, names: &[&'static [u8]], stdout: Option<&'static [u8]>) -> Svlogd {
         let bufmax = BUF_MIN.max(2 * (o.linemax + 1));
         let sout = stdout.map(|prefix| StdOut { prefix, cur: Vec::new(), batch: Vec::new(), dead: false });
         Svlogd {
