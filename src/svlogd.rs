@@ -568,7 +568,7 @@ impl Svlogd {
             d.sel = sel;
             let udp = d.conf.udp.filter(|_| sel);
             let write = sel && !d.conf.udponly;
-            let mut m = [stamp, &d.conf.prefix, &head].concat();
+            let mut m = [stamp, d.conf.prefix(), &head].concat();
             let plain = m.len();
             if err || udp.is_some() {
                 // The copy for stderr and UDP: the line's head, `...` if it was cut.

@@ -249,7 +249,7 @@ impl LogDir {
     /// A `.u` file left by a killed svlogd is "rotated, not yet processed": with a
     /// processor configured it is processed too, oldest first (runit never does).
     fn process_leftover(&mut self) {
-        if self.conf.processor.is_empty() || self.ppid != 0 {
+        if self.conf.processor().is_empty() || self.ppid != 0 {
             return;
         }
         if let (_, Some(name)) = self.scan_old(LEFTOVER) {
@@ -411,7 +411,7 @@ impl LogDir {
             return;
         }
         self.processor_wait();
-        self.new_name(if self.conf.processor.is_empty() { b's' } else { b'u' });
+        self.new_name(if self.conf.processor().is_empty() { b's' } else { b'u' });
         if self.conf.tmax != 0 {
             let now = time::mono_ms();
             if self.trotate <= now {
@@ -464,19 +464,19 @@ impl LogDir {
         self.flush();
         self.close_current();
         self.drop_fds();
-        self.conf.processor.clear();
+        self.conf.no_processor();
     }
 
     /// Starts `sh -c processor` on the rotated `.u` file (runit's processorstart).
     pub fn processor_start(&mut self) {
-        if self.conf.processor.is_empty() {
+        if self.conf.processor().is_empty() {
             return;
         }
         if self.ppid != 0 {
             self.note(b"warning: ", b"processor already running: ", b"");
             return;
         }
-        let argv = proc::CVec::new([&b"sh"[..], b"-c", &self.conf.processor]);
+        let argv = proc::CVec::new([&b"sh"[..], b"-c", self.conf.processor()]);
         let pid = loop {
             match proc::fork() {
                 Ok(p) => break p,
