@@ -513,25 +513,21 @@ impl Svlogd {
         while pos < data.len() {
             let rest = &data[pos..];
             let nl = rest.iter().position(|&b| b == b'\n');
+            // Inside a line any piece goes on; a line start waits for its end, or for
+            // half the buffer.
+            let (l, done) = match nl {
+                Some(k) => (&rest[..k], true),
+                None if self.eof => (rest, true),
+                None if self.midline || rest.len() >= self.bufmax / 2 => (rest, false),
+                None => break,
+            };
             if self.midline {
-                let (piece, done) = match nl {
-                    Some(k) => (&rest[..k], true),
-                    None => (rest, self.eof),
-                };
-                self.piece(piece, done);
-                pos += piece.len() + nl.map_or(0, |_| 1);
-                self.midline = !done;
+                self.piece(l, done);
             } else {
-                let (line, done) = match nl {
-                    Some(k) => (&rest[..k], true),
-                    None if self.eof => (rest, true),
-                    None if rest.len() >= self.bufmax / 2 => (rest, false),
-                    None => break,
-                };
-                self.line(line, done);
-                pos += line.len() + nl.map_or(0, |_| 1);
-                self.midline = !done;
+                self.line(l, done);
             }
+            pos += l.len() + nl.is_some() as usize;
+            self.midline = !done;
             if self.rotated {
                 self.rotated = false;
                 break;
@@ -602,6 +598,7 @@ impl Svlogd {
     }
 
     /// More of a line whose start was handled (raw bytes, as runit copies them).
+    #[inline(never)]
     fn piece(&mut self, piece: &[u8], done: bool) {
         for i in 0..self.dirs.len() {
             let d = &self.dirs[i];
