@@ -198,7 +198,6 @@ struct Svlogd {
     /// Set by a rotation inside a batch: the batch ends after this line.
     rotated: bool,
     stamp: [u8; stamp::LEN + 1],
-    has_stamp: bool,
     eof: bool,
     exiting: bool,
     rotateasap: bool,
@@ -220,7 +219,6 @@ impl Svlogd {
             midline: false,
             rotated: false,
             stamp: [b' '; stamp::LEN + 1],
-            has_stamp: false,
             eof: false,
             exiting: false,
             rotateasap: false,
@@ -507,7 +505,6 @@ impl Svlogd {
                 2 => stamp::ptime(s, now, b'_'),
                 _ => stamp::ptime(s, now, b'T'),
             }
-            self.has_stamp = true;
         }
         let mut pos = 0;
         while pos < data.len() {
@@ -553,7 +550,7 @@ impl Svlogd {
             }
         }
         let stamp_buf = self.stamp;
-        let stamp: &[u8] = if self.has_stamp { &stamp_buf } else { b"" };
+        let stamp: &[u8] = if self.o.timestamp != 0 { &stamp_buf } else { b"" };
         let dots: &[u8] = if cut { b"..." } else { b"" };
         for i in 0..self.dirs.len() {
             let d = &mut self.dirs[i];

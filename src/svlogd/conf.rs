@@ -29,6 +29,7 @@ impl Conf {
 
     /// Parses `config` as runit's logdir_open does: each line's first byte selects the
     /// setting, the rest is its untrimmed argument; a lone last byte is not looked at.
+    #[inline(never)]
     pub fn parse(&mut self, sa: &[u8]) {
         #[cfg(test)]
         {
