@@ -633,25 +633,26 @@ impl Svlogd {
     fn emit(&mut self, i: usize, mut b: &[u8]) {
         let linemax = self.o.linemax as u64;
         while !b.is_empty() {
-            let smax = self.dirs[i].conf.sizemax;
-            if smax != 0 && self.dirs[i].size >= smax {
+            // No size limit (s0): one that is never reached.
+            let smax = match self.dirs[i].conf.sizemax {
+                0 => u64::MAX,
+                s => s,
+            };
+            if self.dirs[i].size >= smax {
                 self.rotate(i, true);
                 self.rotated = true;
             }
             let d = &mut self.dirs[i];
-            let mut n = b.len();
-            if smax != 0 {
-                n = n.min(smax.saturating_sub(d.size) as usize);
-                if n == 0 {
-                    return;
-                }
+            let n = b.len().min(smax.saturating_sub(d.size) as usize);
+            if n == 0 {
+                return;
             }
             d.out.extend_from_slice(&b[..n]);
             d.size += n as u64;
             let nl = b[n - 1] == b'\n';
             b = &b[n..];
             // runit computes sizemax - linemax in unsigned arithmetic: below len it wraps.
-            if smax != 0 && nl && smax.checked_sub(linemax).is_some_and(|t| d.size >= t) {
+            if nl && smax.checked_sub(linemax).is_some_and(|t| d.size >= t) {
                 self.rotate(i, true);
                 self.rotated = true;
             }

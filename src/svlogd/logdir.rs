@@ -549,9 +549,8 @@ impl LogDir {
         while let Err(e) = fd::openat(dirfd, sc, fd::O_RDONLY, 0).and_then(|f| fd::fchmod(f.raw(), 0o744)) {
             pause(b"unable to set mode of processed", self.name, e);
         }
-        let u = self.fnsave;
-        if fs::unlinkat(dirfd, cs(&u)).is_err() {
-            self.note(b"warning: ", b"unable to unlink: ", &u[..27]);
+        if fs::unlinkat(dirfd, cs(&self.fnsave)).is_err() {
+            self.note(b"warning: ", b"unable to unlink: ", &self.fnsave[..27]);
         }
         while let Err(e) = fs::renameat(dirfd, c"newstate", c"state") {
             pause(b"unable to rename state", self.name, e);
