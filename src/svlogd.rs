@@ -235,7 +235,7 @@ impl Svlogd {
     /// runit's logdirs_reopen: close and open every directory, reading `config`
     /// again; at startup the journal rolls back a killed svlogd's last batch first.
     fn reopen(&mut self, startup: bool) {
-                self.settle();
+        self.settle();
         let fifo = startup && fs::fstat(fd::STDIN).is_ok_and(|st| st.is_fifo());
         let mut ok = false;
         for i in 0..self.dirs.len() {
@@ -289,7 +289,7 @@ impl Svlogd {
 
     /// Stdout mode: tries again the directories given up whose time has come.
     fn retry_dirs(&mut self, now: u64) {
-                let mut any = false;
+        let mut any = false;
         for d in self.dirs.iter_mut().filter(|d| d.retry_at != 0 && d.retry_at <= now) {
             any = true;
             if d.open_config() {
@@ -315,7 +315,7 @@ impl Svlogd {
 
     /// Rotates directory i; inside a batch the journal learns the new name first.
     fn rotate(&mut self, i: usize, in_batch: bool) {
-                let j = &mut self.journal;
+        let j = &mut self.journal;
         self.dirs[i].rotate(&mut |name| {
             if let (Some(j), true) = (j.as_mut(), in_batch) {
                 j.note_rotation(i, name);
@@ -456,7 +456,7 @@ impl Svlogd {
             sig::SIGCHLD => {
                 self.info(b"sigchild received.");
                 while let Ok(Some((pid, wstat))) = proc::wait_nohang() {
-                                        if let Some(d) = self.dirs.iter_mut().find(|d| d.ppid == pid) {
+                    if let Some(d) = self.dirs.iter_mut().find(|d| d.ppid == pid) {
                         d.ppid = 0;
                         d.processor_done(wstat);
                     }
@@ -662,7 +662,7 @@ impl Svlogd {
     /// End of input or SIGTERM: settle the journal, wait for processors, close.
     fn finish(mut self) -> i32 {
         while self.batch() > 0 {}
-                self.settle();
+        self.settle();
         self.compact();
         for d in self.dirs.iter_mut() {
             d.processor_wait();

@@ -24,7 +24,19 @@ pub struct Conf {
 
 impl Conf {
     pub fn new() -> Conf {
-        Conf { sizemax: 1_000_000, nmax: 10, nmin: 10, tmax: 0, processor: (0, 0), udp: None, udponly: false, prefix: (0, 0), text: Vec::new(), #[cfg(test)] inst: Vec::new() }
+        Conf {
+            sizemax: 1_000_000,
+            nmax: 10,
+            nmin: 10,
+            tmax: 0,
+            processor: (0, 0),
+            udp: None,
+            udponly: false,
+            prefix: (0, 0),
+            text: Vec::new(),
+            #[cfg(test)]
+            inst: Vec::new(),
+        }
     }
 
     /// Parses `config` as runit's logdir_open does: each line's first byte selects the
