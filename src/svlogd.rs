@@ -502,8 +502,7 @@ impl Svlogd {
             let now = time::now();
             match t {
                 1 => stamp::tai64n(s, now),
-                2 => stamp::ptime(s, now, b'_'),
-                _ => stamp::ptime(s, now, b'T'),
+                _ => stamp::ptime(s, now, if t == 2 { b'_' } else { b'T' }),
             }
         }
         let mut pos = 0;
