@@ -14,6 +14,7 @@ use crate::sys::fd;
 use crate::sys::{fs, net, proc, sig, time, Errno};
 use crate::Args;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use journal::Journal;
 use logdir::LogDir;
 
@@ -35,9 +36,15 @@ const PIPE_CHUNK: usize = 64 * 1024;
 /// Input buffer: a partial line is processed in pieces once it fills half of it.
 const BUF_MIN: usize = 128 * 1024;
 
+/// `-v`: the `info:` messages.
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+pub fn verbose() -> bool {
+    VERBOSE.load(Relaxed)
+}
+
 /// Command line settings.
 struct Opts {
-    verbose: bool,
     timestamp: u8,
     linemax: usize,
     repl: u8,
@@ -48,9 +55,9 @@ pub fn main(args: Args) -> i32 {
     let argv0 = args.first().copied().unwrap_or(b"svlogd");
     msg::set_prog(&PROG);
     let usage = || -> ! { msg::usage(EXIT_USAGE, argv0, USAGE) };
-    let mut o = Opts { verbose: false, timestamp: 0, linemax: 1000, repl: 0, replace: b"" };
+    let mut o = Opts { timestamp: 0, linemax: 1000, repl: 0, replace: b"" };
     // `-o` / `-O prefix`: copy every line to stdout with this prefix.
-    let mut stdout: Option<Vec<u8>> = None;
+    let mut stdout: Option<&'static [u8]> = None;
     let mut buflen: u64 = 1024;
     let mut g = Getopt::new(&args);
     loop {
@@ -85,9 +92,9 @@ pub fn main(args: Args) -> i32 {
                 }
             }
             b't' => o.timestamp = (o.timestamp + 1).min(3),
-            b'v' => o.verbose = true,
+            b'v' => VERBOSE.store(true, Relaxed),
             b'o' => stdout = Some(service_prefix()),
-            b'O' => stdout = Some(optarg[..optarg.len().min(1024)].to_vec()),
+            b'O' => stdout = Some(&optarg[..optarg.len().min(1024)]),
             _ => {
                 // -V: runit prints its version, then the usage.
                 msg::write_parts(fd::STDERR, &[VERSION]);
@@ -106,7 +113,7 @@ pub fn main(args: Args) -> i32 {
 
 /// `-o`: the service's name and ": ". svlogd runs in SERVICE/log, so that is the
 /// parent's name; anywhere else the current directory's own name.
-fn service_prefix() -> Vec<u8> {
+fn service_prefix() -> &'static [u8] {
     let mut buf = [0u8; 4096];
     let n = fs::getcwd(&mut buf).unwrap_or(0);
     let mut path = &buf[..n];
@@ -115,13 +122,13 @@ fn service_prefix() -> Vec<u8> {
     }
     let mut p = msg::basename(path).to_vec();
     p.extend_from_slice(b": ");
-    p
+    p.leak()
 }
 
 /// Standard output of the container: whole lines, each write(2) at most PIPE_BUF
 /// bytes and holding only whole lines; a longer line is cut into prefixed pieces.
 struct StdOut {
-    prefix: Vec<u8>,
+    prefix: &'static [u8],
     /// The line being built.
     cur: Vec<u8>,
     /// Whole lines waiting for one write.
@@ -132,7 +139,7 @@ struct StdOut {
 impl StdOut {
     fn start(&mut self, stamp: &[u8]) {
         self.cur.clear();
-        self.cur.extend_from_slice(&self.prefix);
+        self.cur.extend_from_slice(self.prefix);
         self.cur.extend_from_slice(stamp);
     }
     fn add(&mut self, mut b: &[u8]) {
@@ -140,7 +147,7 @@ impl StdOut {
             let room = (PIPE_BUF - 1).saturating_sub(self.cur.len());
             if room == 0 {
                 self.end();
-                self.cur.extend_from_slice(&self.prefix);
+                self.cur.extend_from_slice(self.prefix);
                 continue;
             }
             let n = room.min(b.len());
@@ -191,7 +198,6 @@ struct Svlogd {
     /// Set by a rotation inside a batch: the batch ends after this line.
     rotated: bool,
     stamp: [u8; stamp::LEN + 1],
-    has_stamp: bool,
     eof: bool,
     exiting: bool,
     rotateasap: bool,
@@ -199,7 +205,7 @@ struct Svlogd {
 }
 
 impl Svlogd {
-    fn new(o: Opts, names: &[&'static [u8]], stdout: Option<Vec<u8>>) -> Svlogd {
+    fn new(o: Opts, names: &[&'static [u8]], stdout: Option<&'static [u8]>) -> Svlogd {
         let bufmax = BUF_MIN.max(2 * (o.linemax + 1));
         let sout = stdout.map(|prefix| StdOut { prefix, cur: Vec::new(), batch: Vec::new(), dead: false });
         Svlogd {
@@ -213,7 +219,6 @@ impl Svlogd {
             midline: false,
             rotated: false,
             stamp: [b' '; stamp::LEN + 1],
-            has_stamp: false,
             eof: false,
             exiting: false,
             rotateasap: false,
@@ -222,7 +227,7 @@ impl Svlogd {
     }
 
     fn info(&self, m: &[u8]) {
-        if self.o.verbose {
+        if verbose() {
             msg::say(b"info: ", &[m], None);
         }
     }
@@ -230,16 +235,13 @@ impl Svlogd {
     /// runit's logdirs_reopen: close and open every directory, reading `config`
     /// again; at startup the journal rolls back a killed svlogd's last batch first.
     fn reopen(&mut self, startup: bool) {
-        let v = self.o.verbose;
-        if let Some(j) = self.journal.as_mut() {
-            j.settle(&self.dirs, self.midline);
-        }
+        self.settle();
         let fifo = startup && fs::fstat(fd::STDIN).is_ok_and(|st| st.is_fifo());
         let mut ok = false;
         for i in 0..self.dirs.len() {
             let d = &mut self.dirs[i];
-            d.close(v);
-            if !d.open_config(v) {
+            d.close();
+            if !d.open_config() {
                 continue;
             }
             if fifo && self.journal.is_none() {
@@ -257,7 +259,7 @@ impl Svlogd {
             if let (true, Some(j)) = (startup, self.journal.as_ref()) {
                 j.recover(i, d);
             }
-            if d.open_current(v) {
+            if d.open_current() {
                 ok = true;
             }
         }
@@ -287,12 +289,11 @@ impl Svlogd {
 
     /// Stdout mode: tries again the directories given up whose time has come.
     fn retry_dirs(&mut self, now: u64) {
-        let v = self.o.verbose;
         let mut any = false;
         for d in self.dirs.iter_mut().filter(|d| d.retry_at != 0 && d.retry_at <= now) {
             any = true;
-            if d.open_config(v) {
-                d.open_current(v);
+            if d.open_config() {
+                d.open_current();
             }
         }
         if any {
@@ -306,11 +307,16 @@ impl Svlogd {
         }
     }
 
+    fn compact(&mut self) {
+        if let Some(j) = self.journal.as_mut() {
+            j.compact(&self.dirs, self.midline);
+        }
+    }
+
     /// Rotates directory i; inside a batch the journal learns the new name first.
     fn rotate(&mut self, i: usize, in_batch: bool) {
-        let v = self.o.verbose;
         let j = &mut self.journal;
-        self.dirs[i].rotate(v, &mut |name| {
+        self.dirs[i].rotate(&mut |name| {
             if let (Some(j), true) = (j.as_mut(), in_batch) {
                 j.note_rotation(i, name);
             }
@@ -326,7 +332,6 @@ impl Svlogd {
         }
         let _ = fd::set_nonblock(fd::STDIN, true);
         self.reopen(true);
-        let mut readbuf: Vec<u8> = Vec::new();
         // What a killed svlogd left in the journal goes first.
         while self.batch() > 0 {}
         loop {
@@ -373,23 +378,24 @@ impl Svlogd {
             if p[1].revents != 0 {
                 // At most a pipe's worth at a time: the journal stays small.
                 let max = if self.exiting { 1 } else { (self.bufmax - self.buf.len()).min(PIPE_CHUNK) };
-                self.ingest(max, &mut readbuf);
+                self.ingest(max);
             }
             while self.batch() > 0 {}
-            if let Some(j) = self.journal.as_mut() {
-                j.compact(&self.dirs, self.midline);
-            }
+            self.compact();
         }
         self.finish()
     }
 
     /// Takes input: spliced into the journal, or read() when stdin is not a pipe.
-    fn ingest(&mut self, max: usize, readbuf: &mut Vec<u8>) {
+    fn ingest(&mut self, max: usize) {
         let r = match self.journal.as_mut() {
             Some(j) => j.ingest(&mut self.buf, max),
             None => {
-                readbuf.resize(max, 0);
-                fd::read(fd::STDIN, &mut readbuf[..max]).inspect(|&n| self.buf.extend_from_slice(&readbuf[..n]))
+                let old = self.buf.len();
+                self.buf.resize(old + max, 0);
+                let r = fd::read(fd::STDIN, &mut self.buf[old..]);
+                self.buf.truncate(old + *r.as_ref().unwrap_or(&0));
+                r
             }
         };
         match r {
@@ -450,10 +456,9 @@ impl Svlogd {
             sig::SIGCHLD => {
                 self.info(b"sigchild received.");
                 while let Ok(Some((pid, wstat))) = proc::wait_nohang() {
-                    let v = self.o.verbose;
                     if let Some(d) = self.dirs.iter_mut().find(|d| d.ppid == pid) {
                         d.ppid = 0;
-                        d.processor_done(wstat, v);
+                        d.processor_done(wstat);
                     }
                 }
             }
@@ -497,34 +502,28 @@ impl Svlogd {
             let now = time::now();
             match t {
                 1 => stamp::tai64n(s, now),
-                2 => stamp::ptime(s, now, b'_'),
-                _ => stamp::ptime(s, now, b'T'),
+                _ => stamp::ptime(s, now, if t == 2 { b'_' } else { b'T' }),
             }
-            self.has_stamp = true;
         }
         let mut pos = 0;
         while pos < data.len() {
             let rest = &data[pos..];
             let nl = rest.iter().position(|&b| b == b'\n');
+            // Inside a line any piece goes on; a line start waits for its end, or for
+            // half the buffer.
+            let (l, done) = match nl {
+                Some(k) => (&rest[..k], true),
+                None if self.eof => (rest, true),
+                None if self.midline || rest.len() >= self.bufmax / 2 => (rest, false),
+                None => break,
+            };
             if self.midline {
-                let (piece, done) = match nl {
-                    Some(k) => (&rest[..k], true),
-                    None => (rest, self.eof),
-                };
-                self.piece(piece, done);
-                pos += piece.len() + nl.map_or(0, |_| 1);
-                self.midline = !done;
+                self.piece(l, done);
             } else {
-                let (line, done) = match nl {
-                    Some(k) => (&rest[..k], true),
-                    None if self.eof => (rest, true),
-                    None if rest.len() >= self.bufmax / 2 => (rest, false),
-                    None => break,
-                };
-                self.line(line, done);
-                pos += line.len() + nl.map_or(0, |_| 1);
-                self.midline = !done;
+                self.line(l, done);
             }
+            pos += l.len() + nl.is_some() as usize;
+            self.midline = !done;
             if self.rotated {
                 self.rotated = false;
                 break;
@@ -550,7 +549,7 @@ impl Svlogd {
             }
         }
         let stamp_buf = self.stamp;
-        let stamp: &[u8] = if self.has_stamp { &stamp_buf } else { b"" };
+        let stamp: &[u8] = if self.o.timestamp != 0 { &stamp_buf } else { b"" };
         let dots: &[u8] = if cut { b"..." } else { b"" };
         for i in 0..self.dirs.len() {
             let d = &mut self.dirs[i];
@@ -559,13 +558,12 @@ impl Svlogd {
             }
             let (sel, err) = d.conf.matches(&head);
             d.sel = sel;
-            let prefix = core::mem::take(&mut d.conf.prefix);
             let udp = d.conf.udp.filter(|_| sel);
             let write = sel && !d.conf.udponly;
+            let mut m = [stamp, d.conf.prefix(), &head].concat();
+            let plain = m.len();
             if err || udp.is_some() {
                 // The copy for stderr and UDP: the line's head, `...` if it was cut.
-                let mut m = [stamp, &prefix, &head].concat();
-                let plain = m.len();
                 m.extend_from_slice(dots);
                 m.push(b'\n');
                 if err {
@@ -574,17 +572,16 @@ impl Svlogd {
                 if let Some((ip, port)) = udp {
                     self.udp(i, ip, port, &m, plain);
                 }
+                m.truncate(plain);
             }
             if write {
-                self.emit(i, stamp);
-                self.emit(i, &prefix);
-                self.emit(i, &head);
-                self.emit(i, &line[hl..]);
+                // One piece for the log: emit's size rules see the same bytes.
+                m.extend_from_slice(&line[hl..]);
                 if done {
-                    self.emit(i, b"\n");
+                    m.push(b'\n');
                 }
+                self.emit(i, &m);
             }
-            self.dirs[i].conf.prefix = prefix;
         }
         if let Some(s) = self.sout.as_mut() {
             s.start(stamp);
@@ -597,6 +594,7 @@ impl Svlogd {
     }
 
     /// More of a line whose start was handled (raw bytes, as runit copies them).
+    #[inline(never)]
     fn piece(&mut self, piece: &[u8], done: bool) {
         for i in 0..self.dirs.len() {
             let d = &self.dirs[i];
@@ -625,9 +623,7 @@ impl Svlogd {
                 _ => (b"warning: failure sending through udp: ", m, b""),
             },
         };
-        self.emit(i, w);
-        self.emit(i, body);
-        self.emit(i, nl);
+        self.emit(i, &[w, body, nl].concat());
     }
 
     /// Appends output for directory i with runit's size rules: rotate first when
@@ -636,25 +632,26 @@ impl Svlogd {
     fn emit(&mut self, i: usize, mut b: &[u8]) {
         let linemax = self.o.linemax as u64;
         while !b.is_empty() {
-            let smax = self.dirs[i].conf.sizemax;
-            if smax != 0 && self.dirs[i].size >= smax {
+            // No size limit (s0): one that is never reached.
+            let smax = match self.dirs[i].conf.sizemax {
+                0 => u64::MAX,
+                s => s,
+            };
+            if self.dirs[i].size >= smax {
                 self.rotate(i, true);
                 self.rotated = true;
             }
             let d = &mut self.dirs[i];
-            let mut n = b.len();
-            if smax != 0 {
-                n = n.min(smax.saturating_sub(d.size) as usize);
-                if n == 0 {
-                    return;
-                }
+            let n = b.len().min(smax.saturating_sub(d.size) as usize);
+            if n == 0 {
+                return;
             }
             d.out.extend_from_slice(&b[..n]);
             d.size += n as u64;
             let nl = b[n - 1] == b'\n';
             b = &b[n..];
             // runit computes sizemax - linemax in unsigned arithmetic: below len it wraps.
-            if smax != 0 && nl && smax.checked_sub(linemax).is_some_and(|t| d.size >= t) {
+            if nl && smax.checked_sub(linemax).is_some_and(|t| d.size >= t) {
                 self.rotate(i, true);
                 self.rotated = true;
             }
@@ -664,14 +661,11 @@ impl Svlogd {
     /// End of input or SIGTERM: settle the journal, wait for processors, close.
     fn finish(mut self) -> i32 {
         while self.batch() > 0 {}
-        let v = self.o.verbose;
-        if let Some(j) = self.journal.as_mut() {
-            j.settle(&self.dirs, self.midline);
-            j.compact(&self.dirs, self.midline);
-        }
+        self.settle();
+        self.compact();
         for d in self.dirs.iter_mut() {
-            d.processor_wait(v);
-            d.close(v);
+            d.processor_wait();
+            d.close();
         }
         if let Some(s) = self.sout.as_mut() {
             s.flush();

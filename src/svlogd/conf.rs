@@ -9,37 +9,59 @@ pub struct Conf {
     pub nmax: u64,
     pub nmin: u64,
     pub tmax: u64,
-    pub processor: Vec<u8>,
+    /// Where `!`'s argument is in `text`.
+    processor: (usize, usize),
     pub udp: Option<([u8; 4], u16)>,
     pub udponly: bool,
-    pub prefix: Vec<u8>,
-    /// `+ - e E` lines in config order, each with its selector byte first.
+    /// Where `p`'s argument is in `text`.
+    prefix: (usize, usize),
+    /// `config` as read (set after parse): its `+ - e E` lines select lines (matches).
+    pub text: Vec<u8>,
+    /// The `+ - e E` lines (the fuzz tests look at them).
+    #[cfg(test)]
     pub inst: Vec<Vec<u8>>,
 }
 
 impl Conf {
     pub fn new() -> Conf {
-        Conf { sizemax: 1_000_000, nmax: 10, nmin: 10, tmax: 0, processor: Vec::new(), udp: None, udponly: false, prefix: Vec::new(), inst: Vec::new() }
+        Conf {
+            sizemax: 1_000_000,
+            nmax: 10,
+            nmin: 10,
+            tmax: 0,
+            processor: (0, 0),
+            udp: None,
+            udponly: false,
+            prefix: (0, 0),
+            text: Vec::new(),
+            #[cfg(test)]
+            inst: Vec::new(),
+        }
     }
 
     /// Parses `config` as runit's logdir_open does: each line's first byte selects the
     /// setting, the rest is its untrimmed argument; a lone last byte is not looked at.
+    #[inline(never)]
     pub fn parse(&mut self, sa: &[u8]) {
-        let mut i = 0;
-        while i + 1 < sa.len() {
-            let len = sa[i..].iter().position(|&b| b == b'\n').unwrap_or(sa.len() - i);
-            let line = &sa[i..i + len];
+        #[cfg(test)]
+        {
+            self.text = sa.to_vec();
+        }
+        for line in Lines(sa) {
+            #[cfg(test)]
+            if let Some(b'+' | b'-' | b'e' | b'E') = line.first() {
+                self.inst.push(line.to_vec());
+            }
             // runit cuts the argument at a NUL byte as well.
             let arg = line.get(1..).unwrap_or(b"");
             let arg = &arg[..arg.iter().position(|&b| b == 0).unwrap_or(arg.len())];
             match line.first() {
-                Some(b'+' | b'-' | b'e' | b'E') => self.inst.push(line.to_vec()),
                 Some(b's') => self.sizemax = scan_suffix(arg, b'k', 1024, b'm', 1024 * 1024),
                 Some(b'n') => self.nmax = scan(arg).0,
                 Some(b'N') => self.nmin = scan(arg).0,
                 Some(b't') => self.tmax = scan_suffix(arg, b'm', 60, b'h', 3600),
-                Some(b'!') if !arg.is_empty() => self.processor = arg.to_vec(),
-                Some(b'p') if !arg.is_empty() => self.prefix = arg.to_vec(),
+                Some(b'!') if !arg.is_empty() => self.processor = at(sa, arg),
+                Some(b'p') if !arg.is_empty() => self.prefix = at(sa, arg),
                 Some(&c @ (b'u' | b'U')) => {
                     // runit: an invalid `U` line still stops writing to current.
                     if c == b'U' {
@@ -49,8 +71,25 @@ impl Conf {
                 }
                 _ => {}
             }
-            i += len + 1;
         }
+    }
+
+    fn part(&self, r: (usize, usize)) -> &[u8] {
+        self.text.get(r.0..r.1).unwrap_or(b"")
+    }
+
+    /// The processor (`!`), empty if none.
+    pub fn processor(&self) -> &[u8] {
+        self.part(self.processor)
+    }
+
+    pub fn no_processor(&mut self) {
+        self.processor = (0, 0);
+    }
+
+    /// The line prefix (`p`), empty if none.
+    pub fn prefix(&self) -> &[u8] {
+        self.part(self.prefix)
     }
 
     fn scan_udp(&mut self, arg: &[u8]) {
@@ -77,18 +116,42 @@ impl Conf {
     #[inline(never)]
     pub fn matches(&self, line: &[u8]) -> (bool, bool) {
         let (mut sel, mut err) = (true, false);
-        for i in &self.inst {
-            if pmatch(&i[1..], line) {
-                match i[0] {
-                    b'+' => sel = true,
-                    b'-' => sel = false,
-                    b'e' => err = true,
-                    _ => err = false,
+        for i in Lines(&self.text) {
+            if let [c @ (b'+' | b'-' | b'e' | b'E'), p @ ..] = i {
+                if pmatch(p, line) {
+                    match c {
+                        b'+' => sel = true,
+                        b'-' => sel = false,
+                        b'e' => err = true,
+                        _ => err = false,
+                    }
                 }
             }
         }
         (sel, err)
     }
+}
+
+/// The lines of `config` as runit takes them: a lone last byte is not looked at.
+struct Lines<'a>(&'a [u8]);
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let sa = self.0;
+        if sa.len() < 2 {
+            return None;
+        }
+        let len = sa.iter().position(|&b| b == b'\n').unwrap_or(sa.len());
+        self.0 = sa.get(len + 1..).unwrap_or(b"");
+        Some(&sa[..len])
+    }
+}
+
+/// Where `arg` (a part of `sa`) is in `sa`.
+fn at(sa: &[u8], arg: &[u8]) -> (usize, usize) {
+    let off = arg.as_ptr() as usize - sa.as_ptr() as usize;
+    (off, off + arg.len())
 }
 
 /// A number with an optional unit letter right after the digits (`s100k`, `t2h`).
@@ -175,8 +238,8 @@ mod tests {
         let mut c = Conf::new();
         c.parse(b"s100k\nn5\nN2\nt2m\n!gzip\npP:\n+a*\n-*b\ns 100\nu127.0.0.1:99\nx\n#c\n\nE*");
         assert_eq!((c.sizemax, c.nmax, c.nmin, c.tmax), (0, 5, 2, 120));
-        assert_eq!((c.processor.as_slice(), c.prefix.as_slice()), (&b"gzip"[..], &b"P:"[..]));
-        assert_eq!(c.inst.len(), 3);
+        assert_eq!((c.processor(), c.prefix()), (&b"gzip"[..], &b"P:"[..]));
+        assert_eq!((c.matches(b"ab"), c.matches(b"ax"), c.matches(b"x")), ((false, false), (true, false), (true, false)));
         assert_eq!(c.udp, Some(([127, 0, 0, 1], 99)));
         assert!(!c.udponly);
     }

@@ -68,8 +68,8 @@ impl Journal {
         if flags & F_PENDING != 0 {
             let ino = u64::from_le_bytes(s[..8].try_into().unwrap_or([0; 8]));
             let len = u64::from_le_bytes(s[8..16].try_into().unwrap_or([0; 8]));
-            let mut rot = [0u8; 27];
-            rot.copy_from_slice(&s[17..44]);
+            let mut rot = [0u8; 28];
+            rot[..27].copy_from_slice(&s[17..44]);
             d.roll_back(ino, len, (flags & F_ROT != 0).then_some(&rot));
         }
     }
@@ -113,7 +113,7 @@ impl Journal {
 
     /// A rotation inside the batch: remember the rotated name so a restart can find
     /// (and shorten) the file the batch started in. Only the first one is kept.
-    pub fn note_rotation(&mut self, i: usize, name: &[u8; 27]) {
+    pub fn note_rotation(&mut self, i: usize, name: &super::logdir::Name) {
         if i >= MAX_SLOTS {
             return;
         }
@@ -122,7 +122,7 @@ impl Journal {
         if fd::pread(self.fd.raw(), &mut f, off).is_ok() && f[0] & F_PENDING != 0 && f[0] & F_ROT == 0 {
             let mut b = [0u8; 28];
             b[0] = f[0] | F_ROT;
-            b[1..].copy_from_slice(name);
+            b[1..].copy_from_slice(&name[..27]);
             let _ = fd::pwrite_all(self.fd.raw(), &b, off);
         }
     }

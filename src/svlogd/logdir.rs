@@ -1,7 +1,7 @@
 //! svlogd: one log directory: open/lock/config, `current`, rotation to `@TAI64N.s|.u`,
 //! the count limit, the disk-full rule, and the processor (`!`) protocol.
 use super::conf::Conf;
-use super::stamp;
+use super::{stamp, verbose};
 use crate::msg::{self, CBuf};
 use crate::sys::fd::{self, Fd};
 use crate::sys::{fs, proc, sig, time, Errno};
@@ -39,7 +39,7 @@ pub struct LogDir {
     pub trotate: u64,
     pub ppid: proc::Pid,
     /// Name of the last rotated file (`@…` + `.s|.u|.t`), runit's fnsave.
-    fnsave: [u8; 27],
+    fnsave: Name,
     /// Is the line in progress selected for this directory?
     pub sel: bool,
     /// Output for `current` not yet written (one write per batch).
@@ -68,7 +68,7 @@ impl LogDir {
             ino: 0,
             trotate: 0,
             ppid: 0,
-            fnsave: [0; 27],
+            fnsave: [0; 28],
             sel: true,
             out: Vec::new(),
             named: false,
@@ -96,6 +96,14 @@ impl LogDir {
     #[inline(never)]
     fn note(&self, kind: &[u8], what: &[u8], file: &[u8]) {
         msg::say(kind, &[what, self.name, if file.is_empty() { b"" } else { b"/" }, file], None);
+    }
+
+    /// `svlogd: info: WHAT NAME/FILE` with -v.
+    #[inline(never)]
+    fn info(&self, what: &[u8], file: &[u8]) {
+        if verbose() {
+            self.note(b"info: ", what, file);
+        }
     }
 
     /// Stdout mode: gives the directory up after `what` failed (one warning per
@@ -126,8 +134,8 @@ impl LogDir {
 
     /// `current` becomes fnsave. None: given up (stdout mode).
     fn rename_current(&mut self) -> Option<()> {
-        let to = cstr(&self.fnsave);
-        while let Err(e) = fs::renameat(self.dirfd(), c"current", &to) {
+        let to = self.fnsave;
+        while let Err(e) = fs::renameat(self.dirfd(), c"current", cs(&to)) {
             if !self.failed(b"unable to rename current", e) {
                 return None;
             }
@@ -137,7 +145,7 @@ impl LogDir {
 
     /// First half of runit's logdir_open: the directory, its lock, the defaults and
     /// `config`. `current` is opened by `open_current` (the journal looks in between).
-    pub fn open_config(&mut self, verbose: bool) -> bool {
+    pub fn open_config(&mut self) -> bool {
         let path = CBuf::new(&[self.name]);
         let d = match fd::open_read(&path) {
             Ok(d) => d,
@@ -150,12 +158,12 @@ impl LogDir {
         match fs::fstat(d.raw()) {
             Ok(st) if st.is_dir() => {}
             Ok(_) => {
-                self.info_close(verbose);
+                self.info_close();
                 self.warn(b"unable to change directory", Errno::NOTDIR);
                 return false;
             }
             Err(e) => {
-                self.info_close(verbose);
+                self.info_close();
                 self.warn(b"unable to change directory", e);
                 return false;
             }
@@ -178,7 +186,7 @@ impl LogDir {
         match lock {
             Ok(l) => self.lock = Some(l),
             Err(e) => {
-                self.info_close(verbose);
+                self.info_close();
                 self.warn(b"unable to lock directory", e);
                 return false;
             }
@@ -192,10 +200,9 @@ impl LogDir {
         self.conf = Conf::new();
         match fd::read_file(&CBuf::new(&[self.name, b"/config"])) {
             Ok(sa) => {
-                if verbose {
-                    self.note(b"info: ", b"read: ", b"config");
-                }
+                self.info(b"read: ", b"config");
                 self.conf.parse(&sa);
+                self.conf.text = sa;
             }
             Err(e) if e == Errno::NOENT => {}
             Err(e) => self.warn(b"unable to read config", e),
@@ -208,7 +215,7 @@ impl LogDir {
 
     /// Second half of logdir_open: a `current` left without the x bit by a killed
     /// svlogd becomes `@NOW.u`; then `current` is opened for appending, mode 0644.
-    pub fn open_current(&mut self, verbose: bool) -> bool {
+    pub fn open_current(&mut self) -> bool {
         let dirfd = self.dirfd();
         let mut fresh = true;
         match fs::statat(dirfd, c"current") {
@@ -217,7 +224,7 @@ impl LogDir {
                 if self.rename_current().is_none() {
                     return false;
                 }
-                self.delete_oldest(true, verbose);
+                self.delete_oldest(true);
             }
             Ok(st) => {
                 self.size = st.size;
@@ -225,7 +232,7 @@ impl LogDir {
             }
             Err(e) if e == Errno::NOENT => {}
             Err(e) => {
-                self.info_close(verbose);
+                self.info_close();
                 self.warn(b"unable to stat current", e);
                 self.drop_fds();
                 return false;
@@ -234,28 +241,26 @@ impl LogDir {
         if self.open_new_current(b"unable to open current").is_none() {
             return false;
         }
-        if verbose {
-            self.note(b"info: ", if fresh { b"new: " } else { b"append: " }, b"current");
-        }
-        self.process_leftover(verbose);
+        self.info(if fresh { b"new: " } else { b"append: " }, b"current");
+        self.process_leftover();
         true
     }
 
     /// A `.u` file left by a killed svlogd is "rotated, not yet processed": with a
     /// processor configured it is processed too, oldest first (runit never does).
-    fn process_leftover(&mut self, verbose: bool) {
-        if self.conf.processor.is_empty() || self.ppid != 0 {
+    fn process_leftover(&mut self) {
+        if self.conf.processor().is_empty() || self.ppid != 0 {
             return;
         }
         if let (_, Some(name)) = self.scan_old(LEFTOVER) {
             self.fnsave = name;
-            self.processor_start(verbose);
+            self.processor_start();
         }
     }
 
     /// runit's logdir_close on a half-opened directory only says "close: NAME".
-    fn info_close(&self, verbose: bool) {
-        if verbose && !self.failing {
+    fn info_close(&self) {
+        if verbose() && !self.failing {
             msg::say(b"info: ", &[b"close: ", if self.named { self.name } else { b"" }], None);
         }
     }
@@ -293,7 +298,7 @@ impl LogDir {
             self.fnsave[..25].copy_from_slice(&s);
             self.fnsave[25] = b'.';
             self.fnsave[26] = suffix;
-            match fs::statat(self.dirfd(), &cstr(&self.fnsave)) {
+            match fs::statat(self.dirfd(), cs(&self.fnsave)) {
                 Err(e) if e == Errno::NOENT => return,
                 _ => {}
             }
@@ -326,25 +331,26 @@ impl LogDir {
 
     /// Deletes the oldest `@…` file if more than N exist; true if one went.
     pub fn delete_for_space(&mut self) -> bool {
-        self.delete_oldest(false, false)
+        self.delete_oldest(false)
     }
 
     /// Deletes the oldest `@…` file: with `count`, runit's count limit (more than n
     /// old logs, `.t` leftovers removed first); without, on a full disk while more
     /// than N remain. True if one went.
     #[inline(never)]
-    fn delete_oldest(&mut self, count: bool, verbose: bool) -> bool {
+    fn delete_oldest(&mut self, count: bool) -> bool {
         let (n, oldest) = self.scan_old(if count { TIDY } else { ALL });
         let max = if count { self.conf.nmax } else { self.conf.nmin };
         let Some(o) = oldest else { return false };
         if n <= max || (count && max == 0) {
             return false;
         }
-        if !count || verbose {
-            let (kind, what): (&[u8], &[u8]) = if count { (b"info: ", b"delete: ") } else { (b"warning: ", b"out of disk space, delete: ") };
-            self.note(kind, what, &o);
+        if count {
+            self.info(b"delete: ", &o[..27]);
+        } else {
+            self.note(b"warning: ", b"out of disk space, delete: ", &o[..27]);
         }
-        match fs::unlinkat(self.dirfd(), &cstr(&o)) {
+        match fs::unlinkat(self.dirfd(), cs(&o)) {
             Ok(()) => true,
             Err(e) => {
                 self.warn(b"unable to unlink oldest logfile", e);
@@ -357,7 +363,7 @@ impl LogDir {
     /// `.t` leftovers are deleted and not counted, nor is our pending `.u` (runit's
     /// rmoldest); with ALL, everything counts (buffer_pwrite); LEFTOVER looks only
     /// at `.u` files, silently.
-    fn scan_old(&self, mode: u8) -> (u64, Option<[u8; 27]>) {
+    fn scan_old(&self, mode: u8) -> (u64, Option<Name>) {
         let dirfd = self.dirfd();
         let tidy = mode == TIDY;
         let entries = match fd::openat(dirfd, c".", fd::O_RDONLY | fd::O_DIRECTORY, 0).and_then(|d| fs::read_dir_fd(d.raw())) {
@@ -370,27 +376,27 @@ impl LogDir {
             }
         };
         let mut n = 0;
-        let mut oldest: Option<[u8; 27]> = None;
-        for ent in entries {
+        let mut oldest: Option<Name> = None;
+        for ent in &entries {
             if ent.name.len() != 27 || ent.name[0] != b'@' || (mode == LEFTOVER && ent.name[26] != b'u') {
                 continue;
             }
-            if tidy && ent.name[26] == b't' {
-                if let Err(e) = fs::unlinkat(dirfd, &cstr(&ent.name)) {
+            let mut name: Name = [0; 28];
+            name[..27].copy_from_slice(&ent.name);
+            if tidy && name[26] == b't' {
+                if let Err(e) = fs::unlinkat(dirfd, cs(&name)) {
                     msg::warning(&[b"unable to unlink processor leftover: ", &ent.name], Some(e));
                 }
                 continue;
             }
             // Debian's svlogd (observed) neither counts nor deletes the `.u` just
             // handed to the processor: with a processor, n processed logs are kept.
-            if tidy && self.fnsave[26] == b'u' && ent.name[..] == self.fnsave[..] {
+            if tidy && self.fnsave[26] == b'u' && name == self.fnsave {
                 continue;
             }
             n += 1;
-            if oldest.is_none_or(|o| ent.name[..] < o[..]) {
-                let mut o = [0u8; 27];
-                o.copy_from_slice(&ent.name);
-                oldest = Some(o);
+            if oldest.is_none_or(|o| name < o) {
+                oldest = Some(name);
             }
         }
         (n, oldest)
@@ -399,13 +405,13 @@ impl LogDir {
     /// runit's rotate(): waits for a running processor, then (if `current` is not
     /// empty) flush, fsync, chmod 0744, rename to `@NOW.s|.u`, new `current`, count
     /// limit, processor. `before_rename` sees the new name first (the journal).
-    pub fn rotate(&mut self, verbose: bool, before_rename: &mut dyn FnMut(&[u8; 27])) {
+    pub fn rotate(&mut self, before_rename: &mut dyn FnMut(&Name)) {
         if !self.is_open() {
             self.conf.tmax = 0;
             return;
         }
-        self.processor_wait(verbose);
-        self.new_name(if self.conf.processor.is_empty() { b's' } else { b'u' });
+        self.processor_wait();
+        self.new_name(if self.conf.processor().is_empty() { b's' } else { b'u' });
         if self.conf.tmax != 0 {
             let now = time::mono_ms();
             if self.trotate <= now {
@@ -419,17 +425,17 @@ impl LogDir {
         if self.close_current().is_none() {
             return;
         }
-        if verbose {
+        if verbose() {
             let mut b = [0u8; 20];
-            msg::say(b"info: ", &[b"rename: ", self.name, b"/current ", &self.fnsave, b" ", crate::num::fmt_u64(&mut b, self.size)], None);
+            msg::say(b"info: ", &[b"rename: ", self.name, b"/current ", &self.fnsave[..27], b" ", crate::num::fmt_u64(&mut b, self.size)], None);
         }
         before_rename(&self.fnsave);
         if self.rename_current().is_none() || self.open_new_current(b"unable to create new current").is_none() {
             return;
         }
         self.size = 0;
-        self.delete_oldest(true, verbose);
-        self.processor_start(verbose);
+        self.delete_oldest(true);
+        self.processor_start();
     }
 
     /// fsync, mark closed cleanly (chmod 0744), close. None: given up (stdout mode).
@@ -450,29 +456,27 @@ impl LogDir {
     }
 
     /// runit's logdir_close.
-    pub fn close(&mut self, verbose: bool) {
+    pub fn close(&mut self) {
         if !self.is_open() {
             return;
         }
-        if verbose {
-            self.note(b"info: ", b"close: ", b"");
-        }
+        self.info(b"close: ", b"");
         self.flush();
         self.close_current();
         self.drop_fds();
-        self.conf.processor.clear();
+        self.conf.no_processor();
     }
 
     /// Starts `sh -c processor` on the rotated `.u` file (runit's processorstart).
-    pub fn processor_start(&mut self, verbose: bool) {
-        if self.conf.processor.is_empty() {
+    pub fn processor_start(&mut self) {
+        if self.conf.processor().is_empty() {
             return;
         }
         if self.ppid != 0 {
             self.note(b"warning: ", b"processor already running: ", b"");
             return;
         }
-        let argv = proc::CVec::new([&b"sh"[..], b"-c", &self.conf.processor]);
+        let argv = proc::CVec::new([&b"sh"[..], b"-c", self.conf.processor()]);
         let pid = loop {
             match proc::fork() {
                 Ok(p) => break p,
@@ -480,12 +484,12 @@ impl LogDir {
             }
         };
         if pid == 0 {
-            self.processor_child(&argv, verbose);
+            self.processor_child(&argv);
         }
         self.ppid = pid;
     }
 
-    fn processor_child(&self, argv: &proc::CVec, verbose: bool) -> ! {
+    fn processor_child(&self, argv: &proc::CVec) -> ! {
         sig::unblock_all();
         // stdout mode ignores SIGPIPE; a processor gets the usual default.
         sig::default(sig::SIGPIPE);
@@ -494,14 +498,12 @@ impl LogDir {
         if let Err(e) = fs::fchdir(dirfd) {
             fatal(b"unable to change directory", e);
         }
-        if verbose {
-            self.note(b"info: ", b"processing: ", &self.fnsave);
-        }
+        self.info(b"processing: ", &self.fnsave[..27]);
         let mut name = self.fnsave;
-        let input = fd::open_read(&cstr(&name)).unwrap_or_else(|e| fatal(b"unable to open input for processor", e));
+        let input = fd::open_read(cs(&name)).unwrap_or_else(|e| fatal(b"unable to open input for processor", e));
         move_fd(input, 0).unwrap_or_else(|e| fatal(b"unable to move filedescriptor for processor", e));
         name[26] = b't';
-        let output = fd::open_trunc(&cstr(&name)).unwrap_or_else(|e| fatal(b"unable to open output for processor", e));
+        let output = fd::open_trunc(cs(&name)).unwrap_or_else(|e| fatal(b"unable to open output for processor", e));
         move_fd(output, 1).unwrap_or_else(|e| fatal(b"unable to move filedescriptor for processor", e));
         let state = match fd::open_read(c"state") {
             Err(e) if e == Errno::NOENT => {
@@ -524,7 +526,7 @@ impl LogDir {
 
     /// A processor ended (runit's processorstop after the wait): on success `.t`
     /// becomes `.s` (0744), `.u` goes and `newstate` becomes `state`; else it restarts.
-    pub fn processor_done(&mut self, wstat: i32, verbose: bool) {
+    pub fn processor_done(&mut self, wstat: i32) {
         if !self.is_open() {
             return;
         }
@@ -534,34 +536,31 @@ impl LogDir {
         t[26] = b't';
         if !ok {
             self.note(b"warning: ", b"processor failed, restart: ", b"");
-            let _ = fs::unlinkat(dirfd, &cstr(&t));
-            self.processor_start(verbose);
+            let _ = fs::unlinkat(dirfd, cs(&t));
+            self.processor_start();
             return;
         }
         let mut s = t;
         s[26] = b's';
-        let (tc, sc) = (cstr(&t), cstr(&s));
-        while let Err(e) = fs::renameat(dirfd, &tc, &sc) {
+        let (tc, sc) = (cs(&t), cs(&s));
+        while let Err(e) = fs::renameat(dirfd, tc, sc) {
             pause(b"unable to rename processed", self.name, e);
         }
-        while let Err(e) = fd::openat(dirfd, &sc, fd::O_RDONLY, 0).and_then(|f| fd::fchmod(f.raw(), 0o744)) {
+        while let Err(e) = fd::openat(dirfd, sc, fd::O_RDONLY, 0).and_then(|f| fd::fchmod(f.raw(), 0o744)) {
             pause(b"unable to set mode of processed", self.name, e);
         }
-        let u = self.fnsave;
-        if fs::unlinkat(dirfd, &cstr(&u)).is_err() {
-            self.note(b"warning: ", b"unable to unlink: ", &u);
+        if fs::unlinkat(dirfd, cs(&self.fnsave)).is_err() {
+            self.note(b"warning: ", b"unable to unlink: ", &self.fnsave[..27]);
         }
         while let Err(e) = fs::renameat(dirfd, c"newstate", c"state") {
             pause(b"unable to rename state", self.name, e);
         }
-        if verbose {
-            self.note(b"info: ", b"processed: ", &s);
-        }
-        self.process_leftover(verbose);
+        self.info(b"processed: ", &s[..27]);
+        self.process_leftover();
     }
 
     /// Waits for a running processor until it has succeeded (at exit).
-    pub fn processor_wait(&mut self, verbose: bool) {
+    pub fn processor_wait(&mut self) {
         while self.ppid != 0 {
             let st = loop {
                 match proc::wait_pid(self.ppid, 0) {
@@ -570,13 +569,13 @@ impl LogDir {
                 }
             };
             self.ppid = 0;
-            self.processor_done(st.map_or(0, |(_, w)| w), verbose);
+            self.processor_done(st.map_or(0, |(_, w)| w));
         }
     }
 
     /// Rolls `current` (or the rotated file `rot`) back to `len` bytes: what a killed
     /// svlogd wrote after the journal's last commit point (see journal.rs).
-    pub fn roll_back(&self, ino: u64, len: u64, rot: Option<&[u8; 27]>) {
+    pub fn roll_back(&self, ino: u64, len: u64, rot: Option<&Name>) {
         let dirfd = self.dirfd();
         let cur = fs::statat(dirfd, c"current").ok();
         if cur.is_some_and(|st| st.ino == ino) {
@@ -584,12 +583,12 @@ impl LogDir {
             return;
         }
         let Some(rot) = rot else { return };
-        let rot = cstr(rot);
-        if fs::statat(dirfd, &rot).is_ok_and(|st| st.ino == ino) {
+        let rot = cs(rot);
+        if fs::statat(dirfd, rot).is_ok_and(|st| st.ino == ino) {
             if len == 0 {
-                let _ = fs::unlinkat(dirfd, &rot);
+                let _ = fs::unlinkat(dirfd, rot);
             } else {
-                truncate_at(dirfd, &rot, len);
+                truncate_at(dirfd, rot, len);
             }
             if cur.is_some() {
                 truncate_at(dirfd, c"current", 0);
@@ -613,7 +612,10 @@ fn move_fd(f: Fd, to: fd::RawFd) -> Result<(), Errno> {
     }
 }
 
-/// A file name as a C string.
-fn cstr(name: &[u8]) -> CBuf {
-    CBuf::new(&[name])
+/// A log file name (`@` + 24 hex digits + `.` + s|u|t) and its NUL.
+pub type Name = [u8; 28];
+
+/// A name as a C string.
+fn cs(name: &Name) -> &CStr {
+    CStr::from_bytes_with_nul(name).unwrap_or(c"")
 }

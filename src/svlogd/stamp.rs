@@ -26,18 +26,26 @@ pub fn ptime(out: &mut [u8; LEN], (sec, nano): (u64, u32), sep: u8) {
     out[10] = sep;
 }
 
-/// Days since 1970-01-01 -> (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's civil_from_days, for days >= 0).
+/// Days since 1970-01-01 -> (year, month, day) in the proleptic Gregorian calendar:
+/// whole 400-year cycles (146097 days each), then year by year and month by month.
 fn civil(z: u64) -> (u64, u64, u64) {
-    let z = z + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + (m <= 2) as u64, m, d)
+    let mut y = 1970 + z / 146_097 * 400;
+    let mut z = z % 146_097;
+    let leap = |y: u64| (y % 4 == 0 && y % 100 != 0 || y % 400 == 0) as u64;
+    while z >= 365 + leap(y) {
+        z -= 365 + leap(y);
+        y += 1;
+    }
+    let mut m = 0;
+    loop {
+        // 31 days: January, March, May, July, August, October, December.
+        let n = if m == 1 { 28 + leap(y) } else { 30 + (0xAD5 >> m & 1) };
+        if z < n {
+            return (y, m + 1, z + 1);
+        }
+        z -= n;
+        m += 1;
+    }
 }
 
 #[cfg(test)]
@@ -50,5 +58,15 @@ mod tests {
         assert_eq!(&b, b"2026-11-22_21:18:18.58622");
         ptime(&mut b, (951_782_400, 0), b'T');
         assert_eq!(&b, b"2000-02-29T00:00:00.00000");
+        ptime(&mut b, (0, 0), b'_');
+        assert_eq!(&b, b"1970-01-01_00:00:00.00000");
+        ptime(&mut b, (4_107_542_399, 999_999_999), b'_');
+        assert_eq!(&b, b"2100-02-28_23:59:59.99999");
+        ptime(&mut b, (4_107_542_400, 0), b'_');
+        assert_eq!(&b, b"2100-03-01_00:00:00.00000");
+        ptime(&mut b, (1_735_689_599, 0), b'_');
+        assert_eq!(&b, b"2024-12-31_23:59:59.00000");
+        ptime(&mut b, (253_402_300_799, 0), b'_');
+        assert_eq!(&b, b"9999-12-31_23:59:59.00000");
     }
 }
