@@ -87,8 +87,9 @@ struct Svc {
 }
 
 struct Runsv {
-    svc: Svc,
-    log: Option<Svc>,
+    /// The service and its logger (without `log/`, a logger that never wants up and has
+    /// no supervise directory: it never starts and writes nothing).
+    s: [Svc; 2],
     /// The log pipe, held by runsv for its whole life so nothing buffered is lost while
     /// either side restarts; dropped when the service is down for good.
     logpipe: Option<(Fd, Fd)>,
@@ -140,10 +141,10 @@ impl Svc {
     /// Sets up the supervise directory: `supervise/` as runit does (mkdir; a symlink's
     /// target is created, one level), else one in the run directory (README "Read-only and
     /// non-root"), else none. Then the lock, `control` and `ok`.
-    fn open_supervise(&mut self, r: &Reporter) -> bool {
+    fn open_supervise(&mut self) -> bool {
         let local = CBuf::new(&[self.dir, b"supervise"]);
-        let reason = match self.make_local(&local, r) {
-            Ok(()) => match self.take_lock(&local, r) {
+        let reason = match self.make_local(&local) {
+            Ok(()) => match self.take_lock(&local) {
                 Ok(()) => {
                     self.sup = [local.bytes(), b"/"].concat();
                     None
@@ -153,18 +154,18 @@ impl Svc {
             Err(e) => Some(e),
         };
         if let Some(e) = reason {
-            if let Err(e2) = self.use_rundir(r) {
-                r.warn(
+            if let Err(e2) = self.use_rundir() {
+                msg::warning(
                     &[b"no writable supervise directory (./", local.bytes(), b": ", crate::errstr::errstr(e), b"; ", rundir::base(), b")"],
                     Some(e2),
                 );
-                r.warn(&[b"sv cannot control ", if self.m.log { b"the log service" } else { b"this service" }, b": its state is kept in memory"], None);
+                msg::warning(&[b"sv cannot control ", if self.m.log { b"the log service" } else { b"this service" }, b": its state is kept in memory"], None);
                 return false;
             }
         }
         // Before the first status write: what a dead runsv left running is taken over.
-        adopt::adopt(self, r);
-        self.open_fifos(r);
+        adopt::adopt(self);
+        self.open_fifos();
         true
     }
 
@@ -172,14 +173,14 @@ impl Svc {
     /// Err only where a run directory stands in: there is no `supervise` and it cannot be
     /// made (read-only, no permission); anything else is left for the lock to report.
     #[inline(never)]
-    fn make_local(&self, path: &CBuf, r: &Reporter) -> Result<(), Errno> {
+    fn make_local(&self, path: &CBuf) -> Result<(), Errno> {
         let e = match fs::mkdir(path, 0o700) {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
         let mut buf = [0u8; 256];
         match fs::readlink(path, &mut buf) {
-            Ok(n) if n >= buf.len() => r.die(&[b"unable to readlink ./", path.bytes(), b": name too long"], None),
+            Ok(n) if n >= buf.len() => die(&[b"unable to readlink ./", path.bytes(), b": name too long"], None),
             Ok(n) => {
                 let target = &buf[..n];
                 // A relative target resolves from the directory holding the link.
@@ -189,22 +190,22 @@ impl Svc {
             }
             Err(le) if le == Errno::NOENT && lockout(e) => Err(e),
             Err(le) if le == Errno::INVAL || le == Errno::NOENT => Ok(()),
-            Err(le) => r.die(&[b"unable to readlink ./", path.bytes()], Some(le)),
+            Err(le) => die(&[b"unable to readlink ./", path.bytes()], Some(le)),
         }
     }
 
     /// Opens and flocks the lock file: non-blocking for the service (a second runsv must
     /// fail at once), blocking for the logger, as runit does. Errors that a run directory
     /// can stand in for (read-only, a root-owned `supervise/` left behind) are returned.
-    fn take_lock(&mut self, dir: &CBuf, r: &Reporter) -> Result<(), Errno> {
+    fn take_lock(&mut self, dir: &CBuf) -> Result<(), Errno> {
         let p = CBuf::new(&[dir.bytes(), b"/lock"]);
         let f = match fd::open_append(&p) {
             Ok(f) => f,
             Err(e) if lockout(e) && !fs::lstat(dir).is_ok_and(|st| st.is_link()) => return Err(e),
-            Err(e) => r.die(&[b"unable to open ", p.bytes()], Some(e)),
+            Err(e) => die(&[b"unable to open ", p.bytes()], Some(e)),
         };
         let op = if self.m.log { fd::LOCK_EX } else { fd::LOCK_EX | fd::LOCK_NB };
-        fd::flock(f.raw(), op).unwrap_or_else(|e| r.die(&[b"unable to lock ", p.bytes()], Some(e)));
+        fd::flock(f.raw(), op).unwrap_or_else(|e| die(&[b"unable to lock ", p.bytes()], Some(e)));
         self.lock = Some(f);
         Ok(())
     }
@@ -212,7 +213,7 @@ impl Svc {
     /// The run directory: $URUNIT_RUNDIR or /run/urunit, then one directory per service
     /// named after its physical path.
     #[inline(never)]
-    fn use_rundir(&mut self, r: &Reporter) -> Result<(), Errno> {
+    fn use_rundir(&mut self) -> Result<(), Errno> {
         let base = rundir::base();
         let _ = fs::mkdir(&CBuf::new(&[base]), 0o700);
         let mut cwd = [0u8; 4096];
@@ -235,7 +236,7 @@ impl Svc {
             Err(e) if !fs::stat(&path).is_ok_and(|st| st.is_dir()) => return Err(e),
             _ => {}
         }
-        self.take_lock(&path, r)?;
+        self.take_lock(&path)?;
         dir.push(b'/');
         self.sup = dir;
         Ok(())
@@ -245,21 +246,21 @@ impl Svc {
     /// and `ok` (held open for reading: a client's non-blocking open for writing then
     /// succeeds, which is how sv knows runsv is running).
     #[inline(never)]
-    fn open_fifos(&mut self, r: &Reporter) {
+    fn open_fifos(&mut self) {
         let path = self.sup_path(b"control");
         let _ = fs::mkfifo(&path, 0o600);
         match fs::stat(&path) {
             Ok(st) if st.is_fifo() => {}
-            Ok(_) => r.die(&[path.bytes(), b" exists but is not a fifo"], None),
-            Err(e) => r.die(&[b"unable to stat ", path.bytes()], Some(e)),
+            Ok(_) => die(&[path.bytes(), b" exists but is not a fifo"], None),
+            Err(e) => die(&[b"unable to stat ", path.bytes()], Some(e)),
         }
-        let open = |f: fn(&core::ffi::CStr) -> Result<Fd, Errno>| f(&path).unwrap_or_else(|e| r.die(&[b"unable to open ", path.bytes()], Some(e)));
+        let open = |f: fn(&core::ffi::CStr) -> Result<Fd, Errno>| f(&path).unwrap_or_else(|e| die(&[b"unable to open ", path.bytes()], Some(e)));
         self.ctl = Some(open(fd::open_read_nb));
         self.ctl_w = Some(open(fd::open_write_nb));
-        self.update_status(r);
+        self.update_status(None);
         let path = self.sup_path(b"ok");
         let _ = fs::mkfifo(&path, 0o600);
-        self.ok = Some(fd::open_read_nb(&path).unwrap_or_else(|e| r.die(&[b"unable to read ", path.bytes()], Some(e))));
+        self.ok = Some(fd::open_read_nb(&path).unwrap_or_else(|e| die(&[b"unable to read ", path.bytes()], Some(e))));
     }
 
     // ---- supervise/ files.
@@ -267,16 +268,16 @@ impl Svc {
     /// runit's update_status: pid (when it changed), stat, status; each written to
     /// NAME.new and renamed into place; then urunit's `health` when it changed. A failed
     /// write warns and is tried again until the files are whole and true.
-    fn update_status(&mut self, r: &Reporter) {
+    fn update_status(&mut self, held: Option<&[u8]>) {
         if self.sup.is_empty() {
             return;
         }
-        let ok = self.write_status(r);
+        let ok = self.write_status(held);
         self.retry_at = if ok { None } else { Some(time::mono_ms() + RETRY_STATUS_MS) };
     }
 
     #[inline(never)]
-    fn write_status(&mut self, r: &Reporter) -> bool {
+    fn write_status(&mut self, held: Option<&[u8]>) -> bool {
         let m = &self.m;
         let mut text = Vec::with_capacity(40);
         stat_text(&mut text, m.state, m.paused, self.term, m.want);
@@ -297,19 +298,19 @@ impl Svc {
                 put_num(&mut body, pid as u64);
                 body.push(b'\n');
             }
-            match self.write_file(b"pid", &body, r) {
+            match self.write_file(b"pid", &body) {
                 Some(true) => self.pid_written = Some(pid),
                 Some(false) => {}
                 None => return false,
             }
         }
         // runit gives up on the rest of the update when stat cannot be opened or renamed.
-        if self.write_file(b"stat", &text, r).is_none() || self.write_file(b"status", &st, r) != Some(true) {
+        if self.write_file(b"stat", &text).is_none() || self.write_file(b"status", &st) != Some(true) {
             return false;
         }
-        let h = self.health(r.deps_line(self.m.log));
+        let h = self.health(held);
         if !h.is_empty() && h != self.health_written {
-            if self.write_file(b"health", &h, r) != Some(true) {
+            if self.write_file(b"health", &h) != Some(true) {
                 return false;
             }
             self.health_written = h;
@@ -351,13 +352,13 @@ impl Svc {
     /// Writes NAME.new and renames it to NAME. Some(true): done; Some(false): failed, but
     /// runit goes on with the next file; None: runit gives up on the rest of the update.
     #[inline(never)]
-    fn write_file(&self, name: &[u8], body: &[u8], r: &Reporter) -> Option<bool> {
+    fn write_file(&self, name: &[u8], body: &[u8]) -> Option<bool> {
         let sup = &self.sup[..];
         let new = CBuf::new(&[sup, name, b".new"]);
         let f = match fd::open_trunc(&new) {
             Ok(f) => f,
             Err(e) => {
-                r.warn(&[b"unable to open ", new.bytes()], Some(e));
+                msg::warning(&[b"unable to open ", new.bytes()], Some(e));
                 return None;
             }
         };
@@ -365,12 +366,12 @@ impl Svc {
         drop(f);
         if w != Ok(body.len()) {
             let e = w.err();
-            r.warn(&[b"unable to write ", new.bytes(), if e.is_some() { b"" } else { b": partial write." }], e);
+            msg::warning(&[b"unable to write ", new.bytes(), if e.is_some() { b"" } else { b": partial write." }], e);
             let _ = fs::unlink(&new);
             return Some(false);
         }
         if let Err(e) = fs::rename(&new, &CBuf::new(&[sup, name])) {
-            r.warn(&[b"unable to rename ", new.bytes(), b" to ", sup, name], Some(e));
+            msg::warning(&[b"unable to rename ", new.bytes(), b" to ", sup, name], Some(e));
             return None;
         }
         Some(true)
@@ -519,22 +520,9 @@ fn put_num(v: &mut Vec<u8>, n: u64) {
     v.extend_from_slice(num::fmt_u64(&mut buf, n));
 }
 
-/// runsv's messages: `runsv NAME: warning: ...` and `runsv NAME: fatal: ...` (exit 111),
-/// and what the supervise files need to know of the dependencies.
-struct Reporter<'a> {
-    deps: Option<&'a deps::Deps>,
-}
-
-impl Reporter<'_> {
-    fn warn(&self, what: &[&[u8]], e: Option<Errno>) {
-        msg::warning(what, e);
-    }
-    fn die(&self, what: &[&[u8]], e: Option<Errno>) -> ! {
-        msg::fatal(EXIT_FATAL, what, e)
-    }
-    fn deps_line(&self, log: bool) -> Option<&[u8]> {
-        if log { None } else { self.deps.and_then(|d| d.held()) }
-    }
+/// `runsv NAME: fatal: ...`, exit 111 (the prefix is set once by main).
+fn die(what: &[&[u8]], e: Option<Errno>) -> ! {
+    msg::fatal(EXIT_FATAL, what, e)
 }
 
 pub fn main(args: Args) -> i32 {
@@ -543,31 +531,30 @@ pub fn main(args: Args) -> i32 {
     }
     let name = args[1];
     // `runsv NAME: `: set once, for the whole life of runsv.
-    let prog: &'static mut &'static [u8] = alloc::boxed::Box::leak(alloc::boxed::Box::new(&b""[..]));
-    *prog = CBuf::new(&[b"runsv ", name, b": "]).bytes().to_vec().leak();
-    msg::set_prog(prog);
-    let r = Reporter { deps: None };
-    let sigs = sig::SigFd::new(&signal_set()).unwrap_or_else(|e| r.die(&[b"unable to create selfpipe"], Some(e)));
-    fs::chdir(&CBuf::new(&[name])).unwrap_or_else(|e| r.die(&[b"unable to change to directory"], Some(e)));
+    let prog: &'static [u8] = [b"runsv ", name, b": "].concat().leak();
+    msg::set_prog(alloc::boxed::Box::leak(alloc::boxed::Box::new(prog)));
+    let sigs = sig::SigFd::new(&signal_set()).unwrap_or_else(|e| die(&[b"unable to create selfpipe"], Some(e)));
+    fs::chdir(&CBuf::new(&[name])).unwrap_or_else(|e| die(&[b"unable to change to directory"], Some(e)));
 
     let want = |p: &core::ffi::CStr| if fs::exists(p) { Want::Down } else { Want::Up };
-    let mut rs = Runsv { svc: Svc::new(false, want(c"down")), log: None, logpipe: None, deps: deps::Deps::new(name) };
+    let mut rs = Runsv { s: [Svc::new(false, want(c"down")), Svc::new(true, Want::Down)], logpipe: None, deps: deps::Deps::new(name) };
     match fs::stat(c"log") {
         Ok(st) if st.is_dir() => {
-            rs.log = Some(Svc::new(true, want(c"log/down")));
-            let p = fd::pipe(0).unwrap_or_else(|e| r.die(&[b"unable to create log pipe"], Some(e)));
+            rs.s[1].m.want = want(c"log/down");
+            let p = fd::pipe(0).unwrap_or_else(|e| die(&[b"unable to create log pipe"], Some(e)));
             let _ = fd::set_pipe_size(p.1.raw(), LOG_PIPE_BYTES);
             rs.logpipe = Some(p);
         }
-        Ok(_) => r.warn(&[b"./log: not a directory."], None),
+        Ok(_) => msg::warning(&[b"./log: not a directory."], None),
         Err(e) if e == Errno::NOENT => {}
         // runit prints this with a doubled colon.
-        Err(e) => r.warn(&[b"unable to stat() ./log: "], Some(e)),
+        Err(e) => msg::warning(&[b"unable to stat() ./log: "], Some(e)),
     }
-    rs.svc.open_supervise(&r);
-    if let Some(l) = rs.log.as_mut() {
-        l.open_supervise(&r);
-        if let Some(p) = adopt::recover_pipe(rs.svc.pid, l.pid) {
+    let [v, l] = &mut rs.s;
+    v.open_supervise();
+    if rs.logpipe.is_some() {
+        l.open_supervise();
+        if let Some(p) = adopt::recover_pipe(v.pid, l.pid) {
             rs.logpipe = Some(p);
         }
     }
@@ -575,12 +562,8 @@ pub fn main(args: Args) -> i32 {
 }
 
 impl Runsv {
-    #[inline(never)]
     fn sv(&mut self, log: bool) -> &mut Svc {
-        match (log, self.log.as_mut()) {
-            (true, Some(l)) => l,
-            _ => &mut self.svc,
-        }
+        &mut self.s[log as usize]
     }
 
     /// Feeds one event to a machine and performs what it returns.
@@ -615,16 +598,9 @@ impl Runsv {
         }
     }
 
-    fn reporter(&self) -> Reporter<'_> {
-        Reporter { deps: Some(&self.deps) }
-    }
-
     fn update_status(&mut self, log: bool) {
-        let r = Reporter { deps: Some(&self.deps) };
-        match (log, self.log.as_mut()) {
-            (true, Some(l)) => l.update_status(&r),
-            _ => self.svc.update_status(&r),
-        }
+        let held = if log { None } else { self.deps.held() };
+        self.s[log as usize].update_status(held);
     }
 
     // ---- Processes.
@@ -644,7 +620,7 @@ impl Runsv {
             Ok(_) => return false,
             Err(e) if e == Errno::NOENT => return false,
             Err(e) => {
-                self.reporter().warn(&[b"unable to stat ", &path_b], Some(e));
+                msg::warning(&[b"unable to stat ", &path_b], Some(e));
                 return false;
             }
         }
@@ -652,14 +628,14 @@ impl Runsv {
         let out = self.logpipe.as_ref().map(|p| (p.1.raw(), fd::STDOUT));
         match spawn(&Child { pgrp: false, dup: out, cd: None, notify: None, argv: &argv, fail: Some(b"unable to run control/?") }) {
             Err(e) => {
-                self.reporter().warn(&[b"unable to fork for ", &path_b], Some(e));
+                msg::warning(&[b"unable to fork for ", &path_b], Some(e));
                 false
             }
             Ok(pid) => match proc::wait_pid(pid, 0) {
                 Ok(Some((_, st))) => proc::wifexited(st) && proc::wexitstatus(st) == 0,
                 Ok(None) => false,
                 Err(e) => {
-                    self.reporter().warn(&[b"unable to wait for child ", &path_b], Some(e));
+                    msg::warning(&[b"unable to wait for child ", &path_b], Some(e));
                     false
                 }
             },
@@ -681,7 +657,7 @@ impl Runsv {
         let mut b1 = [0u8; 21];
         let mut b2 = [0u8; 20];
         let argv = if finish {
-            let st = self.svc.m.wstat;
+            let st = self.s[0].m.wstat;
             // runit: the exit code, or -1 if run was killed; then the low byte of the wait status.
             let code = if proc::wifexited(st) { proc::wexitstatus(st) as i64 } else { -1 };
             CVec::new([&b"./finish"[..], num::fmt_i64(&mut b1, code), num::fmt_u64(&mut b2, (st & 0xff) as u64)])
@@ -705,7 +681,7 @@ impl Runsv {
         let pid = match result {
             Ok(pid) => pid,
             Err(e) => {
-                self.reporter().warn(&[b"unable to fork, sleeping"], Some(e));
+                msg::warning(&[b"unable to fork, sleeping"], Some(e));
                 return self.apply(log, Event::Forked(false));
             }
         };
@@ -747,9 +723,6 @@ impl Runsv {
     fn reap(&mut self) {
         while let Ok(Some((pid, st))) = proc::wait_nohang() {
             for log in [false, true] {
-                if log && self.log.is_none() {
-                    continue;
-                }
                 let s = self.sv(log);
                 if pid == s.check_pid {
                     s.check_pid = 0;
@@ -808,9 +781,6 @@ impl Runsv {
         let mut next = u64::MAX;
         let now = time::mono_ms();
         for log in [true, false] {
-            if log && self.log.is_none() {
-                continue;
-            }
             self.probe(log, now);
             // Dependencies hold only ./run of the service (not ./finish, not the logger).
             let s = self.sv(log);
@@ -843,12 +813,13 @@ impl Runsv {
     /// ends. A logger waiting out its throttle is started at once so it drains the pipe.
     #[inline(never)]
     fn maybe_exit(&mut self) {
-        let m = &self.svc.m;
+        let m = &self.s[0].m;
         if m.want != Want::Exit || m.state != State::Down || m.busy {
             return;
         }
         let code = m.critical.unwrap_or(0);
-        let Some(l) = self.log.as_ref() else { proc::exit(code) };
+        // Without `log/` the logger is never busy and never wants up: runsv exits.
+        let l = &self.s[1];
         if !l.m.busy {
             if l.m.want == Want::Up && self.logpipe.is_some() {
                 self.start(true, false);
@@ -872,17 +843,17 @@ impl Runsv {
     fn run(&mut self, sigs: &sig::SigFd) -> i32 {
         loop {
             let timeout = self.start_due();
-            let fd_of = |f: Option<&Fd>| f.map_or(-1, |f| f.raw());
-            let l = self.log.as_ref();
+            let fd_of = |f: &Option<Fd>| fd::pollfd(f.as_ref().map_or(-1, |f| f.raw()), fd::POLLIN);
+            let [v, l] = &self.s;
             let mut pfd = [
                 fd::pollfd(sigs.raw(), fd::POLLIN),
-                fd::pollfd(fd_of(self.svc.ctl.as_ref()), fd::POLLIN),
-                fd::pollfd(fd_of(l.and_then(|l| l.ctl.as_ref())), fd::POLLIN),
-                fd::pollfd(fd_of(self.svc.notify.as_ref()), fd::POLLIN),
-                fd::pollfd(fd_of(l.and_then(|l| l.notify.as_ref())), fd::POLLIN),
+                fd_of(&v.ctl),
+                fd_of(&l.ctl),
+                fd_of(&v.notify),
+                fd_of(&l.notify),
                 fd::pollfd(self.deps.raw(), fd::POLLIN),
-                fd::pollfd(fd_of(self.svc.adopted.as_ref()), fd::POLLIN),
-                fd::pollfd(fd_of(l.and_then(|l| l.adopted.as_ref())), fd::POLLIN),
+                fd_of(&v.adopted),
+                fd_of(&l.adopted),
             ];
             let _ = fd::poll(&mut pfd, timeout);
 
@@ -916,8 +887,7 @@ impl Runsv {
 
             // At most one byte per FIFO per turn, as runit: starts and exits in between.
             for log in [false, true] {
-                let f = if log { self.log.as_ref().and_then(|l| l.ctl.as_ref()) } else { self.svc.ctl.as_ref() };
-                let Some(f) = f else { continue };
+                let Some(f) = self.sv(log).ctl.as_ref() else { continue };
                 let mut c = [0u8; 1];
                 if let Ok(1) = fd::read(f.raw(), &mut c) {
                     self.apply(log, Event::Ctl(c[0]));
@@ -925,7 +895,7 @@ impl Runsv {
             }
             // A second stop signal (Ctrl-C, then runsvdir's graceful stop) does not signal
             // the service again: it is already on its way down.
-            if got_term && self.svc.m.want != Want::Exit {
+            if got_term && self.s[0].m.want != Want::Exit {
                 self.apply(false, Event::Term);
             }
             self.maybe_exit();

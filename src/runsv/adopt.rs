@@ -3,7 +3,7 @@
 //! is known by `supervise/status` (state and pid) and checked against /proc: it must still
 //! lead its own process group (runsv makes every run a group leader) and have started
 //! when `status` says it did, so a reused pid is never taken for the service.
-use super::{Reporter, Svc};
+use super::Svc;
 use crate::msg::CBuf;
 use crate::svstatus::{State, Status, Want};
 use crate::sys::{fd, fd::Fd, proc, sig, time};
@@ -48,7 +48,7 @@ fn ours(pid: u32, secs: u64) -> bool {
 /// with a pidfd), or, where it cannot be watched, stops its process group before anything
 /// new starts. Never two instances.
 #[inline(never)]
-pub fn adopt(s: &mut Svc, r: &Reporter) {
+pub fn adopt(s: &mut Svc) {
     let mut b = [0u8; 20];
     let read = fd::open_read(&s.sup_path(b"status")).and_then(|f| fd::read_full(f.raw(), &mut b));
     if read != Ok(20) {
@@ -73,8 +73,8 @@ pub fn adopt(s: &mut Svc, r: &Reporter) {
             }
             let mut p = [0u8; 20];
             let what: &[u8] = if m.log { b"log/run" } else if st.state == 2 { b"./finish" } else { b"./run" };
-            r.warn(&[b"adopted ", what, b" (pid ", crate::num::fmt_u64(&mut p, pid as u64), b") left running by a runsv that died"], None);
-            s.update_status(r);
+            crate::msg::warning(&[b"adopted ", what, b" (pid ", crate::num::fmt_u64(&mut p, pid as u64), b") left running by a runsv that died"], None);
+            s.update_status(None);
         }
         Err(_) => {
             // No pidfd (Linux before 5.3): the old instance goes, TERM then KILL.
