@@ -78,11 +78,13 @@ pub fn adopt(s: &mut Svc) {
         }
         Err(_) => {
             // No pidfd (Linux before 5.3): the old instance goes, TERM then KILL.
+            // TERM and CONT, up to 5 s (250 x 20 ms) for the group to go, then KILL.
             let _ = proc::kill(-pid, sig::SIGTERM);
             let _ = proc::kill(-pid, sig::SIGCONT);
-            let end = time::mono_ms() + 5000;
-            while proc::kill(-pid, 0).is_ok() && time::mono_ms() < end {
+            let mut n = 250;
+            while n > 0 && proc::kill(-pid, 0).is_ok() {
                 time::sleep_ms(20);
+                n -= 1;
             }
             let _ = proc::kill(-pid, sig::SIGKILL);
         }
