@@ -140,7 +140,7 @@ impl Machine {
         use Action::*;
         let run = self.running();
         let stop = if run { Some(Stop) } else { None };
-        if stop.is_some() && matches!(ev, Event::Ctl(b'd' | b'x' | b't') | Event::Term) || ev == Event::Ctl(b'k') {
+        if run && matches!(ev, Event::Ctl(b'd' | b'x' | b't') | Event::Term) || matches!(ev, Event::Ctl(b'k')) {
             self.asked = true;
         }
         match ev {
