@@ -37,7 +37,13 @@ const RETRY_STATUS_MS: u64 = 1000;
 const UNBLOCKED: [i32; 8] = [4 /* ILL */, 6 /* ABRT */, 7 /* BUS */, 8 /* FPE */, 9, 11 /* SEGV */, 19 /* STOP */, 32];
 
 fn signal_set() -> Vec<i32> {
-    (1..=64).filter(|s| !UNBLOCKED.contains(s)).collect()
+    let mut v = Vec::with_capacity(64);
+    for s in 1..=64 {
+        if !UNBLOCKED.contains(&s) {
+            v.push(s);
+        }
+    }
+    v
 }
 
 /// How a run says it is ready (README "Readiness").
