@@ -873,20 +873,20 @@ impl Runsv {
                 }
             }
             self.reap();
-            for (i, log) in [(3, false), (4, true)] {
-                if pfd[i].revents != 0 {
-                    self.read_notify(log);
-                }
-            }
             if pfd[5].revents != 0 {
                 self.deps.drain();
             }
-            for (i, log) in [(6, false), (7, true)] {
-                if pfd[i].revents != 0 {
+            for log in [false, true] {
+                let i = log as usize;
+                if pfd[3 + i].revents != 0 {
+                    self.read_notify(log);
+                }
+                if pfd[6 + i].revents != 0 {
                     // An adopted process ended; not our child, so its status is unknown
                     // (./finish gets -1 255: README "Faults").
-                    self.sv(log).adopted = None;
-                    let pid = self.sv(log).pid;
+                    let s = self.sv(log);
+                    s.adopted = None;
+                    let pid = s.pid;
                     self.exited(log, pid, -1);
                 }
             }
