@@ -77,10 +77,9 @@ struct Svc {
     health_written: Vec<u8>,
     /// A write of supervise/ files failed: try again at this monotonic time.
     retry_at: Option<u64>,
-    ctl: Option<Fd>,
-    ctl_w: Option<Fd>,
-    ok: Option<Fd>,
-    lock: Option<Fd>,
+    /// `control`, read end (-1: none). It, our own writer on it (so it never reports EOF),
+    /// `ok` and the lock stay open for runsv's whole life.
+    ctl: i32,
     ready: Ready,
     /// The read end of the notification pipe while the run may still write to it.
     notify: Option<Fd>,
@@ -118,10 +117,7 @@ impl Svc {
             pid_written: None,
             health_written: Vec::new(),
             retry_at: None,
-            ctl: None,
-            ctl_w: None,
-            ok: None,
-            lock: None,
+            ctl: -1,
             ready: Ready::Settle(SETTLE_MS),
             notify: None,
             check_pid: 0,
@@ -212,7 +208,7 @@ impl Svc {
         };
         let op = if self.m.log { fd::LOCK_EX } else { fd::LOCK_EX | fd::LOCK_NB };
         fd::flock(f.raw(), op).unwrap_or_else(|e| die(&[b"unable to lock ", p.bytes()], Some(e)));
-        self.lock = Some(f);
+        let _ = f.into_raw();
         Ok(())
     }
 
@@ -261,12 +257,12 @@ impl Svc {
             Err(e) => die(&[b"unable to stat ", path.bytes()], Some(e)),
         }
         let open = |f: fn(&core::ffi::CStr) -> Result<Fd, Errno>| f(&path).unwrap_or_else(|e| die(&[b"unable to open ", path.bytes()], Some(e)));
-        self.ctl = Some(open(fd::open_read_nb));
-        self.ctl_w = Some(open(fd::open_write_nb));
+        self.ctl = open(fd::open_read_nb).into_raw();
+        let _ = open(fd::open_write_nb).into_raw();
         self.update_status(None);
         let path = self.sup_path(b"ok");
         let _ = fs::mkfifo(&path, 0o600);
-        self.ok = Some(fd::open_read_nb(&path).unwrap_or_else(|e| die(&[b"unable to read ", path.bytes()], Some(e))));
+        let _ = fd::open_read_nb(&path).unwrap_or_else(|e| die(&[b"unable to read ", path.bytes()], Some(e))).into_raw();
     }
 
     // ---- supervise/ files.
@@ -853,8 +849,8 @@ impl Runsv {
             let [v, l] = &self.s;
             let mut pfd = [
                 fd::pollfd(sigs.raw(), fd::POLLIN),
-                fd_of(&v.ctl),
-                fd_of(&l.ctl),
+                fd::pollfd(v.ctl, fd::POLLIN),
+                fd::pollfd(l.ctl, fd::POLLIN),
                 fd_of(&v.notify),
                 fd_of(&l.notify),
                 fd::pollfd(self.deps.raw(), fd::POLLIN),
@@ -893,9 +889,9 @@ impl Runsv {
 
             // At most one byte per FIFO per turn, as runit: starts and exits in between.
             for log in [false, true] {
-                let Some(f) = self.sv(log).ctl.as_ref() else { continue };
+                // No control FIFO (-1): the read fails.
                 let mut c = [0u8; 1];
-                if let Ok(1) = fd::read(f.raw(), &mut c) {
+                if let Ok(1) = fd::read(self.sv(log).ctl, &mut c) {
                     self.apply(log, Event::Ctl(c[0]));
                 }
             }
