@@ -27,6 +27,8 @@ const CHECK_FIRST_MS: u64 = 10;
 const CHECK_MAX_MS: u64 = 1000;
 /// A dependency whose supervise directory cannot be watched is looked at this often (at most).
 const DEP_POLL_MAX_MS: u64 = 500;
+/// A deadline that never comes (probe_at, retry_at).
+const NEVER: u64 = u64::MAX;
 /// A failed write of `supervise/` files is tried again after this long.
 const RETRY_STATUS_MS: u64 = 1000;
 
@@ -73,10 +75,10 @@ struct Svc {
     /// Wall-clock time of the last state change (the TAI64N stamp in `status`).
     stamp: (u64, u32),
     /// What supervise/pid and supervise/health last said (None: never written).
-    pid_written: Option<Pid>,
+    pid_written: Pid,
     health_written: Vec<u8>,
     /// A write of supervise/ files failed: try again at this monotonic time.
-    retry_at: Option<u64>,
+    retry_at: u64,
     /// `control`, read end (-1: none). It, our own writer on it (so it never reports EOF),
     /// `ok` and the lock stay open for runsv's whole life.
     ctl: i32,
@@ -85,7 +87,7 @@ struct Svc {
     notify: Option<Fd>,
     /// `./check` running now, and when to run it next / the settle deadline.
     check_pid: Pid,
-    probe_at: Option<u64>,
+    probe_at: u64,
     check_gap: u64,
     /// A process left running by a runsv that died, watched through its pidfd.
     adopted: Option<Fd>,
@@ -114,14 +116,14 @@ impl Svc {
             last_pid: 0,
             term: false,
             stamp: time::now(),
-            pid_written: None,
+            pid_written: -1,
             health_written: Vec::new(),
-            retry_at: None,
+            retry_at: NEVER,
             ctl: -1,
             ready: Ready::Settle(SETTLE_MS),
             notify: None,
             check_pid: 0,
-            probe_at: None,
+            probe_at: NEVER,
             check_gap: CHECK_FIRST_MS,
             adopted: None,
         }
@@ -275,7 +277,7 @@ impl Svc {
             return;
         }
         let ok = self.write_status(held);
-        self.retry_at = if ok { None } else { Some(time::mono_ms() + RETRY_STATUS_MS) };
+        self.retry_at = if ok { NEVER } else { time::mono_ms() + RETRY_STATUS_MS };
     }
 
     #[inline(never)]
@@ -294,14 +296,14 @@ impl Svc {
         }
         .pack();
         let pid = self.pid;
-        if self.pid_written != Some(pid) {
+        if self.pid_written != pid {
             let mut body = Vec::with_capacity(12);
             if pid != 0 {
                 put_num(&mut body, pid as u64);
                 body.push(b'\n');
             }
             match self.write_file(b"pid", &body) {
-                Some(true) => self.pid_written = Some(pid),
+                Some(true) => self.pid_written = pid,
                 Some(false) => {}
                 None => return false,
             }
@@ -427,9 +429,9 @@ impl Svc {
     fn arm_ready(&mut self, now: u64) {
         self.check_gap = CHECK_FIRST_MS;
         self.probe_at = match self.ready {
-            Ready::Fd(_) => None,
-            Ready::Check => Some(now + CHECK_FIRST_MS),
-            Ready::Settle(ms) => Some(now + ms),
+            Ready::Fd(_) => NEVER,
+            Ready::Check => now + CHECK_FIRST_MS,
+            Ready::Settle(ms) => now + ms,
         };
     }
 
@@ -437,7 +439,7 @@ impl Svc {
     #[inline(never)]
     fn disarm_ready(&mut self) {
         self.notify = None;
-        self.probe_at = None;
+        self.probe_at = NEVER;
         if self.check_pid != 0 {
             let _ = proc::kill(self.check_pid, sig::SIGKILL);
         }
@@ -729,11 +731,11 @@ impl Runsv {
                 if pid == s.check_pid {
                     s.check_pid = 0;
                     if proc::wifexited(st) && proc::wexitstatus(st) == 0 {
-                        s.probe_at = None;
+                        s.probe_at = NEVER;
                         self.apply(log, Event::Ready);
                     } else if s.m.running() {
                         s.check_gap = (s.check_gap * 2).min(CHECK_MAX_MS);
-                        s.probe_at = Some(time::mono_ms() + s.check_gap);
+                        s.probe_at = time::mono_ms() + s.check_gap;
                     }
                 } else if pid == s.pid {
                     self.exited(log, pid, st);
@@ -760,10 +762,10 @@ impl Runsv {
     /// The readiness probes that are due: the settle deadline, a `./check` run.
     fn probe(&mut self, log: bool, now: u64) {
         let s = self.sv(log);
-        if !s.m.running() || s.m.ready || s.check_pid != 0 || s.probe_at.is_none_or(|t| now < t) {
+        if !s.m.running() || s.m.ready || s.check_pid != 0 || now < s.probe_at {
             return;
         }
-        s.probe_at = None;
+        s.probe_at = NEVER;
         if s.ready != Ready::Check {
             return self.apply(log, Event::Ready);
         }
@@ -773,7 +775,7 @@ impl Runsv {
         let dup = if log { None } else { self.logpipe.as_ref().map(|p| (p.1.raw(), fd::STDOUT)) };
         match spawn(&Child { pgrp: false, dup, cd: if log { Some(None) } else { None }, notify: None, argv: &argv, fail: None }) {
             Ok(pid) => self.sv(log).check_pid = pid,
-            Err(_) => self.sv(log).probe_at = Some(now + CHECK_MAX_MS),
+            Err(_) => self.sv(log).probe_at = now + CHECK_MAX_MS,
         }
     }
 
@@ -800,10 +802,8 @@ impl Runsv {
             }
             self.apply(log, Event::Due);
             let s = self.sv(log);
-            for t in [s.m.due_at(), s.probe_at, s.retry_at].into_iter().flatten() {
-                next = next.min(t);
-            }
-            if s.retry_at.is_some_and(|t| now >= t) {
+            next = next.min(s.m.due_at().unwrap_or(NEVER)).min(s.probe_at).min(s.retry_at);
+            if now >= s.retry_at {
                 self.update_status(log);
             }
         }
