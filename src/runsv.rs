@@ -146,7 +146,7 @@ impl Svc {
     /// target is created, one level), else one in the run directory (README "Read-only and
     /// non-root"), else none. Then the lock, `control` and `ok`.
     fn open_supervise(&mut self) -> bool {
-        let local = CBuf::new(&[self.dir, b"supervise"]);
+        let local = self.path(b"supervise");
         let reason = match self.make_local(&local) {
             Ok(()) => match self.take_lock(&local) {
                 Ok(()) => {
@@ -188,7 +188,7 @@ impl Svc {
             Ok(n) => {
                 let target = &buf[..n];
                 // A relative target resolves from the directory holding the link.
-                let t = if target.first() == Some(&b'/') { CBuf::new(&[target]) } else { CBuf::new(&[self.dir, target]) };
+                let t = if target.first() == Some(&b'/') { CBuf::new(&[target]) } else { self.path(target) };
                 let _ = fs::mkdir(&t, 0o700);
                 Ok(())
             }
