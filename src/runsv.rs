@@ -63,8 +63,6 @@ enum Ready {
 /// its machine, its paths, its supervise/ files and descriptors.
 struct Svc {
     m: Machine,
-    /// "" for the service, "log/" for the logger: where `run` is.
-    dir: &'static [u8],
     /// The supervise directory with a trailing '/' (`supervise/`, `log/supervise/`, or one
     /// in the run directory); empty: no writable place, the state lives in memory only.
     sup: Vec<u8>,
@@ -110,7 +108,6 @@ impl Svc {
     fn new(islog: bool, want: Want) -> Svc {
         Svc {
             m: Machine::new(islog, want),
-            dir: if islog { b"log/" } else { b"" },
             sup: Vec::new(),
             pid: 0,
             last_pid: 0,
@@ -131,7 +128,8 @@ impl Svc {
 
     /// A file in this process's directory (`run`, `log/run`, ...).
     fn path(&self, p: &[u8]) -> CBuf {
-        CBuf::new(&[self.dir, p])
+        // "" for the service, "log/" for the logger: where `run` is.
+        CBuf::new(&[if self.m.log { b"log/" } else { b"" }, p])
     }
 
     /// A file in the supervise directory, shown as runit names it in messages
