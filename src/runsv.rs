@@ -445,12 +445,13 @@ impl Svc {
 }
 
 /// What a forked child does before it execs `argv`: its own process group, one fd
-/// duplicated (the log pipe), `./log` as its directory (Some(msg): fatal if that fails),
-/// the notification fd kept (write end, number), every other descriptor above 2 closed.
+/// duplicated (the log pipe), `./log` as its directory (fatal if that fails, unless
+/// `fail` is None), the notification fd kept (write end, number), every other
+/// descriptor above 2 closed.
 struct Child<'a> {
     pgrp: bool,
     dup: Option<(i32, i32)>,
-    cd: Option<Option<&'a [u8]>>,
+    cd: bool,
     notify: Option<(i32, i32)>,
     argv: &'a CVec,
     /// The fatal message when exec fails (None: exit 111 silently).
@@ -461,9 +462,8 @@ struct Child<'a> {
 #[inline(never)]
 fn spawn(c: &Child) -> Result<Pid, Errno> {
     // Built before the fork: the child must not allocate.
-    let fatal = |m: Option<&[u8]>| m.map(|m| CBuf::new(&[msg::prog(), b"fatal: ", m]));
-    let cdmsg = fatal(c.cd.flatten());
-    let fail = fatal(c.fail);
+    let fail = c.fail.map(|m| CBuf::new(&[msg::prog(), b"fatal: ", m]));
+    let cdmsg = CBuf::new(&[msg::prog(), b"fatal: unable to change directory to ./log"]);
     let pid = proc::fork()?;
     if pid != 0 {
         return Ok(pid);
@@ -475,10 +475,10 @@ fn spawn(c: &Child) -> Result<Pid, Errno> {
     if let Some((from, to)) = c.dup {
         let _ = fd::dup2(from, to);
     }
-    if c.cd.is_some() {
+    if c.cd {
         if let Err(e) = fs::chdir(c"./log") {
-            if let Some(m) = &cdmsg {
-                msg::warn_noalloc(m.bytes(), e);
+            if fail.is_some() {
+                msg::warn_noalloc(cdmsg.bytes(), e);
                 proc::exit(EXIT_FATAL)
             }
         }
@@ -628,7 +628,7 @@ impl Runsv {
         }
         let argv = CVec::new([&path_b[..]]);
         let out = self.logpipe.as_ref().map(|p| (p.1.raw(), fd::STDOUT));
-        match spawn(&Child { pgrp: false, dup: out, cd: None, notify: None, argv: &argv, fail: Some(b"unable to run control/?") }) {
+        match spawn(&Child { pgrp: false, dup: out, cd: false, notify: None, argv: &argv, fail: Some(b"unable to run control/?") }) {
             Err(e) => {
                 msg::warning(&[b"unable to fork for ", &path_b], Some(e));
                 false
@@ -675,7 +675,7 @@ impl Runsv {
         let result = spawn(&Child {
             pgrp: true,
             dup,
-            cd: if log { Some(Some(b"unable to change directory to ./log")) } else { None },
+            cd: log,
             notify: notify.as_ref().map(|((_, w), n)| (w.raw(), *n)),
             argv: &argv,
             fail: Some(what),
@@ -771,7 +771,7 @@ impl Runsv {
         // log pipe, no other descriptors; its exit status arrives through reap().
         let argv = CVec::new([&b"./check"[..]]);
         let dup = if log { None } else { self.logpipe.as_ref().map(|p| (p.1.raw(), fd::STDOUT)) };
-        match spawn(&Child { pgrp: false, dup, cd: if log { Some(None) } else { None }, notify: None, argv: &argv, fail: None }) {
+        match spawn(&Child { pgrp: false, dup, cd: log, notify: None, argv: &argv, fail: None }) {
             Ok(pid) => self.sv(log).check_pid = pid,
             Err(_) => self.sv(log).probe_at = now + CHECK_MAX_MS,
         }
