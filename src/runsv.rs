@@ -614,30 +614,30 @@ impl Runsv {
         if log {
             return false;
         }
-        let mut path_b = *b"control/?";
-        path_b[8] = c;
-        let path = CBuf::new(&[&path_b]);
-        match fs::stat(&path) {
+        let mut path_c = *b"control/?\0";
+        path_c[8] = c;
+        let path_b = &path_c[..9];
+        match fs::stat(core::ffi::CStr::from_bytes_with_nul(&path_c).unwrap_or(c"")) {
             Ok(st) if st.mode & fs::S_IXUSR != 0 => {}
             Ok(_) => return false,
             Err(e) if e == Errno::NOENT => return false,
             Err(e) => {
-                msg::warning(&[b"unable to stat ", &path_b], Some(e));
+                msg::warning(&[b"unable to stat ", path_b], Some(e));
                 return false;
             }
         }
-        let argv = CVec::new([&path_b[..]]);
+        let argv = CVec::new([path_b]);
         let out = self.logpipe.as_ref().map(|p| (p.1.raw(), fd::STDOUT));
         match spawn(&Child { pgrp: false, dup: out, cd: false, notify: None, argv: &argv, fail: Some(b"unable to run control/?") }) {
             Err(e) => {
-                msg::warning(&[b"unable to fork for ", &path_b], Some(e));
+                msg::warning(&[b"unable to fork for ", path_b], Some(e));
                 false
             }
             Ok(pid) => match proc::wait_pid(pid, 0) {
                 Ok(Some((_, st))) => proc::wifexited(st) && proc::wexitstatus(st) == 0,
                 Ok(None) => false,
                 Err(e) => {
-                    msg::warning(&[b"unable to wait for child ", &path_b], Some(e));
+                    msg::warning(&[b"unable to wait for child ", path_b], Some(e));
                     false
                 }
             },
