@@ -401,12 +401,8 @@ impl Svc {
     /// Up to three numbers in a file of this process's directory (missing ones are 0).
     #[inline(never)]
     fn read_nums(&self, name: &[u8]) -> [u64; 3] {
-        let mut out = [0u64; 3];
         let v = fd::read_file(&self.path(name)).unwrap_or_default();
-        for (i, w) in v.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).take(3).enumerate() {
-            out[i] = num::parse_u64(w).unwrap_or(0);
-        }
-        out
+        [0, 1, 2].map(|i| word(&v, i).and_then(num::parse_u64).unwrap_or(0))
     }
 
     /// The restart policy files (README "Restart policy"), read before each start.
@@ -510,6 +506,12 @@ fn physical(p: &core::ffi::CStr) -> Option<Vec<u8>> {
     let n = fs::getcwd(&mut buf);
     let _ = fs::fchdir(here.raw());
     n.ok().map(|n| buf[..n].to_vec())
+}
+
+/// Word `i` (from 0) of `b`, words separated by runs of white space.
+#[inline(never)]
+fn word(b: &[u8], i: usize) -> Option<&[u8]> {
+    b.split(u8::is_ascii_whitespace).filter(|w| !w.is_empty()).nth(i)
 }
 
 fn trim(v: &[u8]) -> &[u8] {

@@ -12,10 +12,10 @@ use crate::sys::{fd, fd::Fd, proc, sig, time};
 #[inline(never)]
 pub fn parse_stat(b: &[u8]) -> Option<(u8, u64, u64)> {
     let i = b.iter().rposition(|&c| c == b')')?;
-    let mut f = b[i + 1..].split(|&c| c == b' ').filter(|x| !x.is_empty());
-    let state = *f.next()?.first()?;
-    let pgrp = crate::num::parse_u64(f.nth(1)?)?;
-    let start = crate::num::parse_u64(f.nth(16)?)?;
+    let f = &b[i + 1..];
+    let state = *super::word(f, 0)?.first()?;
+    let pgrp = crate::num::parse_u64(super::word(f, 2)?)?;
+    let start = crate::num::parse_u64(super::word(f, 19)?)?;
     Some((state, pgrp, start))
 }
 
