@@ -174,7 +174,6 @@ impl Svc {
     /// mkdir `supervise` (or the target of a `supervise` symlink, one level, as runit).
     /// Err only where a run directory stands in: there is no `supervise` and it cannot be
     /// made (read-only, no permission); anything else is left for the lock to report.
-    #[inline(never)]
     fn make_local(&self, path: &CBuf) -> Result<(), Errno> {
         let e = match fs::mkdir(path, 0o700) {
             Ok(()) => return Ok(()),
@@ -321,7 +320,6 @@ impl Svc {
     }
 
     /// The `supervise/health` line (README "Readiness"): empty when there is nothing to say.
-    #[inline(never)]
     fn health(&self, held: Option<&[u8]>) -> Vec<u8> {
         let mut v = Vec::with_capacity(32);
         let m = &self.m;
@@ -705,7 +703,6 @@ impl Runsv {
     /// The stop sequence: TERM (unless `control/t` handled it), then for want down or
     /// exit CONT and `control/d` or `control/x`. Signals go to the pid, as runit sends
     /// them; what the service leaves behind is cleaned up when it exits (Action::Sweep).
-    #[inline(never)]
     fn stop(&mut self, log: bool) {
         let pid = self.sv(log).pid;
         if pid != 0 && !self.custom(log, b't') {
