@@ -720,7 +720,6 @@ impl Runsv {
     }
 
     /// Reaps every exited child: the service, its ./finish, the logger, a ./check.
-    #[inline(never)]
     fn reap(&mut self) {
         while let Ok(Some((pid, st))) = proc::wait_nohang() {
             for log in [false, true] {
