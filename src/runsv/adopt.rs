@@ -27,7 +27,6 @@ fn proc_path(pid: u64, tail: &[u8]) -> CBuf {
 }
 
 /// Boot time in Unix seconds (the `btime` line of /proc/stat).
-#[inline(never)]
 fn boot_time() -> Option<u64> {
     let b = fd::read_file(c"/proc/stat").ok()?;
     let i = b.windows(6).position(|w| w == b"btime ")?;
@@ -93,7 +92,6 @@ pub fn adopt(s: &mut Svc) {
 
 /// The pipe between an adopted service and its logger, reopened through /proc (the
 /// service's stdout, else the logger's stdin), so no line either side holds is lost.
-#[inline(never)]
 pub fn recover_pipe(svc_pid: proc::Pid, log_pid: proc::Pid) -> Option<(Fd, Fd)> {
     let (pid, n): (proc::Pid, &[u8]) = if svc_pid != 0 { (svc_pid, b"/fd/1") } else { (log_pid, b"/fd/0") };
     if pid == 0 {

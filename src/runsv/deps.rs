@@ -40,7 +40,6 @@ impl Deps {
         self.ino.as_ref().map_or(-1, |i| i.raw())
     }
 
-    #[inline(never)]
     pub fn drain(&mut self) {
         if let Some(i) = self.ino.as_ref() {
             let _ = i.read_events();
