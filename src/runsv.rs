@@ -577,12 +577,14 @@ impl Runsv {
         if s.m.state != before && s.m.state != State::Finish {
             s.stamp = time::now();
         }
-        for a in acts.into_iter().flatten() {
+        for a in acts {
             match a {
-                Action::Status => self.update_status(log),
-                Action::Start | Action::Finish => self.start(log, a == Action::Finish),
-                Action::Stop => self.stop(log),
-                Action::Signal(c, signo) => {
+                None => {}
+                Some(Action::Status) => self.update_status(log),
+                Some(Action::Start) => self.start(log, false),
+                Some(Action::Finish) => self.start(log, true),
+                Some(Action::Stop) => self.stop(log),
+                Some(Action::Signal(c, signo)) => {
                     if !self.custom(log, c) {
                         let pid = self.sv(log).pid;
                         if signo == machine::SIGKILL {
@@ -591,7 +593,7 @@ impl Runsv {
                         let _ = proc::kill(pid, signo);
                     }
                 }
-                Action::Sweep => {
+                Some(Action::Sweep) => {
                     let pid = self.sv(log).last_pid;
                     let _ = proc::kill(-pid, sig::SIGTERM);
                     let _ = proc::kill(-pid, sig::SIGCONT);
