@@ -280,8 +280,6 @@ impl Svc {
     #[inline(never)]
     fn write_status(&mut self, held: Option<&[u8]>) -> bool {
         let m = &self.m;
-        let mut text = Vec::with_capacity(40);
-        stat_text(&mut text, m.state, m.paused, self.term, m.want);
         let st = Status {
             secs: self.stamp.0,
             nanos: self.stamp.1,
@@ -293,18 +291,22 @@ impl Svc {
         }
         .pack();
         let pid = self.pid;
+        // One buffer: the pid file's body, then stat's.
+        let mut text = Vec::with_capacity(40);
         if self.pid_written != pid {
-            let mut body = Vec::with_capacity(12);
             if pid != 0 {
-                put_num(&mut body, pid as u64);
-                body.push(b'\n');
+                put_num(&mut text, pid as u64);
+                text.push(b'\n');
             }
-            match self.write_file(b"pid", &body) {
+            match self.write_file(b"pid", &text) {
                 Some(true) => self.pid_written = pid,
                 Some(false) => {}
                 None => return false,
             }
+            text.clear();
         }
+        let m = &self.m;
+        stat_text(&mut text, m.state, m.paused, self.term, m.want);
         // runit gives up on the rest of the update when stat cannot be opened or renamed.
         if self.write_file(b"stat", &text).is_none() || self.write_file(b"status", &st) != Some(true) {
             return false;
