@@ -291,7 +291,7 @@ impl Svc {
         }
         .pack();
         let pid = self.pid;
-        // One buffer: the pid file's body, then stat's.
+        // One buffer: the bodies of pid, stat and health in turn.
         let mut text = Vec::with_capacity(40);
         if self.pid_written != pid {
             if pid != 0 {
@@ -311,19 +311,20 @@ impl Svc {
         if self.write_file(b"stat", &text).is_none() || self.write_file(b"status", &st) != Some(true) {
             return false;
         }
-        let h = self.health(held);
-        if !h.is_empty() && h != self.health_written {
-            if self.write_file(b"health", &h) != Some(true) {
+        text.clear();
+        self.health(held, &mut text);
+        if !text.is_empty() && text != self.health_written {
+            if self.write_file(b"health", &text) != Some(true) {
                 return false;
             }
-            self.health_written = h;
+            self.health_written = text;
         }
         true
     }
 
-    /// The `supervise/health` line (README "Readiness"): empty when there is nothing to say.
-    fn health(&self, held: Option<&[u8]>) -> Vec<u8> {
-        let mut v = Vec::with_capacity(32);
+    /// Appends the `supervise/health` line (README "Readiness"): nothing when there is
+    /// nothing to say.
+    fn health(&self, held: Option<&[u8]>, v: &mut Vec<u8>) {
         let m = &self.m;
         let (head, pid, mid, n): (&[u8], Pid, &[u8], i32);
         if m.running() {
@@ -337,18 +338,17 @@ impl Svc {
             (head, mid) = if m.failed { (&b"failed "[..], word) } else { (&word[1..], &b" "[..]) };
             (pid, n) = (self.last_pid, code);
         } else {
-            return v;
+            return;
         }
         v.extend_from_slice(head);
         if pid != 0 {
-            put_num(&mut v, pid as u64);
+            put_num(v, pid as u64);
         }
         v.extend_from_slice(mid);
         if n >= 0 {
-            put_num(&mut v, n as u64);
+            put_num(v, n as u64);
         }
         v.push(b'\n');
-        v
     }
 
     /// Writes NAME.new and renames it to NAME. Some(true): done; Some(false): failed, but
