@@ -76,8 +76,8 @@ pub fn adopt(s: &mut Svc) {
             s.update_status(None);
         }
         Err(_) => {
-            // No pidfd (Linux before 5.3): the old instance goes, TERM then KILL.
-            // TERM and CONT, up to 5 s (250 x 20 ms) for the group to go, then KILL.
+            // No pidfd (Linux before 5.3): the old instance goes: TERM and CONT, up to
+            // 5 s (250 x 20 ms) for the group to go, then KILL.
             let _ = proc::kill(-pid, sig::SIGTERM);
             let _ = proc::kill(-pid, sig::SIGCONT);
             let mut n = 250;
