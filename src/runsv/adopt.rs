@@ -9,7 +9,6 @@ use crate::svstatus::{State, Status, Want};
 use crate::sys::{fd, fd::Fd, proc, sig, time};
 
 /// /proc/PID/stat: (state letter, process group, start time in clock ticks since boot).
-#[inline(never)]
 pub fn parse_stat(b: &[u8]) -> Option<(u8, u64, u64)> {
     let i = b.iter().rposition(|&c| c == b')')?;
     let f = &b[i + 1..];
