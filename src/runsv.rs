@@ -27,6 +27,8 @@ const CHECK_FIRST_MS: u64 = 10;
 const CHECK_MAX_MS: u64 = 1000;
 /// A dependency whose supervise directory cannot be watched is looked at this often (at most).
 const DEP_POLL_MAX_MS: u64 = 500;
+/// A deadline that never comes (probe_at, retry_at).
+const NEVER: u64 = u64::MAX;
 /// A failed write of `supervise/` files is tried again after this long.
 const RETRY_STATUS_MS: u64 = 1000;
 
@@ -37,7 +39,13 @@ const RETRY_STATUS_MS: u64 = 1000;
 const UNBLOCKED: [i32; 8] = [4 /* ILL */, 6 /* ABRT */, 7 /* BUS */, 8 /* FPE */, 9, 11 /* SEGV */, 19 /* STOP */, 32];
 
 fn signal_set() -> Vec<i32> {
-    (1..=64).filter(|s| !UNBLOCKED.contains(s)).collect()
+    let mut v = Vec::with_capacity(64);
+    for s in 1..=64 {
+        if !UNBLOCKED.contains(&s) {
+            v.push(s);
+        }
+    }
+    v
 }
 
 /// How a run says it is ready (README "Readiness").
@@ -55,8 +63,6 @@ enum Ready {
 /// its machine, its paths, its supervise/ files and descriptors.
 struct Svc {
     m: Machine,
-    /// "" for the service, "log/" for the logger: where `run` is.
-    dir: &'static [u8],
     /// The supervise directory with a trailing '/' (`supervise/`, `log/supervise/`, or one
     /// in the run directory); empty: no writable place, the state lives in memory only.
     sup: Vec<u8>,
@@ -67,28 +73,28 @@ struct Svc {
     /// Wall-clock time of the last state change (the TAI64N stamp in `status`).
     stamp: (u64, u32),
     /// What supervise/pid and supervise/health last said (None: never written).
-    pid_written: Option<Pid>,
+    pid_written: Pid,
     health_written: Vec<u8>,
     /// A write of supervise/ files failed: try again at this monotonic time.
-    retry_at: Option<u64>,
-    ctl: Option<Fd>,
-    ctl_w: Option<Fd>,
-    ok: Option<Fd>,
-    lock: Option<Fd>,
+    retry_at: u64,
+    /// `control`, read end (-1: none). It, our own writer on it (so it never reports EOF),
+    /// `ok` and the lock stay open for runsv's whole life.
+    ctl: i32,
     ready: Ready,
     /// The read end of the notification pipe while the run may still write to it.
     notify: Option<Fd>,
     /// `./check` running now, and when to run it next / the settle deadline.
     check_pid: Pid,
-    probe_at: Option<u64>,
+    probe_at: u64,
     check_gap: u64,
     /// A process left running by a runsv that died, watched through its pidfd.
     adopted: Option<Fd>,
 }
 
 struct Runsv {
-    svc: Svc,
-    log: Option<Svc>,
+    /// The service and its logger (without `log/`, a logger that never wants up and has
+    /// no supervise directory: it never starts and writes nothing).
+    s: [Svc; 2],
     /// The log pipe, held by runsv for its whole life so nothing buffered is lost while
     /// either side restarts; dropped when the service is down for good.
     logpipe: Option<(Fd, Fd)>,
@@ -102,23 +108,19 @@ impl Svc {
     fn new(islog: bool, want: Want) -> Svc {
         Svc {
             m: Machine::new(islog, want),
-            dir: if islog { b"log/" } else { b"" },
             sup: Vec::new(),
             pid: 0,
             last_pid: 0,
             term: false,
             stamp: time::now(),
-            pid_written: None,
+            pid_written: -1,
             health_written: Vec::new(),
-            retry_at: None,
-            ctl: None,
-            ctl_w: None,
-            ok: None,
-            lock: None,
+            retry_at: NEVER,
+            ctl: -1,
             ready: Ready::Settle(SETTLE_MS),
             notify: None,
             check_pid: 0,
-            probe_at: None,
+            probe_at: NEVER,
             check_gap: CHECK_FIRST_MS,
             adopted: None,
         }
@@ -126,7 +128,8 @@ impl Svc {
 
     /// A file in this process's directory (`run`, `log/run`, ...).
     fn path(&self, p: &[u8]) -> CBuf {
-        CBuf::new(&[self.dir, p])
+        // "" for the service, "log/" for the logger: where `run` is.
+        CBuf::new(&[if self.m.log { b"log/" } else { b"" }, p])
     }
 
     /// A file in the supervise directory, shown as runit names it in messages
@@ -140,10 +143,10 @@ impl Svc {
     /// Sets up the supervise directory: `supervise/` as runit does (mkdir; a symlink's
     /// target is created, one level), else one in the run directory (README "Read-only and
     /// non-root"), else none. Then the lock, `control` and `ok`.
-    fn open_supervise(&mut self, r: &Reporter) -> bool {
-        let local = CBuf::new(&[self.dir, b"supervise"]);
-        let reason = match self.make_local(&local, r) {
-            Ok(()) => match self.take_lock(&local, r) {
+    fn open_supervise(&mut self) -> bool {
+        let local = self.path(b"supervise");
+        let reason = match self.make_local(&local) {
+            Ok(()) => match self.take_lock(&local) {
                 Ok(()) => {
                     self.sup = [local.bytes(), b"/"].concat();
                     None
@@ -153,66 +156,65 @@ impl Svc {
             Err(e) => Some(e),
         };
         if let Some(e) = reason {
-            if let Err(e2) = self.use_rundir(r) {
-                r.warn(
+            if let Err(e2) = self.use_rundir() {
+                msg::warning(
                     &[b"no writable supervise directory (./", local.bytes(), b": ", crate::errstr::errstr(e), b"; ", rundir::base(), b")"],
                     Some(e2),
                 );
-                r.warn(&[b"sv cannot control ", if self.m.log { b"the log service" } else { b"this service" }, b": its state is kept in memory"], None);
+                msg::warning(&[b"sv cannot control ", if self.m.log { b"the log service" } else { b"this service" }, b": its state is kept in memory"], None);
                 return false;
             }
         }
         // Before the first status write: what a dead runsv left running is taken over.
-        adopt::adopt(self, r);
-        self.open_fifos(r);
+        adopt::adopt(self);
+        self.open_fifos();
         true
     }
 
     /// mkdir `supervise` (or the target of a `supervise` symlink, one level, as runit).
     /// Err only where a run directory stands in: there is no `supervise` and it cannot be
     /// made (read-only, no permission); anything else is left for the lock to report.
-    #[inline(never)]
-    fn make_local(&self, path: &CBuf, r: &Reporter) -> Result<(), Errno> {
+    fn make_local(&self, path: &CBuf) -> Result<(), Errno> {
         let e = match fs::mkdir(path, 0o700) {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
         let mut buf = [0u8; 256];
         match fs::readlink(path, &mut buf) {
-            Ok(n) if n >= buf.len() => r.die(&[b"unable to readlink ./", path.bytes(), b": name too long"], None),
+            Ok(n) if n >= buf.len() => die(&[b"unable to readlink ./", path.bytes(), b": name too long"], None),
             Ok(n) => {
                 let target = &buf[..n];
                 // A relative target resolves from the directory holding the link.
-                let t = if target.first() == Some(&b'/') { CBuf::new(&[target]) } else { CBuf::new(&[self.dir, target]) };
+                let t = if target.first() == Some(&b'/') { CBuf::new(&[target]) } else { self.path(target) };
                 let _ = fs::mkdir(&t, 0o700);
                 Ok(())
             }
             Err(le) if le == Errno::NOENT && lockout(e) => Err(e),
             Err(le) if le == Errno::INVAL || le == Errno::NOENT => Ok(()),
-            Err(le) => r.die(&[b"unable to readlink ./", path.bytes()], Some(le)),
+            Err(le) => die(&[b"unable to readlink ./", path.bytes()], Some(le)),
         }
     }
 
     /// Opens and flocks the lock file: non-blocking for the service (a second runsv must
     /// fail at once), blocking for the logger, as runit does. Errors that a run directory
     /// can stand in for (read-only, a root-owned `supervise/` left behind) are returned.
-    fn take_lock(&mut self, dir: &CBuf, r: &Reporter) -> Result<(), Errno> {
+    fn take_lock(&mut self, dir: &CBuf) -> Result<(), Errno> {
         let p = CBuf::new(&[dir.bytes(), b"/lock"]);
         let f = match fd::open_append(&p) {
             Ok(f) => f,
             Err(e) if lockout(e) && !fs::lstat(dir).is_ok_and(|st| st.is_link()) => return Err(e),
-            Err(e) => r.die(&[b"unable to open ", p.bytes()], Some(e)),
+            Err(e) => die(&[b"unable to open ", p.bytes()], Some(e)),
         };
         let op = if self.m.log { fd::LOCK_EX } else { fd::LOCK_EX | fd::LOCK_NB };
-        fd::flock(f.raw(), op).unwrap_or_else(|e| r.die(&[b"unable to lock ", p.bytes()], Some(e)));
-        self.lock = Some(f);
+        fd::flock(f.raw(), op).unwrap_or_else(|e| die(&[b"unable to lock ", p.bytes()], Some(e)));
+        let _ = f.into_raw();
         Ok(())
     }
 
     /// The run directory: $URUNIT_RUNDIR or /run/urunit, then one directory per service
     /// named after its physical path.
     #[inline(never)]
-    fn use_rundir(&mut self, r: &Reporter) -> Result<(), Errno> {
+    fn use_rundir(&mut self) -> Result<(), Errno> {
         let base = rundir::base();
         let _ = fs::mkdir(&CBuf::new(&[base]), 0o700);
         let mut cwd = [0u8; 4096];
@@ -235,7 +237,7 @@ impl Svc {
             Err(e) if !fs::stat(&path).is_ok_and(|st| st.is_dir()) => return Err(e),
             _ => {}
         }
-        self.take_lock(&path, r)?;
+        self.take_lock(&path)?;
         dir.push(b'/');
         self.sup = dir;
         Ok(())
@@ -245,21 +247,21 @@ impl Svc {
     /// and `ok` (held open for reading: a client's non-blocking open for writing then
     /// succeeds, which is how sv knows runsv is running).
     #[inline(never)]
-    fn open_fifos(&mut self, r: &Reporter) {
+    fn open_fifos(&mut self) {
         let path = self.sup_path(b"control");
         let _ = fs::mkfifo(&path, 0o600);
         match fs::stat(&path) {
             Ok(st) if st.is_fifo() => {}
-            Ok(_) => r.die(&[path.bytes(), b" exists but is not a fifo"], None),
-            Err(e) => r.die(&[b"unable to stat ", path.bytes()], Some(e)),
+            Ok(_) => die(&[path.bytes(), b" exists but is not a fifo"], None),
+            Err(e) => die(&[b"unable to stat ", path.bytes()], Some(e)),
         }
-        let open = |f: fn(&core::ffi::CStr) -> Result<Fd, Errno>| f(&path).unwrap_or_else(|e| r.die(&[b"unable to open ", path.bytes()], Some(e)));
-        self.ctl = Some(open(fd::open_read_nb));
-        self.ctl_w = Some(open(fd::open_write_nb));
-        self.update_status(r);
+        let open = |f: fn(&core::ffi::CStr) -> Result<Fd, Errno>| f(&path).unwrap_or_else(|e| die(&[b"unable to open ", path.bytes()], Some(e)));
+        self.ctl = open(fd::open_read_nb).into_raw();
+        let _ = open(fd::open_write_nb).into_raw();
+        self.update_status(None);
         let path = self.sup_path(b"ok");
         let _ = fs::mkfifo(&path, 0o600);
-        self.ok = Some(fd::open_read_nb(&path).unwrap_or_else(|e| r.die(&[b"unable to read ", path.bytes()], Some(e))));
+        let _ = fd::open_read_nb(&path).unwrap_or_else(|e| die(&[b"unable to read ", path.bytes()], Some(e))).into_raw();
     }
 
     // ---- supervise/ files.
@@ -267,19 +269,17 @@ impl Svc {
     /// runit's update_status: pid (when it changed), stat, status; each written to
     /// NAME.new and renamed into place; then urunit's `health` when it changed. A failed
     /// write warns and is tried again until the files are whole and true.
-    fn update_status(&mut self, r: &Reporter) {
+    fn update_status(&mut self, held: Option<&[u8]>) {
         if self.sup.is_empty() {
             return;
         }
-        let ok = self.write_status(r);
-        self.retry_at = if ok { None } else { Some(time::mono_ms() + RETRY_STATUS_MS) };
+        let ok = self.write_status(held);
+        self.retry_at = if ok { NEVER } else { time::mono_ms() + RETRY_STATUS_MS };
     }
 
     #[inline(never)]
-    fn write_status(&mut self, r: &Reporter) -> bool {
+    fn write_status(&mut self, held: Option<&[u8]>) -> bool {
         let m = &self.m;
-        let mut text = Vec::with_capacity(40);
-        stat_text(&mut text, m.state, m.paused, self.term, m.want);
         let st = Status {
             secs: self.stamp.0,
             nanos: self.stamp.1,
@@ -291,36 +291,40 @@ impl Svc {
         }
         .pack();
         let pid = self.pid;
-        if self.pid_written != Some(pid) {
-            let mut body = Vec::with_capacity(12);
+        // One buffer: the bodies of pid, stat and health in turn.
+        let mut text = Vec::with_capacity(40);
+        if self.pid_written != pid {
             if pid != 0 {
-                put_num(&mut body, pid as u64);
-                body.push(b'\n');
+                put_num(&mut text, pid as u64);
+                text.push(b'\n');
             }
-            match self.write_file(b"pid", &body, r) {
-                Some(true) => self.pid_written = Some(pid),
+            match self.write_file(b"pid", &text) {
+                Some(true) => self.pid_written = pid,
                 Some(false) => {}
                 None => return false,
             }
+            text.clear();
         }
+        let m = &self.m;
+        stat_text(&mut text, m.state, m.paused, self.term, m.want);
         // runit gives up on the rest of the update when stat cannot be opened or renamed.
-        if self.write_file(b"stat", &text, r).is_none() || self.write_file(b"status", &st, r) != Some(true) {
+        if self.write_file(b"stat", &text).is_none() || self.write_file(b"status", &st) != Some(true) {
             return false;
         }
-        let h = self.health(r.deps_line(self.m.log));
-        if !h.is_empty() && h != self.health_written {
-            if self.write_file(b"health", &h, r) != Some(true) {
+        text.clear();
+        self.health(held, &mut text);
+        if !text.is_empty() && text != self.health_written {
+            if self.write_file(b"health", &text) != Some(true) {
                 return false;
             }
-            self.health_written = h;
+            self.health_written = text;
         }
         true
     }
 
-    /// The `supervise/health` line (README "Readiness"): empty when there is nothing to say.
-    #[inline(never)]
-    fn health(&self, held: Option<&[u8]>) -> Vec<u8> {
-        let mut v = Vec::with_capacity(32);
+    /// Appends the `supervise/health` line (README "Readiness"): nothing when there is
+    /// nothing to say.
+    fn health(&self, held: Option<&[u8]>, v: &mut Vec<u8>) {
         let m = &self.m;
         let (head, pid, mid, n): (&[u8], Pid, &[u8], i32);
         if m.running() {
@@ -334,30 +338,29 @@ impl Svc {
             (head, mid) = if m.failed { (&b"failed "[..], word) } else { (&word[1..], &b" "[..]) };
             (pid, n) = (self.last_pid, code);
         } else {
-            return v;
+            return;
         }
         v.extend_from_slice(head);
         if pid != 0 {
-            put_num(&mut v, pid as u64);
+            put_num(v, pid as u64);
         }
         v.extend_from_slice(mid);
         if n >= 0 {
-            put_num(&mut v, n as u64);
+            put_num(v, n as u64);
         }
         v.push(b'\n');
-        v
     }
 
     /// Writes NAME.new and renames it to NAME. Some(true): done; Some(false): failed, but
     /// runit goes on with the next file; None: runit gives up on the rest of the update.
     #[inline(never)]
-    fn write_file(&self, name: &[u8], body: &[u8], r: &Reporter) -> Option<bool> {
+    fn write_file(&self, name: &[u8], body: &[u8]) -> Option<bool> {
         let sup = &self.sup[..];
         let new = CBuf::new(&[sup, name, b".new"]);
         let f = match fd::open_trunc(&new) {
             Ok(f) => f,
             Err(e) => {
-                r.warn(&[b"unable to open ", new.bytes()], Some(e));
+                msg::warning(&[b"unable to open ", new.bytes()], Some(e));
                 return None;
             }
         };
@@ -365,12 +368,12 @@ impl Svc {
         drop(f);
         if w != Ok(body.len()) {
             let e = w.err();
-            r.warn(&[b"unable to write ", new.bytes(), if e.is_some() { b"" } else { b": partial write." }], e);
+            msg::warning(&[b"unable to write ", new.bytes(), if e.is_some() { b"" } else { b": partial write." }], e);
             let _ = fs::unlink(&new);
             return Some(false);
         }
         if let Err(e) = fs::rename(&new, &CBuf::new(&[sup, name])) {
-            r.warn(&[b"unable to rename ", new.bytes(), b" to ", sup, name], Some(e));
+            msg::warning(&[b"unable to rename ", new.bytes(), b" to ", sup, name], Some(e));
             return None;
         }
         Some(true)
@@ -398,12 +401,8 @@ impl Svc {
     /// Up to three numbers in a file of this process's directory (missing ones are 0).
     #[inline(never)]
     fn read_nums(&self, name: &[u8]) -> [u64; 3] {
-        let mut out = [0u64; 3];
         let v = fd::read_file(&self.path(name)).unwrap_or_default();
-        for (i, w) in v.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).take(3).enumerate() {
-            out[i] = num::parse_u64(w).unwrap_or(0);
-        }
-        out
+        [0, 1, 2].map(|i| word(&v, i).and_then(num::parse_u64).unwrap_or(0))
     }
 
     /// The restart policy files (README "Restart policy"), read before each start.
@@ -424,9 +423,9 @@ impl Svc {
     fn arm_ready(&mut self, now: u64) {
         self.check_gap = CHECK_FIRST_MS;
         self.probe_at = match self.ready {
-            Ready::Fd(_) => None,
-            Ready::Check => Some(now + CHECK_FIRST_MS),
-            Ready::Settle(ms) => Some(now + ms),
+            Ready::Fd(_) => NEVER,
+            Ready::Check => now + CHECK_FIRST_MS,
+            Ready::Settle(ms) => now + ms,
         };
     }
 
@@ -434,7 +433,7 @@ impl Svc {
     #[inline(never)]
     fn disarm_ready(&mut self) {
         self.notify = None;
-        self.probe_at = None;
+        self.probe_at = NEVER;
         if self.check_pid != 0 {
             let _ = proc::kill(self.check_pid, sig::SIGKILL);
         }
@@ -442,12 +441,13 @@ impl Svc {
 }
 
 /// What a forked child does before it execs `argv`: its own process group, one fd
-/// duplicated (the log pipe), `./log` as its directory (Some(msg): fatal if that fails),
-/// the notification fd kept (write end, number), every other descriptor above 2 closed.
+/// duplicated (the log pipe), `./log` as its directory (fatal if that fails, unless
+/// `fail` is None), the notification fd kept (write end, number), every other
+/// descriptor above 2 closed.
 struct Child<'a> {
     pgrp: bool,
     dup: Option<(i32, i32)>,
-    cd: Option<Option<&'a [u8]>>,
+    cd: bool,
     notify: Option<(i32, i32)>,
     argv: &'a CVec,
     /// The fatal message when exec fails (None: exit 111 silently).
@@ -458,9 +458,8 @@ struct Child<'a> {
 #[inline(never)]
 fn spawn(c: &Child) -> Result<Pid, Errno> {
     // Built before the fork: the child must not allocate.
-    let fatal = |m: Option<&[u8]>| m.map(|m| CBuf::new(&[msg::prog(), b"fatal: ", m]));
-    let cdmsg = fatal(c.cd.flatten());
-    let fail = fatal(c.fail);
+    let fail = c.fail.map(|m| CBuf::new(&[msg::prog(), b"fatal: ", m]));
+    let cdmsg = CBuf::new(&[msg::prog(), b"fatal: unable to change directory to ./log"]);
     let pid = proc::fork()?;
     if pid != 0 {
         return Ok(pid);
@@ -472,10 +471,10 @@ fn spawn(c: &Child) -> Result<Pid, Errno> {
     if let Some((from, to)) = c.dup {
         let _ = fd::dup2(from, to);
     }
-    if c.cd.is_some() {
+    if c.cd {
         if let Err(e) = fs::chdir(c"./log") {
-            if let Some(m) = &cdmsg {
-                msg::warn_noalloc(m.bytes(), e);
+            if fail.is_some() {
+                msg::warn_noalloc(cdmsg.bytes(), e);
                 proc::exit(EXIT_FATAL)
             }
         }
@@ -509,6 +508,12 @@ fn physical(p: &core::ffi::CStr) -> Option<Vec<u8>> {
     n.ok().map(|n| buf[..n].to_vec())
 }
 
+/// Word `i` (from 0) of `b`, words separated by runs of white space.
+#[inline(never)]
+fn word(b: &[u8], i: usize) -> Option<&[u8]> {
+    b.split(u8::is_ascii_whitespace).filter(|w| !w.is_empty()).nth(i)
+}
+
 fn trim(v: &[u8]) -> &[u8] {
     let end = v.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |i| i + 1);
     &v[..end]
@@ -519,22 +524,9 @@ fn put_num(v: &mut Vec<u8>, n: u64) {
     v.extend_from_slice(num::fmt_u64(&mut buf, n));
 }
 
-/// runsv's messages: `runsv NAME: warning: ...` and `runsv NAME: fatal: ...` (exit 111),
-/// and what the supervise files need to know of the dependencies.
-struct Reporter<'a> {
-    deps: Option<&'a deps::Deps>,
-}
-
-impl Reporter<'_> {
-    fn warn(&self, what: &[&[u8]], e: Option<Errno>) {
-        msg::warning(what, e);
-    }
-    fn die(&self, what: &[&[u8]], e: Option<Errno>) -> ! {
-        msg::fatal(EXIT_FATAL, what, e)
-    }
-    fn deps_line(&self, log: bool) -> Option<&[u8]> {
-        if log { None } else { self.deps.and_then(|d| d.held()) }
-    }
+/// `runsv NAME: fatal: ...`, exit 111 (the prefix is set once by main).
+fn die(what: &[&[u8]], e: Option<Errno>) -> ! {
+    msg::fatal(EXIT_FATAL, what, e)
 }
 
 pub fn main(args: Args) -> i32 {
@@ -543,31 +535,30 @@ pub fn main(args: Args) -> i32 {
     }
     let name = args[1];
     // `runsv NAME: `: set once, for the whole life of runsv.
-    let prog: &'static mut &'static [u8] = alloc::boxed::Box::leak(alloc::boxed::Box::new(&b""[..]));
-    *prog = CBuf::new(&[b"runsv ", name, b": "]).bytes().to_vec().leak();
-    msg::set_prog(prog);
-    let r = Reporter { deps: None };
-    let sigs = sig::SigFd::new(&signal_set()).unwrap_or_else(|e| r.die(&[b"unable to create selfpipe"], Some(e)));
-    fs::chdir(&CBuf::new(&[name])).unwrap_or_else(|e| r.die(&[b"unable to change to directory"], Some(e)));
+    let prog: &'static [u8] = [b"runsv ", name, b": "].concat().leak();
+    msg::set_prog(alloc::boxed::Box::leak(alloc::boxed::Box::new(prog)));
+    let sigs = sig::SigFd::new(&signal_set()).unwrap_or_else(|e| die(&[b"unable to create selfpipe"], Some(e)));
+    fs::chdir(&CBuf::new(&[name])).unwrap_or_else(|e| die(&[b"unable to change to directory"], Some(e)));
 
     let want = |p: &core::ffi::CStr| if fs::exists(p) { Want::Down } else { Want::Up };
-    let mut rs = Runsv { svc: Svc::new(false, want(c"down")), log: None, logpipe: None, deps: deps::Deps::new(name) };
+    let mut rs = Runsv { s: [Svc::new(false, want(c"down")), Svc::new(true, Want::Down)], logpipe: None, deps: deps::Deps::new(name) };
     match fs::stat(c"log") {
         Ok(st) if st.is_dir() => {
-            rs.log = Some(Svc::new(true, want(c"log/down")));
-            let p = fd::pipe(0).unwrap_or_else(|e| r.die(&[b"unable to create log pipe"], Some(e)));
+            rs.s[1].m.want = want(c"log/down");
+            let p = fd::pipe(0).unwrap_or_else(|e| die(&[b"unable to create log pipe"], Some(e)));
             let _ = fd::set_pipe_size(p.1.raw(), LOG_PIPE_BYTES);
             rs.logpipe = Some(p);
         }
-        Ok(_) => r.warn(&[b"./log: not a directory."], None),
+        Ok(_) => msg::warning(&[b"./log: not a directory."], None),
         Err(e) if e == Errno::NOENT => {}
         // runit prints this with a doubled colon.
-        Err(e) => r.warn(&[b"unable to stat() ./log: "], Some(e)),
+        Err(e) => msg::warning(&[b"unable to stat() ./log: "], Some(e)),
     }
-    rs.svc.open_supervise(&r);
-    if let Some(l) = rs.log.as_mut() {
-        l.open_supervise(&r);
-        if let Some(p) = adopt::recover_pipe(rs.svc.pid, l.pid) {
+    let [v, l] = &mut rs.s;
+    v.open_supervise();
+    if rs.logpipe.is_some() {
+        l.open_supervise();
+        if let Some(p) = adopt::recover_pipe(v.pid, l.pid) {
             rs.logpipe = Some(p);
         }
     }
@@ -575,12 +566,8 @@ pub fn main(args: Args) -> i32 {
 }
 
 impl Runsv {
-    #[inline(never)]
     fn sv(&mut self, log: bool) -> &mut Svc {
-        match (log, self.log.as_mut()) {
-            (true, Some(l)) => l,
-            _ => &mut self.svc,
-        }
+        &mut self.s[log as usize]
     }
 
     /// Feeds one event to a machine and performs what it returns.
@@ -592,12 +579,14 @@ impl Runsv {
         if s.m.state != before && s.m.state != State::Finish {
             s.stamp = time::now();
         }
-        for a in acts.into_iter().flatten() {
+        for a in acts {
             match a {
-                Action::Status => self.update_status(log),
-                Action::Start | Action::Finish => self.start(log, a == Action::Finish),
-                Action::Stop => self.stop(log),
-                Action::Signal(c, signo) => {
+                None => {}
+                Some(Action::Status) => self.update_status(log),
+                Some(Action::Start) => self.start(log, false),
+                Some(Action::Finish) => self.start(log, true),
+                Some(Action::Stop) => self.stop(log),
+                Some(Action::Signal(c, signo)) => {
                     if !self.custom(log, c) {
                         let pid = self.sv(log).pid;
                         if signo == machine::SIGKILL {
@@ -606,7 +595,7 @@ impl Runsv {
                         let _ = proc::kill(pid, signo);
                     }
                 }
-                Action::Sweep => {
+                Some(Action::Sweep) => {
                     let pid = self.sv(log).last_pid;
                     let _ = proc::kill(-pid, sig::SIGTERM);
                     let _ = proc::kill(-pid, sig::SIGCONT);
@@ -615,16 +604,9 @@ impl Runsv {
         }
     }
 
-    fn reporter(&self) -> Reporter<'_> {
-        Reporter { deps: Some(&self.deps) }
-    }
-
     fn update_status(&mut self, log: bool) {
-        let r = Reporter { deps: Some(&self.deps) };
-        match (log, self.log.as_mut()) {
-            (true, Some(l)) => l.update_status(&r),
-            _ => self.svc.update_status(&r),
-        }
+        let held = if log { None } else { self.deps.held() };
+        self.s[log as usize].update_status(held);
     }
 
     // ---- Processes.
@@ -636,30 +618,30 @@ impl Runsv {
         if log {
             return false;
         }
-        let mut path_b = *b"control/?";
-        path_b[8] = c;
-        let path = CBuf::new(&[&path_b]);
-        match fs::stat(&path) {
+        let mut path_c = *b"control/?\0";
+        path_c[8] = c;
+        let path_b = &path_c[..9];
+        match fs::stat(core::ffi::CStr::from_bytes_with_nul(&path_c).unwrap_or(c"")) {
             Ok(st) if st.mode & fs::S_IXUSR != 0 => {}
             Ok(_) => return false,
             Err(e) if e == Errno::NOENT => return false,
             Err(e) => {
-                self.reporter().warn(&[b"unable to stat ", &path_b], Some(e));
+                msg::warning(&[b"unable to stat ", path_b], Some(e));
                 return false;
             }
         }
-        let argv = CVec::new([&path_b[..]]);
+        let argv = CVec::new([path_b]);
         let out = self.logpipe.as_ref().map(|p| (p.1.raw(), fd::STDOUT));
-        match spawn(&Child { pgrp: false, dup: out, cd: None, notify: None, argv: &argv, fail: Some(b"unable to run control/?") }) {
+        match spawn(&Child { pgrp: false, dup: out, cd: false, notify: None, argv: &argv, fail: Some(b"unable to run control/?") }) {
             Err(e) => {
-                self.reporter().warn(&[b"unable to fork for ", &path_b], Some(e));
+                msg::warning(&[b"unable to fork for ", path_b], Some(e));
                 false
             }
             Ok(pid) => match proc::wait_pid(pid, 0) {
                 Ok(Some((_, st))) => proc::wifexited(st) && proc::wexitstatus(st) == 0,
                 Ok(None) => false,
                 Err(e) => {
-                    self.reporter().warn(&[b"unable to wait for child ", &path_b], Some(e));
+                    msg::warning(&[b"unable to wait for child ", path_b], Some(e));
                     false
                 }
             },
@@ -681,7 +663,7 @@ impl Runsv {
         let mut b1 = [0u8; 21];
         let mut b2 = [0u8; 20];
         let argv = if finish {
-            let st = self.svc.m.wstat;
+            let st = self.s[0].m.wstat;
             // runit: the exit code, or -1 if run was killed; then the low byte of the wait status.
             let code = if proc::wifexited(st) { proc::wexitstatus(st) as i64 } else { -1 };
             CVec::new([&b"./finish"[..], num::fmt_i64(&mut b1, code), num::fmt_u64(&mut b2, (st & 0xff) as u64)])
@@ -697,7 +679,7 @@ impl Runsv {
         let result = spawn(&Child {
             pgrp: true,
             dup,
-            cd: if log { Some(Some(b"unable to change directory to ./log")) } else { None },
+            cd: log,
             notify: notify.as_ref().map(|((_, w), n)| (w.raw(), *n)),
             argv: &argv,
             fail: Some(what),
@@ -705,7 +687,7 @@ impl Runsv {
         let pid = match result {
             Ok(pid) => pid,
             Err(e) => {
-                self.reporter().warn(&[b"unable to fork, sleeping"], Some(e));
+                msg::warning(&[b"unable to fork, sleeping"], Some(e));
                 return self.apply(log, Event::Forked(false));
             }
         };
@@ -725,7 +707,6 @@ impl Runsv {
     /// The stop sequence: TERM (unless `control/t` handled it), then for want down or
     /// exit CONT and `control/d` or `control/x`. Signals go to the pid, as runit sends
     /// them; what the service leaves behind is cleaned up when it exits (Action::Sweep).
-    #[inline(never)]
     fn stop(&mut self, log: bool) {
         let pid = self.sv(log).pid;
         if pid != 0 && !self.custom(log, b't') {
@@ -743,22 +724,18 @@ impl Runsv {
     }
 
     /// Reaps every exited child: the service, its ./finish, the logger, a ./check.
-    #[inline(never)]
     fn reap(&mut self) {
         while let Ok(Some((pid, st))) = proc::wait_nohang() {
             for log in [false, true] {
-                if log && self.log.is_none() {
-                    continue;
-                }
                 let s = self.sv(log);
                 if pid == s.check_pid {
                     s.check_pid = 0;
                     if proc::wifexited(st) && proc::wexitstatus(st) == 0 {
-                        s.probe_at = None;
+                        s.probe_at = NEVER;
                         self.apply(log, Event::Ready);
                     } else if s.m.running() {
                         s.check_gap = (s.check_gap * 2).min(CHECK_MAX_MS);
-                        s.probe_at = Some(time::mono_ms() + s.check_gap);
+                        s.probe_at = time::mono_ms() + s.check_gap;
                     }
                 } else if pid == s.pid {
                     self.exited(log, pid, st);
@@ -785,10 +762,10 @@ impl Runsv {
     /// The readiness probes that are due: the settle deadline, a `./check` run.
     fn probe(&mut self, log: bool, now: u64) {
         let s = self.sv(log);
-        if !s.m.running() || s.m.ready || s.check_pid != 0 || s.probe_at.is_none_or(|t| now < t) {
+        if !s.m.running() || s.m.ready || s.check_pid != 0 || now < s.probe_at {
             return;
         }
-        s.probe_at = None;
+        s.probe_at = NEVER;
         if s.ready != Ready::Check {
             return self.apply(log, Event::Ready);
         }
@@ -796,9 +773,9 @@ impl Runsv {
         // log pipe, no other descriptors; its exit status arrives through reap().
         let argv = CVec::new([&b"./check"[..]]);
         let dup = if log { None } else { self.logpipe.as_ref().map(|p| (p.1.raw(), fd::STDOUT)) };
-        match spawn(&Child { pgrp: false, dup, cd: if log { Some(None) } else { None }, notify: None, argv: &argv, fail: None }) {
+        match spawn(&Child { pgrp: false, dup, cd: log, notify: None, argv: &argv, fail: None }) {
             Ok(pid) => self.sv(log).check_pid = pid,
-            Err(_) => self.sv(log).probe_at = Some(now + CHECK_MAX_MS),
+            Err(_) => self.sv(log).probe_at = now + CHECK_MAX_MS,
         }
     }
 
@@ -808,9 +785,6 @@ impl Runsv {
         let mut next = u64::MAX;
         let now = time::mono_ms();
         for log in [true, false] {
-            if log && self.log.is_none() {
-                continue;
-            }
             self.probe(log, now);
             // Dependencies hold only ./run of the service (not ./finish, not the logger).
             let s = self.sv(log);
@@ -828,10 +802,8 @@ impl Runsv {
             }
             self.apply(log, Event::Due);
             let s = self.sv(log);
-            for t in [s.m.due_at(), s.probe_at, s.retry_at].into_iter().flatten() {
-                next = next.min(t);
-            }
-            if s.retry_at.is_some_and(|t| now >= t) {
+            next = next.min(s.m.due_at().unwrap_or(NEVER)).min(s.probe_at).min(s.retry_at);
+            if now >= s.retry_at {
                 self.update_status(log);
             }
         }
@@ -843,12 +815,13 @@ impl Runsv {
     /// ends. A logger waiting out its throttle is started at once so it drains the pipe.
     #[inline(never)]
     fn maybe_exit(&mut self) {
-        let m = &self.svc.m;
+        let m = &self.s[0].m;
         if m.want != Want::Exit || m.state != State::Down || m.busy {
             return;
         }
         let code = m.critical.unwrap_or(0);
-        let Some(l) = self.log.as_ref() else { proc::exit(code) };
+        // Without `log/` the logger is never busy and never wants up: runsv exits.
+        let l = &self.s[1];
         if !l.m.busy {
             if l.m.want == Want::Up && self.logpipe.is_some() {
                 self.start(true, false);
@@ -872,17 +845,17 @@ impl Runsv {
     fn run(&mut self, sigs: &sig::SigFd) -> i32 {
         loop {
             let timeout = self.start_due();
-            let fd_of = |f: Option<&Fd>| f.map_or(-1, |f| f.raw());
-            let l = self.log.as_ref();
+            let fd_of = |f: &Option<Fd>| fd::pollfd(f.as_ref().map_or(-1, |f| f.raw()), fd::POLLIN);
+            let [v, l] = &self.s;
             let mut pfd = [
                 fd::pollfd(sigs.raw(), fd::POLLIN),
-                fd::pollfd(fd_of(self.svc.ctl.as_ref()), fd::POLLIN),
-                fd::pollfd(fd_of(l.and_then(|l| l.ctl.as_ref())), fd::POLLIN),
-                fd::pollfd(fd_of(self.svc.notify.as_ref()), fd::POLLIN),
-                fd::pollfd(fd_of(l.and_then(|l| l.notify.as_ref())), fd::POLLIN),
+                fd::pollfd(v.ctl, fd::POLLIN),
+                fd::pollfd(l.ctl, fd::POLLIN),
+                fd_of(&v.notify),
+                fd_of(&l.notify),
                 fd::pollfd(self.deps.raw(), fd::POLLIN),
-                fd::pollfd(fd_of(self.svc.adopted.as_ref()), fd::POLLIN),
-                fd::pollfd(fd_of(l.and_then(|l| l.adopted.as_ref())), fd::POLLIN),
+                fd_of(&v.adopted),
+                fd_of(&l.adopted),
             ];
             let _ = fd::poll(&mut pfd, timeout);
 
@@ -896,36 +869,35 @@ impl Runsv {
                 }
             }
             self.reap();
-            for (i, log) in [(3, false), (4, true)] {
-                if pfd[i].revents != 0 {
-                    self.read_notify(log);
-                }
-            }
             if pfd[5].revents != 0 {
                 self.deps.drain();
             }
-            for (i, log) in [(6, false), (7, true)] {
-                if pfd[i].revents != 0 {
+            for log in [false, true] {
+                let i = log as usize;
+                if pfd[3 + i].revents != 0 {
+                    self.read_notify(log);
+                }
+                if pfd[6 + i].revents != 0 {
                     // An adopted process ended; not our child, so its status is unknown
                     // (./finish gets -1 255: README "Faults").
-                    self.sv(log).adopted = None;
-                    let pid = self.sv(log).pid;
+                    let s = self.sv(log);
+                    s.adopted = None;
+                    let pid = s.pid;
                     self.exited(log, pid, -1);
                 }
             }
 
             // At most one byte per FIFO per turn, as runit: starts and exits in between.
             for log in [false, true] {
-                let f = if log { self.log.as_ref().and_then(|l| l.ctl.as_ref()) } else { self.svc.ctl.as_ref() };
-                let Some(f) = f else { continue };
+                // No control FIFO (-1): the read fails.
                 let mut c = [0u8; 1];
-                if let Ok(1) = fd::read(f.raw(), &mut c) {
+                if let Ok(1) = fd::read(self.sv(log).ctl, &mut c) {
                     self.apply(log, Event::Ctl(c[0]));
                 }
             }
             // A second stop signal (Ctrl-C, then runsvdir's graceful stop) does not signal
             // the service again: it is already on its way down.
-            if got_term && self.svc.m.want != Want::Exit {
+            if got_term && self.s[0].m.want != Want::Exit {
                 self.apply(false, Event::Term);
             }
             self.maybe_exit();

@@ -3,19 +3,18 @@
 //! is known by `supervise/status` (state and pid) and checked against /proc: it must still
 //! lead its own process group (runsv makes every run a group leader) and have started
 //! when `status` says it did, so a reused pid is never taken for the service.
-use super::{Reporter, Svc};
+use super::Svc;
 use crate::msg::CBuf;
 use crate::svstatus::{State, Status, Want};
 use crate::sys::{fd, fd::Fd, proc, sig, time};
 
 /// /proc/PID/stat: (state letter, process group, start time in clock ticks since boot).
-#[inline(never)]
 pub fn parse_stat(b: &[u8]) -> Option<(u8, u64, u64)> {
     let i = b.iter().rposition(|&c| c == b')')?;
-    let mut f = b[i + 1..].split(|&c| c == b' ').filter(|x| !x.is_empty());
-    let state = *f.next()?.first()?;
-    let pgrp = crate::num::parse_u64(f.nth(1)?)?;
-    let start = crate::num::parse_u64(f.nth(16)?)?;
+    let f = &b[i + 1..];
+    let state = *super::word(f, 0)?.first()?;
+    let pgrp = crate::num::parse_u64(super::word(f, 2)?)?;
+    let start = crate::num::parse_u64(super::word(f, 19)?)?;
     Some((state, pgrp, start))
 }
 
@@ -27,7 +26,6 @@ fn proc_path(pid: u64, tail: &[u8]) -> CBuf {
 }
 
 /// Boot time in Unix seconds (the `btime` line of /proc/stat).
-#[inline(never)]
 fn boot_time() -> Option<u64> {
     let b = fd::read_file(c"/proc/stat").ok()?;
     let i = b.windows(6).position(|w| w == b"btime ")?;
@@ -48,7 +46,7 @@ fn ours(pid: u32, secs: u64) -> bool {
 /// with a pidfd), or, where it cannot be watched, stops its process group before anything
 /// new starts. Never two instances.
 #[inline(never)]
-pub fn adopt(s: &mut Svc, r: &Reporter) {
+pub fn adopt(s: &mut Svc) {
     let mut b = [0u8; 20];
     let read = fd::open_read(&s.sup_path(b"status")).and_then(|f| fd::read_full(f.raw(), &mut b));
     if read != Ok(20) {
@@ -73,16 +71,18 @@ pub fn adopt(s: &mut Svc, r: &Reporter) {
             }
             let mut p = [0u8; 20];
             let what: &[u8] = if m.log { b"log/run" } else if st.state == 2 { b"./finish" } else { b"./run" };
-            r.warn(&[b"adopted ", what, b" (pid ", crate::num::fmt_u64(&mut p, pid as u64), b") left running by a runsv that died"], None);
-            s.update_status(r);
+            crate::msg::warning(&[b"adopted ", what, b" (pid ", crate::num::fmt_u64(&mut p, pid as u64), b") left running by a runsv that died"], None);
+            s.update_status(None);
         }
         Err(_) => {
-            // No pidfd (Linux before 5.3): the old instance goes, TERM then KILL.
+            // No pidfd (Linux before 5.3): the old instance goes: TERM and CONT, up to
+            // 5 s (250 x 20 ms) for the group to go, then KILL.
             let _ = proc::kill(-pid, sig::SIGTERM);
             let _ = proc::kill(-pid, sig::SIGCONT);
-            let end = time::mono_ms() + 5000;
-            while proc::kill(-pid, 0).is_ok() && time::mono_ms() < end {
+            let mut n = 250;
+            while n > 0 && proc::kill(-pid, 0).is_ok() {
                 time::sleep_ms(20);
+                n -= 1;
             }
             let _ = proc::kill(-pid, sig::SIGKILL);
         }
@@ -91,7 +91,6 @@ pub fn adopt(s: &mut Svc, r: &Reporter) {
 
 /// The pipe between an adopted service and its logger, reopened through /proc (the
 /// service's stdout, else the logger's stdin), so no line either side holds is lost.
-#[inline(never)]
 pub fn recover_pipe(svc_pid: proc::Pid, log_pid: proc::Pid) -> Option<(Fd, Fd)> {
     let (pid, n): (proc::Pid, &[u8]) = if svc_pid != 0 { (svc_pid, b"/fd/1") } else { (log_pid, b"/fd/0") };
     if pid == 0 {

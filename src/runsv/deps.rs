@@ -14,9 +14,8 @@ const MAX_NODES: usize = 4096;
 
 pub struct Deps {
     name: Vec<u8>,
-    /// The dependencies to wait for, read at the first start, each with whether its
-    /// supervise directory is watched.
-    list: Vec<(Vec<u8>, bool)>,
+    /// The dependencies to wait for, read at the first start.
+    list: Vec<Vec<u8>>,
     read: bool,
     /// The `supervise/health` line while ./run is held (empty: not held).
     held: Vec<u8>,
@@ -41,7 +40,6 @@ impl Deps {
         self.ino.as_ref().map_or(-1, |i| i.raw())
     }
 
-    #[inline(never)]
     pub fn drain(&mut self) {
         if let Some(i) = self.ino.as_ref() {
             let _ = i.read_events();
@@ -58,7 +56,7 @@ impl Deps {
             self.read_list();
         }
         let mut held = Vec::new();
-        for (i, (d, watched)) in self.list.iter_mut().enumerate() {
+        for (i, d) in self.list.iter().enumerate() {
             let dir = CBuf::new(&[b"../", d]);
             if !fs::stat(&dir).is_ok_and(|st| st.is_dir()) {
                 held.extend_from_slice(b"missing ");
@@ -72,11 +70,12 @@ impl Deps {
                     continue;
                 }
                 held.extend_from_slice(b"waiting ");
-                if !*watched {
-                    if self.ino.is_none() {
-                        self.ino = inotify::Inotify::new().ok();
-                    }
-                    *watched = self.ino.as_ref().is_some_and(|i| i.add(&CBuf::new(&[&sup]), inotify::IN_MOVED_TO).is_ok());
+                // Watched again on every look (the same watch: no cost but a system call).
+                if self.ino.is_none() {
+                    self.ino = inotify::Inotify::new().ok();
+                }
+                if let Some(i) = self.ino.as_ref() {
+                    let _ = i.add(&CBuf::new(&[&sup]), inotify::IN_MOVED_TO);
                 }
             }
             held.extend_from_slice(d);
@@ -106,7 +105,7 @@ impl Deps {
                 msg::warning(&[b"dependency cycle through ", &d, b": not waiting for it"], None);
                 continue;
             }
-            self.list.push((d, false));
+            self.list.push(d);
         }
     }
 }

@@ -62,8 +62,8 @@ pub enum Action {
     Sweep,
 }
 
-pub type Actions = [Option<Action>; 3];
-const NONE: Actions = [None; 3];
+pub type Actions = [Option<Action>; 2];
+const NONE: Actions = [None; 2];
 
 /// Everything that decides what happens next; the executor owns pids, fds and paths.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -140,46 +140,46 @@ impl Machine {
         use Action::*;
         let run = self.running();
         let stop = if run { Some(Stop) } else { None };
-        if stop.is_some() && matches!(ev, Event::Ctl(b'd' | b'x' | b't') | Event::Term) || ev == Event::Ctl(b'k') {
+        if run && matches!(ev, Event::Ctl(b'd' | b'x' | b't') | Event::Term) || matches!(ev, Event::Ctl(b'k')) {
             self.asked = true;
         }
         match ev {
             Event::Ctl(b'd') => {
                 self.want = Want::Down;
-                [Some(Status), stop, None]
+                [Some(Status), stop]
             }
             Event::Ctl(b'u') => {
                 self.want = Want::Up;
                 self.failed = false;
                 self.fails = 0;
-                [Some(Status), None, None]
+                [Some(Status), None]
             }
             Event::Ctl(b'o') => {
                 self.want = Want::Down;
                 self.once = !self.busy;
-                [Some(Status), None, None]
+                [Some(Status), None]
             }
             Event::Ctl(b'x') | Event::Term if !self.log => {
                 self.want = Want::Exit;
-                [Some(Status), stop, None]
+                [Some(Status), stop]
             }
-            Event::Ctl(b't') => [stop, None, None],
+            Event::Ctl(b't') => [stop, None],
             // runit's `k` also reaches ./finish (it then marks the service down while ./finish
             // still runs: README deviation D6; the reaper records the real state instead).
-            Event::Ctl(b'k') if self.busy => [Some(Signal(b'k', SIGKILL)), None, None],
+            Event::Ctl(b'k') if self.busy => [Some(Signal(b'k', SIGKILL)), None],
             Event::Ctl(c @ (b'p' | b'c')) => {
                 self.paused = c == b'p';
                 let sig = if c == b'p' { SIGSTOP } else { SIGCONT };
-                [if run { Some(Signal(c, sig)) } else { None }, Some(Status), None]
+                [if run { Some(Signal(c, sig)) } else { None }, Some(Status)]
             }
             Event::Ctl(c) if run => match signal_of(c) {
-                Some(sig) => [Some(Signal(c, sig)), None, None],
+                Some(sig) => [Some(Signal(c, sig)), None],
                 None => NONE,
             },
             Event::Ctl(_) | Event::Term => NONE,
             Event::Exited { wstat, finish, critical } => self.exited(wstat, finish, critical, now),
             Event::Due => match self.due_at() {
-                Some(t) if now >= t => [Some(if self.state == State::Finish { Finish } else { Start }), None, None],
+                Some(t) if now >= t => [Some(if self.state == State::Finish { Finish } else { Start }), None],
                 _ => NONE,
             },
             Event::Forked(true) => {
@@ -192,7 +192,7 @@ impl Machine {
                 self.asked = false;
                 self.paused = false;
                 self.once = false;
-                [Some(Status), None, None]
+                [Some(Status), None]
             }
             Event::Forked(false) => {
                 self.not_before = now + FORK_RETRY_MS;
@@ -200,7 +200,7 @@ impl Machine {
             }
             Event::Ready if run && !self.ready => {
                 self.ready = true;
-                [Some(Status), None, None]
+                [Some(Status), None]
             }
             Event::Ready => NONE,
         }
@@ -215,7 +215,7 @@ impl Machine {
             self.state = State::Down;
             self.throttle(now);
             self.not_before = self.not_before.max(now + self.pending);
-            return [Some(Action::Status), None, None];
+            return [Some(Action::Status), None];
         }
         self.wstat = wstat;
         let ran = now.saturating_sub(self.started);
@@ -264,11 +264,11 @@ impl Machine {
         if finish && !self.log {
             self.state = State::Finish;
             self.not_before = now;
-            return [sweep, Some(Action::Status), None];
+            return [sweep, Some(Action::Status)];
         }
         self.state = State::Down;
         self.not_before = now + delay;
-        [sweep, Some(Action::Status), None]
+        [sweep, Some(Action::Status)]
     }
 
     /// runit pauses a second before restarting a process that ran less than a second;
