@@ -595,8 +595,9 @@ impl Runsv {
                         let _ = proc::kill(pid, signo);
                     }
                 }
-                Some(Action::Sweep) => {
-                    let pid = self.sv(log).last_pid;
+                Some(a @ (Action::Sweep | Action::EndFinish)) => {
+                    let s = self.sv(log);
+                    let pid = if a == Action::Sweep { s.last_pid } else { s.pid };
                     let _ = proc::kill(-pid, sig::SIGTERM);
                     let _ = proc::kill(-pid, sig::SIGCONT);
                 }

@@ -60,6 +60,9 @@ pub enum Action {
     Signal(u8, i32),
     /// TERM and CONT to what the run left in its process group (it is down for good).
     Sweep,
+    /// TERM and CONT to ./finish's process group: `sv down` or `sv restart` while it runs
+    /// (README D6; runit waits for it, however long it hangs).
+    EndFinish,
 }
 
 pub type Actions = [Option<Action>; 2];
@@ -140,13 +143,15 @@ impl Machine {
         use Action::*;
         let run = self.running();
         let stop = if run { Some(Stop) } else { None };
+        // `d` and `t` also end a running ./finish; `x` and SIGTERM let it finish.
+        let end = if self.busy && self.state == State::Finish { Some(EndFinish) } else { stop };
         if run && matches!(ev, Event::Ctl(b'd' | b'x' | b't') | Event::Term) || matches!(ev, Event::Ctl(b'k')) {
             self.asked = true;
         }
         match ev {
             Event::Ctl(b'd') => {
                 self.want = Want::Down;
-                [Some(Status), stop]
+                [Some(Status), end]
             }
             Event::Ctl(b'u') => {
                 self.want = Want::Up;
@@ -163,7 +168,7 @@ impl Machine {
                 self.want = Want::Exit;
                 [Some(Status), stop]
             }
-            Event::Ctl(b't') => [stop, None],
+            Event::Ctl(b't') => [end, None],
             // runit's `k` also reaches ./finish (it then marks the service down while ./finish
             // still runs: README deviation D6; the reaper records the real state instead).
             Event::Ctl(b'k') if self.busy => [Some(Signal(b'k', SIGKILL)), None],
@@ -407,8 +412,9 @@ mod tests {
         assert_eq!(acts(x.step(Event::Due, 5000)), [Finish]);
         x.step(Event::Forked(true), 5000);
         assert_eq!(x.state, State::Finish);
-        assert_eq!(acts(x.step(Event::Ctl(b't'), 5000)), []);
-        assert_eq!(acts(x.step(Event::Ctl(b'd'), 5000)), [Status]);
+        assert_eq!(acts(x.step(Event::Ctl(b't'), 5000)), [EndFinish]);
+        assert_eq!(acts(x.step(Event::Ctl(b'd'), 5000)), [Status, EndFinish]);
+        assert_eq!(acts(x.step(Event::Ctl(b'x'), 5000)), [Status]);
         assert_eq!(acts(x.step(EXIT0, 5100)), [Status]);
         assert_eq!(x.state, State::Down);
     }

@@ -24,6 +24,13 @@ fn compare(r: Runsv, state: State) {
     for pair in rows.chunks(2) {
         let (cmd, _, c) = &pair[0];
         let (_, _, u) = &pair[1];
+        let ended = ["-w 3 down", "-w 3 stop", "-w 3 force-stop", "-w 3 term", "-w 3 kill", "-w 3 force-reload", "-w 3 try-restart", "-w 3 restart", "-w 3 force-restart"];
+        if r == Runsv::Urunit && state == State::Finishing && ended.contains(&cmd.as_str()) {
+            // urunit's runsv ends ./finish for these (README D6) and the state keeps changing
+            // under both svs (the fixture's ./run exits at once): tests/sv.rs pins urunit's
+            // outputs; C sv does not know readiness.
+            continue;
+        }
         if let Some((_, _, want_c, want_u)) = DEVIATIONS.iter().find(|d| d.0 == state && d.1 == cmd) {
             // A fixed runit weakness: both sides must show exactly the documented outputs.
             let want = |w: &(i32, &str)| (Some(w.0), w.1.to_string(), String::new());
