@@ -2,11 +2,11 @@
 //! lock, closed fds, limits), and runit's daemontools emulations envdir, envuidgid,
 //! pgrphack, setlock, setuidgid and softlimit, chosen by the basename of argv[0].
 //! Users and groups come from /etc/passwd and /etc/group read directly (no NSS).
+use crate::Args;
 use crate::msg::{self, CBuf};
 use crate::num;
 use crate::opt::{Getopt, Got};
-use crate::sys::{cred, fd, fs, proc, Errno};
-use crate::Args;
+use crate::sys::{Errno, cred, fd, fs, proc};
 use alloc::vec::Vec;
 
 const EXIT_FATAL: i32 = 111;
@@ -623,7 +623,8 @@ fn softlimit(args: &[&'static [u8]], name: &[u8]) -> ! {
 mod tests {
     use super::*;
 
-    const PW: &[u8] = b"root:x:0:0:root:/root:/bin/sh\nbad:x:1\nnobody:x:65534:65534:nobody:/:/bin/false\nweird:x:1x:2:::\nshort:x:5:5\n";
+    const PW: &[u8] =
+        b"root:x:0:0:root:/root:/bin/sh\nbad:x:1\nnobody:x:65534:65534:nobody:/:/bin/false\nweird:x:1x:2:::\nshort:x:5:5\n";
     const GR: &[u8] = b"root:x:0:\nnogroup:x:65534:\ndaemon:x:1:a,b\nbroken:x:\n";
 
     #[test]

@@ -13,7 +13,7 @@
 //! no pure function (Runsv::control acts at once): tests/tests/faults.rs feeds them
 //! through supervise/control instead.
 use crate::num;
-use crate::svstatus::{stat_text, State, Status, Want, TAI_EPOCH};
+use crate::svstatus::{State, Status, TAI_EPOCH, Want, stat_text};
 use alloc::vec::Vec;
 
 #[path = "svlogd/conf.rs"]
@@ -88,7 +88,20 @@ fn fuzz(name: &str, seed: u64, mut f: impl FnMut(&mut Rng)) {
     println!("fuzz: {name}: {n} inputs");
 }
 
-const NUM_DICT: &[&[u8]] = &[b"0", b"9", b"18446744073709551615", b"18446744073709551616", b"-", b"+", b" ", b"\n", b"\0", b"x", b":", b"00000000000000000000000"];
+const NUM_DICT: &[&[u8]] = &[
+    b"0",
+    b"9",
+    b"18446744073709551615",
+    b"18446744073709551616",
+    b"-",
+    b"+",
+    b" ",
+    b"\n",
+    b"\0",
+    b"x",
+    b":",
+    b"00000000000000000000000",
+];
 
 /// Reference: the value of a digit string, if it fits in 64 bits.
 fn reference(d: &[u8]) -> Option<u64> {
@@ -195,7 +208,8 @@ fn status_unpack() {
 /// A random `config` text: lines of every kind, valid and not.
 fn config_text(r: &mut Rng) -> Vec<u8> {
     const SEL: &[&[u8]] = &[b"s", b"n", b"N", b"t", b"!", b"p", b"+", b"-", b"e", b"E", b"#", b"x", b" ", b"", b"\0"];
-    const ARG: &[&[u8]] = &[b"*", b"+", b"k", b"m", b"h", b"a", b"\0", b" ", b"\t", b"\r", b"18446744073709551616", b"99999999999k", b"1h"];
+    const ARG: &[&[u8]] =
+        &[b"*", b"+", b"k", b"m", b"h", b"a", b"\0", b" ", b"\t", b"\r", b"18446744073709551616", b"99999999999k", b"1h"];
     let lines = r.below(12);
     let mut v = Vec::new();
     for _ in 0..lines {

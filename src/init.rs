@@ -4,15 +4,15 @@
 //! Where it runs is decided once at boot, by runit's own `reboot(RB_DISABLE_CAD)`: it
 //! succeeds only in the machine's initial PID namespace. Anywhere else (a container) runit
 //! makes SIGTERM/SIGINT a graceful stop and exits at the end instead of halting.
+use crate::Args;
 use crate::msg;
 use crate::num;
 use crate::settings;
 use crate::sys::proc::{self, CVec, Env, Pid};
-use crate::sys::sig::{self, SigFd, SIGALRM, SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGTERM};
-use crate::sys::{fd, fs, initsys, time, Errno};
-use crate::Args;
+use crate::sys::sig::{self, SIGALRM, SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGTERM, SigFd};
+use crate::sys::{Errno, fd, fs, initsys, time};
 use alloc::vec::Vec;
-use core::ffi::{c_int, CStr};
+use core::ffi::{CStr, c_int};
 
 /// runit's messages: `- runit: ...`, `- runit: warning: ...`, `- runit: fatal: ...`.
 const PROG: &[u8] = b"- runit: ";

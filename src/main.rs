@@ -10,22 +10,22 @@ mod errstr;
 mod msg;
 mod num;
 mod opt;
-mod settings;
-mod rundir;
 #[cfg(not(test))]
 mod rt;
+mod rundir;
+mod settings;
 mod svstatus;
 mod sys;
 mod tai;
 
 mod applet;
 mod chpst;
+#[cfg(test)]
+mod fuzz;
 mod init;
 mod runsv;
 mod runsvdir;
 mod sv;
 mod svlogd;
-#[cfg(test)]
-mod fuzz;
 
 pub use applet::Args;

@@ -1,7 +1,7 @@
 //! Messages from byte-slice fragments, each line written with one write(2);
 //! warn/die in runit's style, and a small buffered stdout.
 use crate::errstr::errstr;
-use crate::sys::{self, fd, Errno};
+use crate::sys::{self, Errno, fd};
 use alloc::vec::Vec;
 
 /// Writes the concatenation of `parts` to fd with one write(2).

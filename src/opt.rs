@@ -112,7 +112,10 @@ mod tests {
     #[test]
     fn getopt() {
         let s = b"u:vP012";
-        assert_eq!(opts(&[b"x", b"-v012", b"-uroot", b"prog"], s), (alloc::vec![(b'v', &b""[..]), (b'0', &b""[..]), (b'1', &b""[..]), (b'2', &b""[..]), (b'u', &b"root"[..])], true, 3));
+        assert_eq!(
+            opts(&[b"x", b"-v012", b"-uroot", b"prog"], s),
+            (alloc::vec![(b'v', &b""[..]), (b'0', &b""[..]), (b'1', &b""[..]), (b'2', &b""[..]), (b'u', &b"root"[..])], true, 3)
+        );
         assert_eq!(opts(&[b"x", b"-u", b"-v", b"p"], s), (alloc::vec![(b'u', &b"-v"[..])], true, 3));
         assert_eq!(opts(&[b"x", b"--foo", b"p"], s), (alloc::vec![], true, 2));
         assert_eq!(opts(&[b"x", b"-", b"p"], s), (alloc::vec![], true, 1));

@@ -2,13 +2,13 @@
 //! supervise directories. One poll loop over a signalfd, the control FIFOs and the
 //! readiness pipes: no busy waiting, no periodic wake-up while idle. What happens next is
 //! decided by the state machine in `runsv/machine.rs`; this file performs its actions.
+use crate::Args;
 use crate::msg::{self, CBuf};
 use crate::num;
 use crate::rundir;
-use crate::svstatus::{stat_text, State, Status, Want};
+use crate::svstatus::{State, Status, Want, stat_text};
 use crate::sys::proc::{CVec, Env, Pid};
-use crate::sys::{fd, fd::Fd, fs, proc, sig, time, Errno};
-use crate::Args;
+use crate::sys::{Errno, fd, fd::Fd, fs, proc, sig, time};
 use alloc::vec::Vec;
 use machine::{Action, Event, Machine};
 
@@ -36,7 +36,8 @@ const RETRY_STATUS_MS: u64 = 1000;
 /// (they must still kill it), 32 (the C library's own), and KILL and STOP (uncatchable).
 /// CHLD, TERM and INT act; every other signal is read away, so a stray HUP, USR1, PIPE (its
 /// stderr is runsvdir's `log:` pipe) or real-time signal never kills runsv (README D9).
-const UNBLOCKED: [i32; 8] = [4 /* ILL */, 6 /* ABRT */, 7 /* BUS */, 8 /* FPE */, 9, 11 /* SEGV */, 19 /* STOP */, 32];
+const UNBLOCKED: [i32; 8] =
+    [4 /* ILL */, 6 /* ABRT */, 7 /* BUS */, 8 /* FPE */, 9, 11 /* SEGV */, 19 /* STOP */, 32];
 
 fn signal_set() -> Vec<i32> {
     let mut v = Vec::with_capacity(64);
@@ -158,10 +159,25 @@ impl Svc {
         if let Some(e) = reason {
             if let Err(e2) = self.use_rundir() {
                 msg::warning(
-                    &[b"no writable supervise directory (./", local.bytes(), b": ", crate::errstr::errstr(e), b"; ", rundir::base(), b")"],
+                    &[
+                        b"no writable supervise directory (./",
+                        local.bytes(),
+                        b": ",
+                        crate::errstr::errstr(e),
+                        b"; ",
+                        rundir::base(),
+                        b")",
+                    ],
                     Some(e2),
                 );
-                msg::warning(&[b"sv cannot control ", if self.m.log { b"the log service" } else { b"this service" }, b": its state is kept in memory"], None);
+                msg::warning(
+                    &[
+                        b"sv cannot control ",
+                        if self.m.log { b"the log service" } else { b"this service" },
+                        b": its state is kept in memory",
+                    ],
+                    None,
+                );
                 return false;
             }
         }
@@ -255,7 +271,9 @@ impl Svc {
             Ok(_) => die(&[path.bytes(), b" exists but is not a fifo"], None),
             Err(e) => die(&[b"unable to stat ", path.bytes()], Some(e)),
         }
-        let open = |f: fn(&core::ffi::CStr) -> Result<Fd, Errno>| f(&path).unwrap_or_else(|e| die(&[b"unable to open ", path.bytes()], Some(e)));
+        let open = |f: fn(&core::ffi::CStr) -> Result<Fd, Errno>| {
+            f(&path).unwrap_or_else(|e| die(&[b"unable to open ", path.bytes()], Some(e)))
+        };
         self.ctl = open(fd::open_read_nb).into_raw();
         let _ = open(fd::open_write_nb).into_raw();
         self.update_status(None);
@@ -333,7 +351,8 @@ impl Svc {
             (head, pid, mid, n) = (h, 0, b"", -1);
         } else if self.last_pid != 0 {
             let st = m.wstat;
-            let (word, code): (&[u8], i32) = if st & 0x7f == 0 { (b" exited ", (st >> 8) & 0xff) } else { (b" killed ", st & 0x7f) };
+            let (word, code): (&[u8], i32) =
+                if st & 0x7f == 0 { (b" exited ", (st >> 8) & 0xff) } else { (b" killed ", st & 0x7f) };
             // `exited PID CODE`, `killed PID SIG`; `failed PID exited CODE` once runsv gave up.
             (head, mid) = if m.failed { (&b"failed "[..], word) } else { (&word[1..], &b" "[..]) };
             (pid, n) = (self.last_pid, code);
@@ -541,7 +560,8 @@ pub fn main(args: Args) -> i32 {
     fs::chdir(&CBuf::new(&[name])).unwrap_or_else(|e| die(&[b"unable to change to directory"], Some(e)));
 
     let want = |p: &core::ffi::CStr| if fs::exists(p) { Want::Down } else { Want::Up };
-    let mut rs = Runsv { s: [Svc::new(false, want(c"down")), Svc::new(true, Want::Down)], logpipe: None, deps: deps::Deps::new(name) };
+    let mut rs =
+        Runsv { s: [Svc::new(false, want(c"down")), Svc::new(true, Want::Down)], logpipe: None, deps: deps::Deps::new(name) };
     match fs::stat(c"log") {
         Ok(st) if st.is_dir() => {
             rs.s[1].m.want = want(c"log/down");
@@ -633,7 +653,14 @@ impl Runsv {
         }
         let argv = CVec::new([path_b]);
         let out = self.logpipe.as_ref().map(|p| (p.1.raw(), fd::STDOUT));
-        match spawn(&Child { pgrp: false, dup: out, cd: false, notify: None, argv: &argv, fail: Some(b"unable to run control/?") }) {
+        match spawn(&Child {
+            pgrp: false,
+            dup: out,
+            cd: false,
+            notify: None,
+            argv: &argv,
+            fail: Some(b"unable to run control/?"),
+        }) {
             Err(e) => {
                 msg::warning(&[b"unable to fork for ", path_b], Some(e));
                 false
@@ -671,7 +698,13 @@ impl Runsv {
         } else {
             CVec::new([&b"./run"[..]])
         };
-        let what: &[u8] = if log { b"unable to start log/./run" } else if finish { b"unable to start ./finish" } else { b"unable to start ./run" };
+        let what: &[u8] = if log {
+            b"unable to start log/./run"
+        } else if finish {
+            b"unable to start ./finish"
+        } else {
+            b"unable to start ./run"
+        };
         let dup = self.logpipe.as_ref().map(|(r, w)| if log { (r.raw(), fd::STDIN) } else { (w.raw(), fd::STDOUT) });
         let notify = match self.sv(log).ready {
             Ready::Fd(n) if !finish => fd::pipe(0).ok().map(|p| (p, n)),

@@ -1,8 +1,8 @@
 //! runsvdir: one `runsv` per service directory, as runit's runsvdir, plus instant pickup
 //! through dnotify and the duties of PID 1 (reaping, graceful stop, critical services).
-use crate::msg::{self, CBuf};
-use crate::sys::{fd, fs, pid1, proc, sig, time, Errno};
 use crate::Args;
+use crate::msg::{self, CBuf};
+use crate::sys::{Errno, fd, fs, pid1, proc, sig, time};
 use alloc::vec::Vec;
 
 mod log;
@@ -152,9 +152,8 @@ impl Runsvdir {
                 })
                 .ok()
         });
-        let curdir = fd::open_read(c".").unwrap_or_else(|e| {
-            msg::die(FATAL, &[b"runsvdir ", dir, b": fatal: unable to open current directory"], Some(e))
-        });
+        let curdir = fd::open_read(c".")
+            .unwrap_or_else(|e| msg::die(FATAL, &[b"runsvdir ", dir, b": fatal: unable to open current directory"], Some(e)));
         if pid1 && proc::getpid() != 1 {
             // Under another init (docker --init, runit's stage 2): orphans of the services
             // come to us instead of to that init.
@@ -220,10 +219,8 @@ impl Runsvdir {
             if let Some(l) = &self.log {
                 wake = wake.min(l.next_dot);
             }
-            let mut pfd = [
-                fd::pollfd(sigfd.raw(), fd::POLLIN),
-                fd::pollfd(self.log.as_ref().map_or(-1, |l| l.raw()), fd::POLLIN),
-            ];
+            let mut pfd =
+                [fd::pollfd(sigfd.raw(), fd::POLLIN), fd::pollfd(self.log.as_ref().map_or(-1, |l| l.raw()), fd::POLLIN)];
             let ms = wake.saturating_sub(time::mono_ms()).min(3_600_000);
             let _ = fd::poll(&mut pfd, ms as i32);
 
@@ -485,7 +482,16 @@ impl Runsvdir {
                 }
                 // No MAXSERVICES: as many services as memory and processes allow.
                 None => {
-                    let s = Service { dev: st.dev, ino: st.ino, pid: 0, mark: false, held: false, name: name.to_vec(), started: None, settle };
+                    let s = Service {
+                        dev: st.dev,
+                        ino: st.ino,
+                        pid: 0,
+                        mark: false,
+                        held: false,
+                        name: name.to_vec(),
+                        started: None,
+                        settle,
+                    };
                     self.svc.push(s);
                     self.check = true;
                     self.svc.len() - 1

@@ -453,8 +453,7 @@ impl Sv {
             Err(e) => return Err((b"unable to open supervise/ok", Some(e))),
             Ok(f) => drop(f),
         }
-        let f =
-            self.open(c"status", fd::O_RDONLY).map_err(|e| (b"unable to open supervise/status".as_slice(), Some(e)))?;
+        let f = self.open(c"status", fd::O_RDONLY).map_err(|e| (b"unable to open supervise/status".as_slice(), Some(e)))?;
         let mut b = [0u8; 20];
         match fd::read_full(f.raw(), &mut b) {
             Ok(20) => Ok(Status::unpack(&b)),
@@ -722,8 +721,7 @@ impl Sv {
         {
             once_done = acts == b"o" && h.kind == 2 && !h.gave_up && h.arg(&self.hline) == b"0";
             if matches!(acts[acts.len() - 1], b'u' | b'o') && !once_done {
-                let (a, b): (&[u8], &[u8]) =
-                    if h.gave_up { (b"failed too often, runsv gave up (", b")") } else { (b"", b"") };
+                let (a, b): (&[u8], &[u8]) = if h.gave_up { (b"failed too often, runsv gave up (", b")") } else { (b"", b"") };
                 let how: &[u8] = if h.kind == KILLED { b"killed by signal " } else { b"exited " };
                 self.fail(s.name.bytes(), false, &[b"./run ", a, how, h.arg(&self.hline), b].concat(), None);
                 return Eval::Failed;
@@ -790,11 +788,8 @@ impl Sv {
             if let Some(h) = self.health()
                 && h.pid == 0
             {
-                let (a, b): (&[u8], &[u8]) = if h.kind == MISSING {
-                    (b": dependency ", b" does not exist")
-                } else {
-                    (b": waiting for dependency ", b"")
-                };
+                let (a, b): (&[u8], &[u8]) =
+                    if h.kind == MISSING { (b": dependency ", b" does not exist") } else { (b": waiting for dependency ", b"") };
                 msg::warn(&[WARNING, name, a, h.arg(&self.hline), b], None);
             }
             if kill {

@@ -7,12 +7,12 @@ mod journal;
 mod logdir;
 mod stamp;
 
+use crate::Args;
 use crate::msg;
 use crate::num::scan_ulong;
 use crate::opt::{Getopt, Got};
 use crate::sys::fd;
-use crate::sys::{fs, net, proc, sig, time, Errno};
-use crate::Args;
+use crate::sys::{Errno, fs, net, proc, sig, time};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use journal::Journal;
@@ -106,7 +106,8 @@ pub fn main(args: Args) -> i32 {
     if (names.is_empty() && stdout.is_none()) || buflen <= o.linemax as u64 {
         usage();
     }
-    let cwd = fd::open_read(c".").unwrap_or_else(|e| msg::fatal(EXIT_FATAL, &[b"unable to open current working directory"], Some(e)));
+    let cwd =
+        fd::open_read(c".").unwrap_or_else(|e| msg::fatal(EXIT_FATAL, &[b"unable to open current working directory"], Some(e)));
     drop(cwd);
     Svlogd::new(o, names, stdout).run()
 }
@@ -419,7 +420,9 @@ impl Svlogd {
                     j.compact(&self.dirs, self.midline);
                 }
             }
-            Err(e) if self.journal.is_some() && matches!(e, Errno::NOSPC | Errno::DQUOT | Errno::FBIG | Errno::ROFS | Errno::IO) => {
+            Err(e)
+                if self.journal.is_some() && matches!(e, Errno::NOSPC | Errno::DQUOT | Errno::FBIG | Errno::ROFS | Errno::IO) =>
+            {
                 // The journal could not take the input: it stays in the pipe. On a full
                 // disk the N rule may make room, as for current.
                 let d = &mut self.dirs[self.jdir];

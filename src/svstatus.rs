@@ -114,8 +114,7 @@ mod tests {
     #[test]
     fn observed_bytes() {
         // runit 2.1.2 observed: a running service with pid 7178.
-        let b: [u8; 20] =
-            [0x40, 0, 0, 0, 0x6b, 0x03, 0x5b, 0x6d, 0x0a, 0x9e, 0x87, 0x5c, 0x0a, 0x1c, 0, 0, 0, 0x75, 0, 1];
+        let b: [u8; 20] = [0x40, 0, 0, 0, 0x6b, 0x03, 0x5b, 0x6d, 0x0a, 0x9e, 0x87, 0x5c, 0x0a, 0x1c, 0, 0, 0, 0x75, 0, 1];
         let s = Status::unpack(&b);
         assert_eq!(s.pid, 7178);
         assert_eq!(s.secs, 0x6b035b6d - 10);

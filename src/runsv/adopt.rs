@@ -70,8 +70,17 @@ pub fn adopt(s: &mut Svc) {
                 m.want = Want::Down;
             }
             let mut p = [0u8; 20];
-            let what: &[u8] = if m.log { b"log/run" } else if st.state == 2 { b"./finish" } else { b"./run" };
-            crate::msg::warning(&[b"adopted ", what, b" (pid ", crate::num::fmt_u64(&mut p, pid as u64), b") left running by a runsv that died"], None);
+            let what: &[u8] = if m.log {
+                b"log/run"
+            } else if st.state == 2 {
+                b"./finish"
+            } else {
+                b"./run"
+            };
+            crate::msg::warning(
+                &[b"adopted ", what, b" (pid ", crate::num::fmt_u64(&mut p, pid as u64), b") left running by a runsv that died"],
+                None,
+            );
             s.update_status(None);
         }
         Err(_) => {
@@ -111,7 +120,8 @@ pub fn recover_pipe(svc_pid: proc::Pid, log_pid: proc::Pid) -> Option<(Fd, Fd)> 
 mod tests {
     #[test]
     fn stat_fields() {
-        let line = b"4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10 18446744073709551615";
+        let line =
+            b"4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10 18446744073709551615";
         assert_eq!(super::parse_stat(line), Some((b'S', 4242, 987654)));
         assert_eq!(super::parse_stat(b"garbage"), None);
         assert_eq!(super::parse_stat(b"1 (x) Z 0"), None);

@@ -11,7 +11,7 @@
 //! back: they are at least once.
 use super::logdir::LogDir;
 use crate::sys::fd::{self, Fd};
-use crate::sys::{fs, Result};
+use crate::sys::{Result, fs};
 use alloc::vec::Vec;
 
 /// Data starts after one page of header.

@@ -4,7 +4,7 @@ use super::conf::Conf;
 use super::{stamp, verbose};
 use crate::msg::{self, CBuf};
 use crate::sys::fd::{self, Fd};
-use crate::sys::{fs, proc, sig, time, Errno};
+use crate::sys::{Errno, fs, proc, sig, time};
 use alloc::vec::Vec;
 use core::ffi::CStr;
 
@@ -427,7 +427,11 @@ impl LogDir {
         }
         if verbose() {
             let mut b = [0u8; 20];
-            msg::say(b"info: ", &[b"rename: ", self.name, b"/current ", &self.fnsave[..27], b" ", crate::num::fmt_u64(&mut b, self.size)], None);
+            msg::say(
+                b"info: ",
+                &[b"rename: ", self.name, b"/current ", &self.fnsave[..27], b" ", crate::num::fmt_u64(&mut b, self.size)],
+                None,
+            );
         }
         before_rename(&self.fnsave);
         if self.rename_current().is_none() || self.open_new_current(b"unable to create new current").is_none() {
@@ -605,11 +609,7 @@ fn truncate_at(dirfd: fd::RawFd, name: &CStr, len: u64) {
 
 /// Moves an owned descriptor onto `to`, leaving it open across exec.
 fn move_fd(f: Fd, to: fd::RawFd) -> Result<(), Errno> {
-    if f.raw() == to {
-        fd::set_cloexec(f.into_raw(), false)
-    } else {
-        fd::dup2(f.raw(), to)
-    }
+    if f.raw() == to { fd::set_cloexec(f.into_raw(), false) } else { fd::dup2(f.raw(), to) }
 }
 
 /// A log file name (`@` + 24 hex digits + `.` + s|u|t) and its NUL.

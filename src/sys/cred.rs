@@ -1,5 +1,5 @@
 //! Credentials, scheduling priority and resource limits (chpst's -u, -n, limits).
-use super::{cvt, errno, Errno, Result};
+use super::{Errno, Result, cvt, errno};
 
 // The id and limit calls are raw syscalls: musl's wrappers broadcast them to every
 // thread (__synccall), which this single-threaded program does not need and which

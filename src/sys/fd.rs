@@ -1,6 +1,6 @@
 //! File descriptors: the owned `Fd`, open/read/write/pipe/dup2/poll.
-use super::{cvt, cvti, errno, Errno, Result};
-use core::ffi::{c_int, CStr};
+use super::{Errno, Result, cvt, cvti, errno};
+use core::ffi::{CStr, c_int};
 
 pub type RawFd = c_int;
 pub const STDIN: RawFd = 0;

@@ -1,5 +1,5 @@
 //! Paths: stat, mkdir, mkfifo, readlink, rename, unlink, chdir, directories.
-use super::{cvti, errno, Result};
+use super::{Result, cvti, errno};
 use alloc::vec::Vec;
 use core::ffi::CStr;
 
@@ -46,7 +46,9 @@ fn stat_raw(dir: super::fd::RawFd, path: &CStr, flags: super::c_int) -> Result<S
     // SAFETY: zeroed stat is a valid out-parameter.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: path is NUL-terminated; st is valid for a struct stat.
-    super::cvt(|| unsafe { libc::syscall(libc::SYS_newfstatat, dir as libc::c_long, path.as_ptr(), &mut st, flags as libc::c_long) as isize })?;
+    super::cvt(|| unsafe {
+        libc::syscall(libc::SYS_newfstatat, dir as libc::c_long, path.as_ptr(), &mut st, flags as libc::c_long) as isize
+    })?;
     Ok(conv(&st))
 }
 

@@ -120,9 +120,8 @@ unsafe impl GlobalAlloc for Heap {
             (None, None) => {
                 // SAFETY: p is a page-aligned mapping of pages(l.size()) bytes; the
                 // moved mapping stays page-aligned.
-                let r = unsafe {
-                    libc::syscall(libc::SYS_mremap, p, pages(l.size()), pages(new), libc::MREMAP_MAYMOVE as c_long)
-                };
+                let r =
+                    unsafe { libc::syscall(libc::SYS_mremap, p, pages(l.size()), pages(new), libc::MREMAP_MAYMOVE as c_long) };
                 if r < 0 { core::ptr::null_mut() } else { r as *mut u8 }
             }
             // SAFETY: a new block of the new layout; both are valid for the smaller size.

@@ -1,5 +1,5 @@
 //! What only the stage init needs: reboot(2), sync(2), and the console's controlling tty.
-use super::{cvti, fd::RawFd, Result};
+use super::{Result, cvti, fd::RawFd};
 
 pub use libc::{RB_AUTOBOOT, RB_DISABLE_CAD, RB_HALT_SYSTEM, RB_POWER_OFF};
 

@@ -1,12 +1,12 @@
 //! inotify(7): sv's event-fast waits.
-use super::{cvti, fd::Fd, Result};
+use super::{Result, cvti, fd::Fd};
 use alloc::vec::Vec;
 use core::ffi::CStr;
 
 #[allow(unused_imports)]
 pub use libc::{
-    IN_ATTRIB, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO,
-    IN_MOVE_SELF, IN_ONLYDIR, IN_Q_OVERFLOW,
+    IN_ATTRIB, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_MODIFY, IN_MOVE_SELF, IN_MOVED_FROM,
+    IN_MOVED_TO, IN_ONLYDIR, IN_Q_OVERFLOW,
 };
 
 /// An inotify instance (non-blocking, close-on-exec).

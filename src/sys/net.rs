@@ -1,12 +1,14 @@
 //! IPv4 UDP datagrams (svlogd's `u`/`U` targets): one socket per line, as runit does.
-use super::{cvt, fd::Fd, Result};
+use super::{Result, cvt, fd::Fd};
 
 /// socket(AF_INET, SOCK_DGRAM), non-blocking and close-on-exec.
 pub fn udp_socket() -> Result<Fd> {
     let flags = libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
     // SAFETY: plain socket(2) call with constant arguments (the raw system call: musl's
     // socket adds a fallback for kernels without SOCK_CLOEXEC).
-    let fd = cvt(|| unsafe { libc::syscall(libc::SYS_socket, libc::AF_INET as libc::c_long, flags as libc::c_long, 0 as libc::c_long) as isize })?;
+    let fd = cvt(|| unsafe {
+        libc::syscall(libc::SYS_socket, libc::AF_INET as libc::c_long, flags as libc::c_long, 0 as libc::c_long) as isize
+    })?;
     Ok(Fd::from_raw(fd as super::c_int))
 }
 

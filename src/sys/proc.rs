@@ -1,7 +1,7 @@
 //! Processes: argv and environ, fork/exec/wait/kill, sessions, PATH lookup.
-use super::{cvti, errno, Errno, Result};
+use super::{Errno, Result, cvti, errno};
 use alloc::vec::Vec;
-use core::ffi::{c_char, c_int, CStr};
+use core::ffi::{CStr, c_char, c_int};
 use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 static ARGC: AtomicUsize = AtomicUsize::new(0);

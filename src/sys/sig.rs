@@ -1,10 +1,13 @@
 //! Signals read as data: block them, then read a signalfd in the same poll as the
 //! other descriptors.
-use super::{cvt, cvti, fd::Fd, Result};
+use super::{Result, cvt, cvti, fd::Fd};
 use core::ffi::c_int;
 
 #[allow(unused_imports)]
-pub use libc::{SIGALRM, SIGCHLD, SIGIO, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGPWR};
+pub use libc::{
+    SIGALRM, SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGIO, SIGKILL, SIGPIPE, SIGPWR, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2,
+    SIGWINCH,
+};
 
 fn set_of(sigs: &[c_int]) -> libc::sigset_t {
     // SAFETY: sigset_t is plain data; all-zero is the empty set.

@@ -49,9 +49,9 @@ pub fn cmd(name: &str) -> Command {
 
 /// Directory of Debian's C runit binaries (from `make crunit`), if present.
 pub fn crunit_dir() -> Option<PathBuf> {
-    let d = std::env::var("CRUNIT_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("target/crunit")
-    });
+    let d = std::env::var("CRUNIT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("target/crunit"));
     if d.join("usr/bin/runsv").exists() { Some(d) } else { None }
 }
 
@@ -119,7 +119,11 @@ pub fn script(path: impl AsRef<Path>, body: &str) {
     // Written by a child process (install(1)) from a temporary file, never opened for
     // writing here: a child that another test thread forks meanwhile would inherit that
     // descriptor until its exec, and exec'ing the script would fail with ETXTBSY.
-    let tmp = path.with_file_name(format!(".{}.tmp{}", path.file_name().unwrap().to_string_lossy(), SEQ.fetch_add(1, Ordering::Relaxed)));
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp{}",
+        path.file_name().unwrap().to_string_lossy(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::write(&tmp, body).unwrap();
     let st = Command::new("install").arg("-m").arg("755").arg(&tmp).arg(path).status().expect("install(1)");
     std::fs::remove_file(&tmp).unwrap();

@@ -127,7 +127,8 @@ fn aarch64_binary_is_static_for_arm() {
     assert_eq!(u16::from_le_bytes([head[18], head[19]]), 183, "e_machine is EM_AARCH64");
     // No PT_INTERP: nothing to load it, it runs FROM scratch.
     let phoff = u64::from_le_bytes(head[32..40].try_into().unwrap()) as usize;
-    let (phentsize, phnum) = (u16::from_le_bytes([head[54], head[55]]) as usize, u16::from_le_bytes([head[56], head[57]]) as usize);
+    let (phentsize, phnum) =
+        (u16::from_le_bytes([head[54], head[55]]) as usize, u16::from_le_bytes([head[56], head[57]]) as usize);
     for i in 0..phnum {
         let p = phoff + i * phentsize;
         assert_ne!(u32::from_le_bytes(head[p..p + 4].try_into().unwrap()), 3, "PT_INTERP found");
@@ -318,7 +319,10 @@ const CORE: &[(&str, &[&str])] = &[
     ("runsv_log", &["child_fds_env"]),
     // These find runsv processes by /proc/PID/cmdline, which under qemu is qemu's own, or
     // exec /proc/self/exe, an aarch64 binary the kernel cannot run here without binfmt.
-    ("runsvdir", &["readproctitle_log", "runsv_not_on_path_falls_back_to_self", "dead_runsv_restarted", "pickup_add_remove_replace"]),
+    (
+        "runsvdir",
+        &["readproctitle_log", "runsv_not_on_path_falls_back_to_self", "dead_runsv_restarted", "pickup_add_remove_replace"],
+    ),
     // The orphan is not reparented to a runsvdir under qemu-user (its prctl emulation).
     // 1,001 runsv under qemu would need a qemu process (and its memory) each.
     ("pid1", &["urunit_pid1_variable_as_subreaper", "more_than_a_thousand_services"]),
@@ -340,7 +344,11 @@ fn launcher(q: &Path, arm: &Path) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("urunit-aarch64-launcher-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let src = dir.join("launcher.rs");
-        std::fs::write(&src, LAUNCHER.replace("QEMU_PATH", &q.display().to_string()).replace("ARM_PATH", &arm.display().to_string())).unwrap();
+        std::fs::write(
+            &src,
+            LAUNCHER.replace("QEMU_PATH", &q.display().to_string()).replace("ARM_PATH", &arm.display().to_string()),
+        )
+        .unwrap();
         let exe = dir.join("urunit");
         let mut c = Command::new("rustc");
         c.args(["--edition", "2021", "-O", "--target", "x86_64-unknown-linux-musl"]).arg(&src).arg("-o").arg(&exe);

@@ -9,11 +9,19 @@ fn urunit(args: &[&str]) -> Command {
     c
 }
 
-const PROGRAMS: &str = "runsvdir\nrunsv\nsv\nchpst\nenvdir\nenvuidgid\npgrphack\nsetlock\nsetuidgid\nsoftlimit\nsvlogd\nrunit\nrunit-init\n";
+const PROGRAMS: &str =
+    "runsvdir\nrunsv\nsv\nchpst\nenvdir\nenvuidgid\npgrphack\nsetlock\nsetuidgid\nsoftlimit\nsvlogd\nrunit\nrunit-init\n";
 
 #[test]
 fn list_names_every_program() {
-    let o = run({ let mut c = urunit(&["--list"]); c.env_clear(); c }, 10);
+    let o = run(
+        {
+            let mut c = urunit(&["--list"]);
+            c.env_clear();
+            c
+        },
+        10,
+    );
     expect(&o, 0, PROGRAMS, "");
 }
 
@@ -34,7 +42,12 @@ fn usage_and_unknown_program() {
     let o = run(urunit(&["nosuch"]), 10);
     expect(&o, 100, "", "urunit: fatal: unknown program: nosuch (see urunit --list)\n");
     let o = run(urunit(&["-x"]), 10);
-    expect(&o, 100, "", "urunit: illegal option -- -x\nusage: urunit PROGRAM [ARGS...] | --install DIR | --list | --version | --help\n\n");
+    expect(
+        &o,
+        100,
+        "",
+        "urunit: illegal option -- -x\nusage: urunit PROGRAM [ARGS...] | --install DIR | --list | --version | --help\n\n",
+    );
 }
 
 #[test]

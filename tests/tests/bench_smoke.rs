@@ -27,7 +27,9 @@ fn bench_quick_prints_the_table() {
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "bench failed\nstdout:\n{out}\nstderr:\n{err}");
-    let header = out.lines().find(|l| l.starts_with("| figure | unit | urunit | C runit |"))
+    let header = out
+        .lines()
+        .find(|l| l.starts_with("| figure | unit | urunit | C runit |"))
         .unwrap_or_else(|| panic!("no table header:\n{out}"));
     let heads: Vec<&str> = header.split('|').map(str::trim).collect();
     assert!(heads.contains(&"urunit / C") && heads.contains(&"runs"), "header {header:?}");
@@ -44,8 +46,11 @@ fn bench_quick_prints_the_table() {
     }
     let col = |name: &str| heads.iter().position(|h| *h == name).unwrap();
     // The C column of these rows holds a number (a median, maybe with its range), not n/a.
-    for fig in ["| runsv / s6-supervise: start to service running |", "| status: sv status / s6-svstat |",
-                "| svlogd / s6-log: CPU (user+sys) per line |"] {
+    for fig in [
+        "| runsv / s6-supervise: start to service running |",
+        "| status: sv status / s6-svstat |",
+        "| svlogd / s6-log: CPU (user+sys) per line |",
+    ] {
         let line = out.lines().find(|l| l.starts_with(fig)).unwrap_or_else(|| panic!("no row {fig}:\n{out}"));
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
         let c_col = cells[col("C runit")].split_whitespace().next().unwrap_or("");

@@ -2,7 +2,7 @@
 //! run from the shipped binary. Every effect is observed from the exec'd program
 //! (/proc/self/status, /proc/self/limits, /proc/self/stat, its environment, its fds,
 //! /proc/locks), and messages and exit codes are compared with Debian's C chpst.
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::{PermissionsExt, symlink};
 use std::os::unix::io::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -88,7 +88,11 @@ fn tmp(tag: &str) -> TempDir {
 
 /// The Uid, Gid and Groups lines of a /proc/self/status text.
 fn ids(status: &[u8]) -> Vec<String> {
-    text(status).lines().filter(|l| l.starts_with("Uid:") || l.starts_with("Gid:") || l.starts_with("Groups:")).map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+    text(status)
+        .lines()
+        .filter(|l| l.starts_with("Uid:") || l.starts_with("Gid:") || l.starts_with("Groups:"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
 }
 
 /// Fields of /proc/PID/stat after the command name: [0] is field 3 (state).
@@ -133,7 +137,10 @@ fn spawn_sleeper(name: &str, args: &[&str], cwd: &Path) -> Proc {
 
 /// The fds a process has open, sorted.
 fn open_fds(pid: i32) -> Vec<u32> {
-    let mut v: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap()).collect();
+    let mut v: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap())
+        .collect();
     v.sort();
     v
 }
@@ -172,7 +179,16 @@ fn usage_and_bad_options() {
     same_expect("chpst", &["-u"], d, 100, "", &format!("chpst: option requires an argument -- u\n{USAGE}"));
     same_expect("chpst", &["-b"], d, 100, "", &format!("chpst: option requires an argument -- b\n{USAGE}"));
     same_expect("chpst", &["-v"], d, 100, "", USAGE);
-    for bad in [&["-o", "5x", "true"][..], &["-m", "-1", "true"], &["-d", "1k", "true"], &["-t", " 1", "true"], &["-n", "5x", "true"], &["-n", "+-5", "true"], &["-l", "a", "-L", "b", "true"], &["-l", "a", "-l", "b", "true"]] {
+    for bad in [
+        &["-o", "5x", "true"][..],
+        &["-m", "-1", "true"],
+        &["-d", "1k", "true"],
+        &["-t", " 1", "true"],
+        &["-n", "5x", "true"],
+        &["-n", "+-5", "true"],
+        &["-l", "a", "-L", "b", "true"],
+        &["-l", "a", "-l", "b", "true"],
+    ] {
         same_expect("chpst", bad, d, 100, "", USAGE);
     }
     // Option syntax: bundles, attached arguments, "--" (and anything starting "--") ends the options.
@@ -221,7 +237,9 @@ fn user_and_groups() {
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
         ids(&o.stdout)
     };
-    let nobody = |groups: &str| vec!["Uid: 65534 65534 65534 65534".to_string(), "Gid: 65534 65534 65534 65534".into(), format!("Groups: {groups}")];
+    let nobody = |groups: &str| {
+        vec!["Uid: 65534 65534 65534 65534".to_string(), "Gid: 65534 65534 65534 65534".into(), format!("Groups: {groups}")]
+    };
     // A user alone gets only its primary group: runit does no initgroups.
     assert_eq!(st(&["chpst", "-u", "nobody"]), nobody("65534"));
     assert_eq!(st(&["chpst", "-u", "nobody:nogroup:daemon"]), nobody("1 65534"));
@@ -293,7 +311,14 @@ fn envdir_values() {
         assert_eq!(lines.concat(), format!("A=val\nBLANK=\nKEEP=new\nNONL=nonl\nNUL=x\nPATH={PATH}\nX=Y=z\ny\n"));
     }
     // The exec'd program sees the exact bytes.
-    same_expect("chpst", &["-e", "env", "sh", "-c", "printf '[%s]' \"$A\" \"$BLANK\" \"$NUL\" \"${DROPME-unset}\""], d, 0, "[val][][x\ny][unset]", "");
+    same_expect(
+        "chpst",
+        &["-e", "env", "sh", "-c", "printf '[%s]' \"$A\" \"$BLANK\" \"$NUL\" \"${DROPME-unset}\""],
+        d,
+        0,
+        "[val][][x\ny][unset]",
+        "",
+    );
 }
 
 #[test]
@@ -305,7 +330,14 @@ fn envdir_odd_entries() {
     std::fs::create_dir(e.join("sub")).unwrap();
     // chpst -e skips a subdirectory (warning only with -v); the envdir alias dies.
     same_expect("chpst", &["-e", "env", "sh", "-c", "echo $NONL"], d, 0, "nonl\n", "");
-    same_expect("chpst", &["-v", "-e", "env", "sh", "-c", "echo $NONL"], d, 0, "nonl\n", "chpst: warning: unable to read env/sub: is a directory\n");
+    same_expect(
+        "chpst",
+        &["-v", "-e", "env", "sh", "-c", "echo $NONL"],
+        d,
+        0,
+        "nonl\n",
+        "chpst: warning: unable to read env/sub: is a directory\n",
+    );
     same_expect("envdir", &["env", "true"], d, 111, "", "chpst: fatal: unable to read env/sub: is a directory\n");
     std::fs::remove_dir(e.join("sub")).unwrap();
 
@@ -315,19 +347,54 @@ fn envdir_odd_entries() {
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     same_expect("chpst", &["-e", f.path().to_str().unwrap(), "env"], d, 0, &format!("DROPME=x\nKEEP=kept\nPATH={PATH}\n"), "");
     let _writer = std::fs::OpenOptions::new().read(true).write(true).open(&fifo).unwrap();
-    same_expect("envdir", &[f.path().to_str().unwrap(), "true"], d, 111, "", &format!("chpst: fatal: unable to read {}/F: temporary failure\n", f.path().display()));
+    same_expect(
+        "envdir",
+        &[f.path().to_str().unwrap(), "true"],
+        d,
+        111,
+        "",
+        &format!("chpst: fatal: unable to read {}/F: temporary failure\n", f.path().display()),
+    );
 
     // A file the user cannot read, a directory it cannot enter (run as nobody).
     let u = tmp("chpst-unread");
     std::fs::write(u.join("SECRET"), "x").unwrap();
     std::fs::set_permissions(u.join("SECRET"), std::fs::Permissions::from_mode(0o000)).unwrap();
     let udir = u.path().to_str().unwrap();
-    same_expect("chpst", &["-u", "nobody", "@chpst", "-e", udir, "true"], d, 111, "", &format!("chpst: fatal: unable to read {udir}/SECRET: access denied\n"));
+    same_expect(
+        "chpst",
+        &["-u", "nobody", "@chpst", "-e", udir, "true"],
+        d,
+        111,
+        "",
+        &format!("chpst: fatal: unable to read {udir}/SECRET: access denied\n"),
+    );
     std::fs::set_permissions(u.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    same_expect("chpst", &["-u", "nobody", "@chpst", "-e", udir, "true"], d, 111, "", &format!("chpst: fatal: unable to switch to directory: {udir}: access denied\n"));
+    same_expect(
+        "chpst",
+        &["-u", "nobody", "@chpst", "-e", udir, "true"],
+        d,
+        111,
+        "",
+        &format!("chpst: fatal: unable to switch to directory: {udir}: access denied\n"),
+    );
 
-    same_expect("envdir", &["nonexistent", "true"], d, 111, "", "chpst: fatal: unable to switch to directory: nonexistent: file does not exist\n");
-    same_expect("chpst", &["-e", "env/A", "true"], d, 111, "", "chpst: fatal: unable to switch to directory: env/A: not a directory\n");
+    same_expect(
+        "envdir",
+        &["nonexistent", "true"],
+        d,
+        111,
+        "",
+        "chpst: fatal: unable to switch to directory: nonexistent: file does not exist\n",
+    );
+    same_expect(
+        "chpst",
+        &["-e", "env/A", "true"],
+        d,
+        111,
+        "",
+        "chpst: fatal: unable to switch to directory: env/A: not a directory\n",
+    );
 
     // urunit only (C runit reuses the previous file's value, or reads /dev/zero forever):
     // a dangling symlink unsets, an endless device is refused.
@@ -335,7 +402,12 @@ fn envdir_odd_entries() {
     symlink("/nonexistent", o.join("GONE")).unwrap();
     expect(&ur("chpst", &["-e", o.path().to_str().unwrap(), "sh", "-c", "echo ${GONE-unset}"], d), 0, "unset\n", "");
     symlink("/dev/zero", o.join("ZERO")).unwrap();
-    expect(&ur("envdir", &[o.path().to_str().unwrap(), "true"], d), 111, "", &format!("chpst: fatal: unable to read {}/ZERO: file too big\n", o.path().display()));
+    expect(
+        &ur("envdir", &[o.path().to_str().unwrap(), "true"], d),
+        111,
+        "",
+        &format!("chpst: fatal: unable to read {}/ZERO: file too big\n", o.path().display()),
+    );
 }
 
 #[test]
@@ -375,21 +447,60 @@ fn busybox_root(tag: &str, busybox_at: &str, passwd: &str, group: &str) -> Optio
 #[test]
 fn chroot_and_lookups_inside_it() {
     // A user only this root knows: lookups happen after the chroot (runit's order).
-    let Some((t, root)) = busybox_root("chpst-root", "bin/busybox", "rootonly:x:4321:4322::/:/bin/false\n", "rootgrp:x:4322:\nextra:x:4323:\n") else { return };
+    let Some((t, root)) =
+        busybox_root("chpst-root", "bin/busybox", "rootonly:x:4321:4322::/:/bin/false\n", "rootgrp:x:4322:\nextra:x:4323:\n")
+    else {
+        return;
+    };
     std::fs::write(root.join("marker"), "inside the new root\n").unwrap();
     let r = root.to_str().unwrap();
     let d = t.path();
     same_expect("chpst", &["-/", r, "/bin/busybox", "cat", "/marker"], d, 0, "inside the new root\n", "");
-    same_expect("chpst", &["-/", "root", "-u", "rootonly:rootgrp:extra", "/bin/busybox", "id"], d, 0, "uid=4321(rootonly) gid=4322(rootgrp) groups=4322(rootgrp),4323(extra)\n", "");
+    same_expect(
+        "chpst",
+        &["-/", "root", "-u", "rootonly:rootgrp:extra", "/bin/busybox", "id"],
+        d,
+        0,
+        "uid=4321(rootonly) gid=4322(rootgrp) groups=4322(rootgrp),4323(extra)\n",
+        "",
+    );
     same_expect("chpst", &["-/", r, "-U", "rootonly", "/bin/busybox", "sh", "-c", "echo $UID $GID"], d, 0, "4321 4322\n", "");
     same_expect("chpst", &["-/", r, "-u", "nobody", "true"], d, 111, "", "chpst: fatal: unknown user/group: nobody\n");
     same_expect("chpst", &["-/", r, "nosuch"], d, 111, "", "chpst: fatal: unable to run: nosuch: file does not exist\n");
     // The lock path is inside the new root too, opened as the new user.
-    same_expect("chpst", &["-/", r, "-u", "rootonly", "-l", "/etc/lk", "true"], d, 111, "", "chpst: fatal: unable to open lock: /etc/lk: access denied\n");
-    same_expect("chpst", &["-/", "/nonexistent", "true"], d, 111, "", "chpst: fatal: unable to change directory: /nonexistent: file does not exist\n");
-    same_expect("chpst", &["-/", "root/marker", "true"], d, 111, "", "chpst: fatal: unable to change directory: root/marker: not a directory\n");
+    same_expect(
+        "chpst",
+        &["-/", r, "-u", "rootonly", "-l", "/etc/lk", "true"],
+        d,
+        111,
+        "",
+        "chpst: fatal: unable to open lock: /etc/lk: access denied\n",
+    );
+    same_expect(
+        "chpst",
+        &["-/", "/nonexistent", "true"],
+        d,
+        111,
+        "",
+        "chpst: fatal: unable to change directory: /nonexistent: file does not exist\n",
+    );
+    same_expect(
+        "chpst",
+        &["-/", "root/marker", "true"],
+        d,
+        111,
+        "",
+        "chpst: fatal: unable to change directory: root/marker: not a directory\n",
+    );
     std::fs::remove_file(root.join("etc/passwd")).unwrap();
-    same_expect("chpst", &["-/", r, "-u", "rootonly", "true"], d, 111, "", "chpst: fatal: unable to get password/group file entry: file does not exist\n");
+    same_expect(
+        "chpst",
+        &["-/", r, "-u", "rootonly", "true"],
+        d,
+        111,
+        "",
+        "chpst: fatal: unable to get password/group file entry: file does not exist\n",
+    );
 }
 
 #[test]
@@ -397,25 +508,62 @@ fn scratch_root() {
     // A root holding only the static binary (and busybox to report the ids), plus
     // passwd/group: `chpst -u` works there without any name service.
     let passwd = "root:x:0:0::/:/busybox\napp:x:1234:2345::/:/busybox\n";
-    let Some((t, root)) = busybox_root("chpst-scratch", "busybox", passwd, "root:x:0:\napp:x:2345:\nlogs:x:3456:app\n") else { return };
+    let Some((t, root)) = busybox_root("chpst-scratch", "busybox", passwd, "root:x:0:\napp:x:2345:\nlogs:x:3456:app\n") else {
+        return;
+    };
     std::fs::copy(bin(), root.join("urunit")).unwrap();
     let chroot = |args: &[&str]| {
         let mut c = Command::new("/usr/sbin/chroot");
         c.arg(&root).args(args).env_clear().env("PATH", "/");
         run(c, 60)
     };
-    expect(&chroot(&["/urunit", "chpst", "-u", "app", "/busybox", "id"]), 0, "uid=1234(app) gid=2345(app) groups=2345(app)\n", "");
-    expect(&chroot(&["/urunit", "chpst", "-u", "app:logs:app", "/busybox", "id"]), 0, "uid=1234(app) gid=3456(logs) groups=2345(app),3456(logs)\n", "");
-    expect(&chroot(&["/urunit", "chpst", "-U", "app", "/urunit", "chpst", "-u", "app", "/busybox", "sh", "-c", "echo $UID $GID"]), 0, "1234 2345\n", "");
-    expect(&chroot(&["/urunit", "chpst", "-u", "nobody", "/busybox", "id"]), 111, "", "chpst: fatal: unknown user/group: nobody\n");
+    expect(
+        &chroot(&["/urunit", "chpst", "-u", "app", "/busybox", "id"]),
+        0,
+        "uid=1234(app) gid=2345(app) groups=2345(app)\n",
+        "",
+    );
+    expect(
+        &chroot(&["/urunit", "chpst", "-u", "app:logs:app", "/busybox", "id"]),
+        0,
+        "uid=1234(app) gid=3456(logs) groups=2345(app),3456(logs)\n",
+        "",
+    );
+    expect(
+        &chroot(&["/urunit", "chpst", "-U", "app", "/urunit", "chpst", "-u", "app", "/busybox", "sh", "-c", "echo $UID $GID"]),
+        0,
+        "1234 2345\n",
+        "",
+    );
+    expect(
+        &chroot(&["/urunit", "chpst", "-u", "nobody", "/busybox", "id"]),
+        111,
+        "",
+        "chpst: fatal: unknown user/group: nobody\n",
+    );
     // Through chpst's own -/ as well.
-    let mut c = command(&bin(), "chpst", &["-/".into(), root.display().to_string(), "-u".into(), "app".into(), "/busybox".into(), "id".into()], t.path());
+    let mut c = command(
+        &bin(),
+        "chpst",
+        &["-/".into(), root.display().to_string(), "-u".into(), "app".into(), "/busybox".into(), "id".into()],
+        t.path(),
+    );
     c.env("PATH", "/");
     expect(&run(c, 60), 0, "uid=1234(app) gid=2345(app) groups=2345(app)\n", "");
     // Numeric ids need no files at all.
     std::fs::remove_dir_all(root.join("etc")).unwrap();
-    expect(&chroot(&["/urunit", "chpst", "-u", ":1234:2345:3456", "/busybox", "id"]), 0, "uid=1234 gid=2345 groups=2345,3456\n", "");
-    expect(&chroot(&["/urunit", "setuidgid", "app", "/busybox", "id"]), 111, "", "chpst: fatal: unable to get password file entry: file does not exist\n");
+    expect(
+        &chroot(&["/urunit", "chpst", "-u", ":1234:2345:3456", "/busybox", "id"]),
+        0,
+        "uid=1234 gid=2345 groups=2345,3456\n",
+        "",
+    );
+    expect(
+        &chroot(&["/urunit", "setuidgid", "app", "/busybox", "id"]),
+        111,
+        "",
+        "chpst: fatal: unable to get password file entry: file does not exist\n",
+    );
 }
 
 // ---- -n, -P, pgrphack ----
@@ -508,14 +656,35 @@ fn locks() {
         assert_eq!(read(&out), b"got\n");
     }
 
-    same_expect("chpst", &["-l", "nodir/lk", "true"], d, 111, "", "chpst: fatal: unable to open lock: nodir/lk: file does not exist\n");
-    same_expect("setlock", &["nodir/lk", "true"], d, 111, "", "chpst: fatal: unable to open lock: nodir/lk: file does not exist\n");
+    same_expect(
+        "chpst",
+        &["-l", "nodir/lk", "true"],
+        d,
+        111,
+        "",
+        "chpst: fatal: unable to open lock: nodir/lk: file does not exist\n",
+    );
+    same_expect(
+        "setlock",
+        &["nodir/lk", "true"],
+        d,
+        111,
+        "",
+        "chpst: fatal: unable to open lock: nodir/lk: file does not exist\n",
+    );
     same_expect("setlock", &["-x", "nodir/lk", "true"], d, 0, "", "");
     same_expect("setlock", &["-x", lks, "nosuch"], d, 0, "", "");
     same_expect("setlock", &[lks, "nosuch"], d, 111, "", "chpst: fatal: unable to run: nosuch: file does not exist\n");
     std::fs::create_dir(d.join("private")).unwrap();
     std::fs::set_permissions(d.join("private"), std::fs::Permissions::from_mode(0o700)).unwrap();
-    same_expect("chpst", &["-u", "nobody", "-l", "private/lk", "true"], d, 111, "", "chpst: fatal: unable to open lock: private/lk: access denied\n");
+    same_expect(
+        "chpst",
+        &["-u", "nobody", "-l", "private/lk", "true"],
+        d,
+        111,
+        "",
+        "chpst: fatal: unable to open lock: private/lk: access denied\n",
+    );
 }
 
 // ---- -0, -1, -2 ----
@@ -549,12 +718,61 @@ fn limits() {
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
         o.stdout
     };
-    let o = lim("chpst", &["-m", "300000000", "-d", "200000000", "-o", "100", "-p", "50", "-f", "3000", "-c", "0", "-r", "4000000", "-t", "7"]);
-    for (row, v) in [("Max data size", "200000000"), ("Max stack size", "300000000"), ("Max locked memory", "300000000"), ("Max address space", "300000000"), ("Max open files", "100"), ("Max processes", "50"), ("Max file size", "3000"), ("Max core file size", "0"), ("Max resident set", "4000000"), ("Max cpu time", "7")] {
+    let o = lim(
+        "chpst",
+        &["-m", "300000000", "-d", "200000000", "-o", "100", "-p", "50", "-f", "3000", "-c", "0", "-r", "4000000", "-t", "7"],
+    );
+    for (row, v) in [
+        ("Max data size", "200000000"),
+        ("Max stack size", "300000000"),
+        ("Max locked memory", "300000000"),
+        ("Max address space", "300000000"),
+        ("Max open files", "100"),
+        ("Max processes", "50"),
+        ("Max file size", "3000"),
+        ("Max core file size", "0"),
+        ("Max resident set", "4000000"),
+        ("Max cpu time", "7"),
+    ] {
         assert_eq!(soft_limit(&o, row), v.min_limit(row), "{row}");
     }
-    let o = lim("softlimit", &["-a", "300000000", "-c", "1", "-d", "200000000", "-f", "3000", "-l", "4096", "-o", "33", "-p", "44", "-r", "55555", "-s", "666666", "-t", "8"]);
-    for (row, v) in [("Max address space", "300000000"), ("Max core file size", "1"), ("Max data size", "200000000"), ("Max file size", "3000"), ("Max locked memory", "4096"), ("Max open files", "33"), ("Max processes", "44"), ("Max resident set", "55555"), ("Max stack size", "666666"), ("Max cpu time", "8")] {
+    let o = lim(
+        "softlimit",
+        &[
+            "-a",
+            "300000000",
+            "-c",
+            "1",
+            "-d",
+            "200000000",
+            "-f",
+            "3000",
+            "-l",
+            "4096",
+            "-o",
+            "33",
+            "-p",
+            "44",
+            "-r",
+            "55555",
+            "-s",
+            "666666",
+            "-t",
+            "8",
+        ],
+    );
+    for (row, v) in [
+        ("Max address space", "300000000"),
+        ("Max core file size", "1"),
+        ("Max data size", "200000000"),
+        ("Max file size", "3000"),
+        ("Max locked memory", "4096"),
+        ("Max open files", "33"),
+        ("Max processes", "44"),
+        ("Max resident set", "55555"),
+        ("Max stack size", "666666"),
+        ("Max cpu time", "8"),
+    ] {
         assert_eq!(soft_limit(&o, row), v.min_limit(row), "{row}");
     }
     let o = lim("softlimit", &["-m", "300000000", "-d", "200000000"]);
@@ -567,7 +785,14 @@ fn limits() {
     // Far beyond 64 bits: urunit saturates to the hard limit (C runit wraps to 0 here).
     expect(&ur("chpst", &["-o", "18446744073709551616", "sh", "-c", "ulimit -n"], d), 0, &format!("{hard}\n"), "");
     // A limit so low that malloc fails still runs the program or reports why not.
-    same_expect("softlimit", &["-d", "1", "/nonexistent"], d, 111, "", "chpst: fatal: unable to run: /nonexistent: file does not exist\n");
+    same_expect(
+        "softlimit",
+        &["-d", "1", "/nonexistent"],
+        d,
+        111,
+        "",
+        "chpst: fatal: unable to run: /nonexistent: file does not exist\n",
+    );
     // Limits are set after the user change, and apply to the program.
     same_expect("chpst", &["-u", "nobody", "-o", "5", "sh", "-c", "id -u; ulimit -n"], d, 0, "65534\n5\n", "");
 }
@@ -623,7 +848,12 @@ fn through_real_links() {
         only_std_fds(&mut c);
         run(c, 60)
     };
-    expect(&c("chpst", &["-e", "env", "-u", "nobody", "-L", "lk", "-o", "9", "sh", "-c", "echo $A $NONL; id -u; ulimit -n"]), 0, "val nonl\n65534\n9\n", "");
+    expect(
+        &c("chpst", &["-e", "env", "-u", "nobody", "-L", "lk", "-o", "9", "sh", "-c", "echo $A $NONL; id -u; ulimit -n"]),
+        0,
+        "val nonl\n65534\n9\n",
+        "",
+    );
     assert_eq!(std::fs::metadata(d.join("lk")).map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap(), 65534);
     expect(&c("envdir", &["env", "sh", "-c", "echo $NONL"]), 0, "nonl\n", "");
     expect(&c("setuidgid", &["daemon", "id", "-u"]), 0, "1\n", "");

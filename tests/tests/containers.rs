@@ -224,7 +224,9 @@ const WEB_WORKER_READY: &[&str] = &["web: listening on", "worker: started"];
 
 #[test]
 fn web_worker_example_stops_gracefully_as_pid1() {
-    let Some((tmp, out)) = pid1_example("web-worker", &[("web", true), ("worker", true)], Some(WEB_WORKER_READY), 0) else { return };
+    let Some((tmp, out)) = pid1_example("web-worker", &[("web", true), ("worker", true)], Some(WEB_WORKER_READY), 0) else {
+        return;
+    };
     ends_with(&logged(&out, "web"), "stopped", "finish ran (exit=0 signal=0)", &out);
     ends_with(&logged(&out, "worker"), "SIGTERM after job", "finish ran (exit=0 signal=0)", &out);
     assert!(logged(&out, "web").iter().any(|l| l.starts_with("listening on :8080")), "{out}");
@@ -233,11 +235,18 @@ fn web_worker_example_stops_gracefully_as_pid1() {
 
 #[test]
 fn cron_app_example_logs_the_job_to_stdout_and_files() {
-    let Some((tmp, out)) = pid1_example("cron-app", &[("app", true), ("periodic", true)], Some(&["app: started", " job ran, "]), 0) else { return };
+    let Some((tmp, out)) =
+        pid1_example("cron-app", &[("app", true), ("periodic", true)], Some(&["app: started", " job ran, "]), 0)
+    else {
+        return;
+    };
     ends_with(&logged(&out, "app"), "SIGTERM, shutting down", "finish ran (exit=0 signal=0)", &out);
     // svlogd -tt: "YYYY-MM-DD_HH:MM:SS.xxxxx " before each line.
     let current = lines(tmp.join("root/etc/service/periodic/log/main/current"));
-    let body: Vec<&str> = current.iter().map(|l| l.split_once(' ').map_or("", |(ts, b)| if ts.len() == 25 && ts.as_bytes()[10] == b'_' { b } else { "" })).collect();
+    let body: Vec<&str> = current
+        .iter()
+        .map(|l| l.split_once(' ').map_or("", |(ts, b)| if ts.len() == 25 && ts.as_bytes()[10] == b'_' { b } else { "" }))
+        .collect();
     assert!(body.iter().any(|l| l.starts_with("job ran, ")), "job history: {current:?}");
     assert_eq!(body.last().copied(), Some("finish ran (exit=-1 signal=15)"), "job history: {current:?}");
     // The same lines, stamped, on the container's stdout (svlogd -tt -o ./main).
@@ -341,7 +350,8 @@ fn context(tmp: &TempDir) -> PathBuf {
 
 fn build(ctx: &Path, file: &str, tag: &str, args: &[&str]) {
     let mut c = podman();
-    c.args(["build", "-q", "--pull=never", "--layers=false", "--format", "docker", "--network", "none", "-f"]).arg(ctx.join(file));
+    c.args(["build", "-q", "--pull=never", "--layers=false", "--format", "docker", "--network", "none", "-f"])
+        .arg(ctx.join(file));
     c.args(["--build-arg", "URUNIT_FROM=prebuilt", "--build-arg", "URUNIT_BIN=prebuilt/urunit", "-t", tag]);
     for a in args {
         c.args(["--build-arg", a]);
@@ -375,9 +385,10 @@ fn run_and_stop(pm: &mut Podman, image: &str, services: &[(&str, bool)], ready: 
             let logs = podman_run(&["logs", &name]);
             panic!("the container stopped before its services ran; logs:\n{}{}", text(&logs.stdout), text(&logs.stderr));
         }
-        o.status.success() && last.lines().count() == services.len() && last.lines().all(|l| {
-            l.starts_with("run: ") && (l.contains("; run: log: ") || !l.contains("; "))
-        }) && last.lines().zip(services).all(|(l, (_, log))| l.contains("; run: log: ") == *log)
+        o.status.success()
+            && last.lines().count() == services.len()
+            && last.lines().all(|l| l.starts_with("run: ") && (l.contains("; run: log: ") || !l.contains("; ")))
+            && last.lines().zip(services).all(|(l, (_, log))| l.contains("; run: log: ") == *log)
     });
     check_status(&last, &expected);
     ok(&podman_run(&["exec", &name, "sv", "check", "/etc/service"]), "sv check /etc/service");
@@ -421,7 +432,13 @@ fn alpine_image_runs_the_services_and_stops_gracefully() {
         let o = podman_run(&["exec", name, "wget", "-q", "-O", "-", "http://127.0.0.1:8080/"]);
         assert_eq!(ok(&o, "wget"), "<h1>served by a urunit-supervised httpd</h1>\n");
         // The five programs are links to one binary, first in PATH.
-        let o = podman_run(&["exec", name, "sh", "-c", "for p in runsvdir runsv sv chpst svlogd; do readlink $(command -v $p); done"]);
+        let o = podman_run(&[
+            "exec",
+            name,
+            "sh",
+            "-c",
+            "for p in runsvdir runsv sv chpst svlogd; do readlink $(command -v $p); done",
+        ]);
         assert_eq!(ok(&o, "readlink"), "urunit\n".repeat(5));
     });
     ends_with(&logged(&logs, "web"), "stopped", "finish ran (exit=0 signal=0)", &logs);
@@ -460,6 +477,9 @@ fn scratch_image_has_no_shell_and_stops_gracefully() {
     t.arg("-tvf").arg(&list);
     let listing = ok(&run(t, 60), "tar -t");
     let files: Vec<&str> = listing.lines().filter(|l| l.starts_with('-')).filter_map(|l| l.split_whitespace().last()).collect();
-    let unexpected: Vec<&&str> = files.iter().filter(|f| !(f.starts_with("etc/service/") || RUNTIME_FILES.contains(*f) || IMAGE_FILES.contains(*f))).collect();
+    let unexpected: Vec<&&str> = files
+        .iter()
+        .filter(|f| !(f.starts_with("etc/service/") || RUNTIME_FILES.contains(*f) || IMAGE_FILES.contains(*f)))
+        .collect();
     assert!(unexpected.is_empty(), "unexpected files in the scratch image: {unexpected:?}\n{listing}");
 }

@@ -161,7 +161,12 @@ fn cpu_ticks(pid: i32) -> Option<u64> {
 /// The lines of a log directory: rotated files in order, then `current`.
 fn log_lines(dir: &Path) -> Vec<String> {
     let mut rotated: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|r| r.flatten().map(|e| e.path()).filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('@'))).collect())
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('@')))
+                .collect()
+        })
         .unwrap_or_default();
     rotated.sort();
     let mut v = Vec::new();
@@ -401,7 +406,11 @@ fn signals_to_runsv(sigs: &[(&str, i32)]) {
         let ok = poll(3, || (!alive(*r)).then_some(())).is_none();
         let same = status(&d).map(|s| s.0) == Some(*pid) && lines(d.join("starts")).len() == 1;
         if !ok || !same {
-            bad.push(format!("{n}: runsv {}, service {}", if ok { "alive" } else { "died" }, if same { "untouched" } else { "restarted" }));
+            bad.push(format!(
+                "{n}: runsv {}, service {}",
+                if ok { "alive" } else { "died" },
+                if same { "untouched" } else { "restarted" }
+            ));
         }
     }
     assert!(bad.is_empty(), "after 100 of each signal: {bad:?}\nconsole:\n{}", ns.console());
@@ -463,8 +472,11 @@ fn sigterm_during_startup() {
     // runsvdir holds SIGTERM, while its services are still being started.
     let holds_term = |pid: i32| {
         let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let mask = |k: &str| st.lines().find_map(|l| l.strip_prefix(k)).and_then(|v| u64::from_str_radix(v.trim(), 16).ok()).unwrap_or(0);
-        read(format!("/proc/{pid}/cmdline")).starts_with(b"runsvdir") && (mask("SigBlk:") | mask("SigCgt:")) & (1 << (libc::SIGTERM - 1)) != 0
+        let mask = |k: &str| {
+            st.lines().find_map(|l| l.strip_prefix(k)).and_then(|v| u64::from_str_radix(v.trim(), 16).ok()).unwrap_or(0)
+        };
+        read(format!("/proc/{pid}/cmdline")).starts_with(b"runsvdir")
+            && (mask("SigBlk:") | mask("SigCgt:")) & (1 << (libc::SIGTERM - 1)) != 0
     };
     wait_until(T, "runsvdir holds SIGTERM", || holds_term(ns.init));
     ns.signal(libc::SIGTERM);
@@ -648,11 +660,17 @@ fn service_dir_on_read_only_mount() {
     let d = svc.join("ro");
     script(d.join("run"), "#!/bin/sh\nexec sleep 100006\n");
     let rundir = t.join("rundir");
-    let ns = Ns::start(&t, "mount --bind svc/ro svc/ro && mount -o remount,bind,ro svc/ro || exit 99", &[("URUNIT_RUNDIR", rundir.to_str().unwrap())]);
+    let ns = Ns::start(
+        &t,
+        "mount --bind svc/ro svc/ro && mount -o remount,bind,ro svc/ro || exit 99",
+        &[("URUNIT_RUNDIR", rundir.to_str().unwrap())],
+    );
     let key = d.to_str().unwrap()[1..].replace('%', "%25").replace('/', "%2F");
     let st = rundir.join(&key);
     // The supervise files are in R/KEY itself (README "Read-only and non-root").
-    wait_until(T, "service up, state in the run directory", || std::fs::read(st.join("status")).is_ok_and(|b| b.len() == 20 && b[19] == 1));
+    wait_until(T, "service up, state in the run directory", || {
+        std::fs::read(st.join("status")).is_ok_and(|b| b.len() == 20 && b[19] == 1)
+    });
     assert!(!d.join("supervise").exists());
     assert_eq!(ns.instances(&d, "100006").len(), 1);
     let o = run(
@@ -685,7 +703,12 @@ fn supervise_on_full_filesystem() {
     let rd = ns.root(&d);
     wait_until(T, "service up", || running(&rd) && supervised(&rd));
     // Fill the filesystem.
-    let _ = Command::new("dd").arg("if=/dev/zero").arg(format!("of={}", rd.join("fill").display())).arg("bs=4k").stderr(Stdio::null()).status();
+    let _ = Command::new("dd")
+        .arg("if=/dev/zero")
+        .arg(format!("of={}", rd.join("fill").display()))
+        .arg("bs=4k")
+        .stderr(Stdio::null())
+        .status();
     let check = |ns: &Ns, what: &str| {
         let (pid, _, _, _, state) = status(&rd).unwrap();
         let inst = ns.instances(&d, "100007");
@@ -695,7 +718,11 @@ fn supervise_on_full_filesystem() {
             _ => false,
         };
         let warned = ns.console().contains("supervise/status");
-        assert!(truth || warned, "{what}: status says state {state} pid {pid}, running: {inst:?}, and no warning; console:\n{}", ns.console());
+        assert!(
+            truth || warned,
+            "{what}: status says state {state} pid {pid}, running: {inst:?}, and no warning; console:\n{}",
+            ns.console()
+        );
         truth
     };
     control(&rd, b"d");
@@ -709,7 +736,9 @@ fn supervise_on_full_filesystem() {
     eprintln!("full disk: status true after down: {t1}, after up: {t2}; console:\n{}", ns.console());
     std::fs::remove_file(rd.join("fill")).unwrap();
     control(&rd, b"d");
-    wait_until(T, "status down once there is space", || status(&rd).is_some_and(|s| s.4 == 0) && ns.instances(&d, "100007").is_empty());
+    wait_until(T, "status down once there is space", || {
+        status(&rd).is_some_and(|s| s.4 == 0) && ns.instances(&d, "100007").is_empty()
+    });
     control(&rd, b"u");
     wait_until(T, "status run once there is space", || running(&rd) && ns.instances(&d, "100007").len() == 1);
     assert_eq!(ns.stop(), Some(0));
@@ -726,7 +755,10 @@ fn svlogd_enospc_then_space() {
     let d = svc.join("l");
     script(
         d.join("run"),
-        &format!("#!/bin/sh\ni=0\nwhile [ $i -lt 1500 ]; do i=$((i+1)); echo \"line $i\"; done\necho done > {}/l.done\nexec sleep 100008\n", out.display()),
+        &format!(
+            "#!/bin/sh\ni=0\nwhile [ $i -lt 1500 ]; do i=$((i+1)); echo \"line $i\"; done\necho done > {}/l.done\nexec sleep 100008\n",
+            out.display()
+        ),
     );
     script(d.join("log/run"), "#!/bin/sh\nexec svlogd main\n");
     std::fs::create_dir_all(d.join("log/main")).unwrap();
@@ -772,7 +804,11 @@ fn fd_limit_then_lifted() {
     wait_until(15, "every service up after the limit was lifted", || {
         names.iter().all(|n| running(&svc.join(n)) && ns.instances(&svc.join(n), "100009").len() == 1)
     });
-    eprintln!("ulimit -n 16: {before} of 20 up under the limit, all 20 {:?} after lifting; console:\n{}", t0.elapsed(), ns.console());
+    eprintln!(
+        "ulimit -n 16: {before} of 20 up under the limit, all 20 {:?} after lifting; console:\n{}",
+        t0.elapsed(),
+        ns.console()
+    );
     assert_eq!(ns.stop(), Some(0));
 }
 
@@ -791,7 +827,12 @@ fn process_limit_then_lifted() {
     // A uid of its own, so the count of its processes is ours alone.
     let uid = "45678";
     assert!(Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(t.path()).status().unwrap().success());
-    let ns = Ns::start_with(&t, "", &format!("exec prlimit --nproc=20: setpriv --reuid={uid} --regid={uid} --clear-groups runsvdir svc"), &[]);
+    let ns = Ns::start_with(
+        &t,
+        "",
+        &format!("exec prlimit --nproc=20: setpriv --reuid={uid} --regid={uid} --clear-groups runsvdir svc"),
+        &[],
+    );
     let failed = poll(T, || ns.console().contains("unable to fork").then_some(()));
     assert!(failed.is_some(), "no fork failed under the limit; console:\n{}", ns.console());
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
@@ -864,7 +905,9 @@ fn two_thousand_orphans_reaped() {
     let o = out.display();
     script(
         svc.join("storm/run"),
-        &format!("#!/bin/sh\ni=0\nwhile [ $i -lt 2000 ]; do ( sleep 0.01 & ); i=$((i+1)); done\necho done > {o}/storm.done\nexec sleep 100012\n"),
+        &format!(
+            "#!/bin/sh\ni=0\nwhile [ $i -lt 2000 ]; do ( sleep 0.01 & ); i=$((i+1)); done\necho done > {o}/storm.done\nexec sleep 100012\n"
+        ),
     );
     let ns = Ns::start(&t, "", &[]);
     wait_until(120, "the storm is over", || out.join("storm.done").exists());
@@ -884,7 +927,8 @@ fn odd_service_names() {
         return;
     }
     let (t, svc, _out) = setup("faults-names");
-    let names: Vec<Vec<u8>> = vec![b"with space".to_vec(), b"new\nline".to_vec(), vec![b'x'; 255], b"\xff\xfe\x80bytes".to_vec(), b"100%".to_vec()];
+    let names: Vec<Vec<u8>> =
+        vec![b"with space".to_vec(), b"new\nline".to_vec(), vec![b'x'; 255], b"\xff\xfe\x80bytes".to_vec(), b"100%".to_vec()];
     for n in &names {
         sleeper(&svc.join(OsStr::from_bytes(n)), "100013");
     }
@@ -914,7 +958,9 @@ fn odd_service_names() {
 /// `bad_run_restarts_at_runits_pace` measures.
 #[test]
 fn wall_clock_step() {
-    eprintln!("SKIP: stepping the wall clock needs CAP_SYS_TIME on the machine's own clock (time namespaces do not cover CLOCK_REALTIME); not changing it");
+    eprintln!(
+        "SKIP: stepping the wall clock needs CAP_SYS_TIME on the machine's own clock (time namespaces do not cover CLOCK_REALTIME); not changing it"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -942,7 +988,10 @@ fn hanging_finish(tag: &str, cmd_bytes: &[u8], want_up: bool) {
         let ok = if want_up {
             fin_gone && starts == 2 && running(&d) && ns.instances(&d, "100014").len() == 1
         } else {
-            fin_gone && starts == 1 && status(&d).is_some_and(|s| s.4 == 0 && s.2 == b'd') && ns.instances(&d, "100014").is_empty()
+            fin_gone
+                && starts == 1
+                && status(&d).is_some_and(|s| s.4 == 0 && s.2 == b'd')
+                && ns.instances(&d, "100014").is_empty()
         };
         ok.then_some(())
     });

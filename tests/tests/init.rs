@@ -294,7 +294,10 @@ fn runit_init_as_pid1() {
     if !ns_ok() {
         return;
     }
-    let r = Root::with_stages("init-pid1", ["echo \"1 $0 $#\" >> /tmp/log", "echo \"2 $(cat /proc/1/cmdline)\" >> /tmp/log", "exit 0"]);
+    let r = Root::with_stages(
+        "init-pid1",
+        ["echo \"1 $0 $#\" >> /tmp/log", "echo \"2 $(cat /proc/1/cmdline)\" >> /tmp/log", "exit 0"],
+    );
     let (st, err) = boot(&r, "/sbin/runit-init", &[]).end();
     assert_eq!(st.code(), Some(0), "{err}");
     assert_eq!(err, format!("{}{KILL_ALL}- runit: exit 0.\n", stages_ok()));
@@ -318,7 +321,10 @@ fn stages_in_order() {
     if !ns_ok() {
         return;
     }
-    let r = Root::with_stages("stages", [&format!("N=1\n{LOG_STAGE}"), &format!("N=2\n{LOG_STAGE}exit 0"), &format!("N=3\n{LOG_STAGE}exit 0")]);
+    let r = Root::with_stages(
+        "stages",
+        [&format!("N=1\n{LOG_STAGE}"), &format!("N=2\n{LOG_STAGE}exit 0"), &format!("N=3\n{LOG_STAGE}exit 0")],
+    );
     let (st, err) = boot(&r, "/sbin/runit", &[("FOO", "bar"), ("URUNIT_PID1", "7")]).end();
     assert_eq!(st.code(), Some(0));
     assert_eq!(err, format!("{}{KILL_ALL}- runit: exit 0.\n", stages_ok()));
@@ -462,7 +468,12 @@ fn sigterm_and_sigint_stop_gracefully() {
         let r = Root::with_stages("term", ["exit 0", STAGE2_TRAP, "echo 3 >> /tmp/log; exit 3"]);
         let (st, err) = stop_with(&r, sig, &[]);
         assert_eq!(st.code(), Some(3), "{err}");
-        assert!(err.contains("- runit: enter stage: /etc/runit/2\n- runit: leave stage: /etc/runit/2\n- runit: enter stage: /etc/runit/3\n"), "{err}");
+        assert!(
+            err.contains(
+                "- runit: enter stage: /etc/runit/2\n- runit: leave stage: /etc/runit/2\n- runit: enter stage: /etc/runit/3\n"
+            ),
+            "{err}"
+        );
         assert!(err.ends_with(&format!("{KILL_ALL}- runit: exit 3.\n")), "{err}");
         assert_eq!(r.log(), ["term", "3"]);
     }
@@ -543,7 +554,11 @@ fn stage1_fails() {
     };
     skip("exit 100", 100, "- runit: warning: child failed: /etc/runit/1\n");
     skip("kill -9 $$", 137, "- runit: warning: child crashed: /etc/runit/1\n");
-    skip("", 100, "- runit: fatal: unable to start child: /etc/runit/1: file does not exist\n- runit: warning: child failed: /etc/runit/1\n");
+    skip(
+        "",
+        100,
+        "- runit: fatal: unable to start child: /etc/runit/1: file does not exist\n- runit: warning: child failed: /etc/runit/1\n",
+    );
     let r = Root::new("fail1b");
     std::fs::write(r.join("etc/runit/1"), "#!/bin/sh\n").unwrap();
     r.stage("2", "echo 2 >> /tmp/log");
@@ -574,7 +589,14 @@ fn signals_only_in_stage2() {
     if !ns_ok() {
         return;
     }
-    let r = Root::with_stages("sig13", ["echo up > /tmp/up1\nwhile [ ! -e /tmp/go1 ]; do sleep 0.05; done", "exit 0", "echo up > /tmp/up3\nwhile [ ! -e /tmp/go3 ]; do sleep 0.05; done; exit 0"]);
+    let r = Root::with_stages(
+        "sig13",
+        [
+            "echo up > /tmp/up1\nwhile [ ! -e /tmp/go1 ]; do sleep 0.05; done",
+            "exit 0",
+            "echo up > /tmp/up3\nwhile [ ! -e /tmp/go3 ]; do sleep 0.05; done; exit 0",
+        ],
+    );
     let p = boot(&r, "/sbin/runit", &[]);
     wait_until(SLOW, "stage 1", || r.has("tmp/up1"));
     p.signal(libc::SIGCONT);
@@ -601,7 +623,10 @@ fn machine_mode_like_c_runit() {
     }
     // A stage 2 that ends on SIGTERM, and one that ignores it (SIGKILL 5 s later).
     let stubborn = "trap 'echo term >> /tmp/log' TERM\necho up > /tmp/up\nwhile :; do sleep 0.1; done";
-    for (tag, stage2, kill) in [("machine", STAGE2_TRAP, ""), ("machine-kill", stubborn, "- runit: warning: stage 2 not terminated, sending sigkill...\n")] {
+    for (tag, stage2, kill) in [
+        ("machine", STAGE2_TRAP, ""),
+        ("machine-kill", stubborn, "- runit: warning: stage 2 not terminated, sending sigkill...\n"),
+    ] {
         let Some(c) = Root::with_crunit(&format!("{tag}-c")) else { return };
         let r = Root::new(&format!("{tag}-u"));
         let mut errs = Vec::new();

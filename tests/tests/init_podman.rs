@@ -96,7 +96,10 @@ fn image() -> Option<Podman> {
          trap 'echo \"stage 2: TERM\"; exit 0' TERM\nwhile :; do sleep 0.1; done\n",
     );
     let web = root.join("etc/service/web");
-    script(web.join("run"), "#!/bin/sh\nexec >&2\ntrap 'echo \"web: TERM\"; exit 0' TERM\necho \"web: up\"\nwhile :; do sleep 0.1; done\n");
+    script(
+        web.join("run"),
+        "#!/bin/sh\nexec >&2\ntrap 'echo \"web: TERM\"; exit 0' TERM\necho \"web: up\"\nwhile :; do sleep 0.1; done\n",
+    );
     script(web.join("finish"), "#!/bin/sh\necho \"web: finish\" >&2\n");
     script(root.join("etc/runit/3"), "#!/bin/sh\nexec >&2\necho \"stage 3\"\nexit 3\n");
     std::fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin:/sbin\nCMD [\"runit\"]\n").unwrap();
@@ -134,7 +137,10 @@ fn runit_in_podman() {
     p.wait_log(&c, "stage 2: URUNIT_PID1=1");
     p.run(&["stop", "-t", "60", &c]);
     assert_eq!(p.exit_code(&c), 3);
-    assert_eq!(p.logs(&c), format!("{BOOT}{stage2}stage 2: TERM\n- runit: leave stage: /etc/runit/2\n{STAGE3}- runit: exit 3.\n"));
+    assert_eq!(
+        p.logs(&c),
+        format!("{BOOT}{stage2}stage 2: TERM\n- runit: leave stage: /etc/runit/2\n{STAGE3}- runit: exit 3.\n")
+    );
 
     // The real stage 2, `exec runsvdir /etc/service`: the service stops the graceful way
     // (its TERM trap, then ./finish) before stage 3.

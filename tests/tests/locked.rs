@@ -52,7 +52,10 @@ fn ready(what: &str) -> bool {
     } else if !Path::new("/usr/sbin/runc").exists() {
         Some("runc not installed (make deps)".to_string())
     } else {
-        ["podman", "busybox", "rustc", "tar"].iter().find(|t| which(t).is_none()).map(|t| format!("{t} not installed (make deps)"))
+        ["podman", "busybox", "rustc", "tar"]
+            .iter()
+            .find(|t| which(t).is_none())
+            .map(|t| format!("{t} not installed (make deps)"))
     };
     match why {
         Some(why) => {
@@ -146,7 +149,8 @@ fn demo_app(dir: &Path) -> PathBuf {
 
 fn build(ctx: &Path, file: &str, tag: &str, args: &[&str]) {
     let mut c = podman();
-    c.args(["build", "-q", "--pull=never", "--layers=false", "--format", "docker", "--network", "none", "-f"]).arg(ctx.join(file));
+    c.args(["build", "-q", "--pull=never", "--layers=false", "--format", "docker", "--network", "none", "-f"])
+        .arg(ctx.join(file));
     c.args(["--build-arg", "URUNIT_FROM=prebuilt", "--build-arg", "URUNIT_BIN=prebuilt/urunit", "-t", tag]);
     for a in args {
         c.args(["--build-arg", a]);
@@ -309,18 +313,29 @@ fn wait_status(name: &str, kind: &Kind) {
 /// the like, /etc/passwd and /etc/group entries for a --user with none, --read-only's tmpfs
 /// mount points): `podman diff` may show these and nothing else.
 const RUNTIME_PATHS: &[&str] = &[
-    "/etc", "/etc/passwd", "/etc/group", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/run", "/run/.containerenv",
-    "/tmp", "/var", "/var/tmp", "/dev", "/dev/shm", "/proc", "/sys",
+    "/etc",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/hostname",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/run",
+    "/run/.containerenv",
+    "/tmp",
+    "/var",
+    "/var/tmp",
+    "/dev",
+    "/dev/shm",
+    "/proc",
+    "/sys",
 ];
 
 /// Nothing written outside the tmpfs: only the runtime's own entries in `podman diff`.
 #[track_caller]
 fn check_diff(name: &str) {
     let diff = ok(&pm(&["diff", name]), "podman diff");
-    let written: Vec<&str> = diff
-        .lines()
-        .filter(|l| !l.split_once(' ').is_some_and(|(_, p)| RUNTIME_PATHS.contains(&p)))
-        .collect();
+    let written: Vec<&str> =
+        diff.lines().filter(|l| !l.split_once(' ').is_some_and(|(_, p)| RUNTIME_PATHS.contains(&p))).collect();
     assert!(written.is_empty(), "written outside /run: {written:?}\npodman diff:\n{diff}");
 }
 
@@ -380,7 +395,8 @@ fn run_locked(kind: &Kind, user: &str, tmpfs: &str) {
         let (uid, gid) = user.split_once(':').unwrap();
         assert_eq!(ok(&o, "id"), format!("{uid}\n{gid}\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\n"));
         // The run directory: mode 0700, one KEY per service directory and log (contract, 4).
-        let o = pm(&["exec", &name, "sh", "-c", "stat -c '%a %u' /run/urunit; ls /run/urunit; ls /run/urunit/etc%2Fservice%2Fweb"]);
+        let o =
+            pm(&["exec", &name, "sh", "-c", "stat -c '%a %u' /run/urunit; ls /run/urunit; ls /run/urunit/etc%2Fservice%2Fweb"]);
         // runsv makes R with mode 0700; a tmpfs mounted there keeps its own mode.
         let r = if tmpfs.starts_with("/run/urunit:") { "1777 0".to_string() } else { format!("700 {uid}") };
         let want = format!(
@@ -572,7 +588,11 @@ fn chpst_without_privilege() {
     assert!(v.len() == 2 && v[0] == v[1] && v[0] != "unlimited", "hard limit, then chpst -o's soft limit:\n{out}");
     assert!(o.stderr.is_empty(), "{}", text(&o.stderr));
     // -m sets the data, stack, locked-memory and address-space limits (ulimit -d -s -l -v).
-    let o = exec(&["sh", "-c", "for r in d s l v; do ulimit -H$r; done; chpst -m 999999999999999 sh -c 'for r in d s l v; do ulimit -$r; done'"]);
+    let o = exec(&[
+        "sh",
+        "-c",
+        "for r in d s l v; do ulimit -H$r; done; chpst -m 999999999999999 sh -c 'for r in d s l v; do ulimit -$r; done'",
+    ]);
     let out = ok(&o, "chpst -m");
     let v: Vec<&str> = out.lines().collect();
     assert_eq!(v.len(), 8, "{out}");
@@ -705,7 +725,10 @@ fn kube_play_runs_the_restricted_pod() {
     wait_status(&name, &ALPINE);
     let uid = value(&y, "runAsUser");
     let o = pm(&["exec", &name, "sh", "-c", "id -u; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; touch /etc/x 2>&1"]);
-    assert_eq!(text(&o.stdout), format!("{uid}\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\ntouch: /etc/x: Read-only file system\n"));
+    assert_eq!(
+        text(&o.stdout),
+        format!("{uid}\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\ntouch: /etc/x: Read-only file system\n")
+    );
     for probe in probes(&y) {
         let mut a = vec!["exec", name.as_str()];
         a.extend(probe.iter().map(String::as_str));

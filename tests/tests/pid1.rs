@@ -197,7 +197,9 @@ fn orphan_storm_leaves_no_zombie() {
     let o = out.display();
     script(
         svc.join("storm/run"),
-        &format!("#!/bin/sh\ni=0\nwhile [ $i -lt 1000 ]; do ( sleep 0.01 & ); i=$((i+1)); done\necho done > {o}/storm.done\nexec sleep 100000\n"),
+        &format!(
+            "#!/bin/sh\ni=0\nwhile [ $i -lt 1000 ]; do ( sleep 0.01 & ); i=$((i+1)); done\necho done > {o}/storm.done\nexec sleep 100000\n"
+        ),
     );
     let mut ns = Ns::start(&t, &path_env(), &[]);
     let mut most = 0;
@@ -271,13 +273,17 @@ fn urunit_pid1_variable_as_subreaper() {
     service(&svc.join("a"), &out, "a");
     script(
         svc.join("daemon/run"),
-        &format!("#!/bin/sh\nenv > {o}/env\n( sleep 100000 & echo $! > {o}/orphan.pid )\necho up > {o}/daemon.up\nexec sleep 100000\n"),
+        &format!(
+            "#!/bin/sh\nenv > {o}/env\n( sleep 100000 & echo $! > {o}/orphan.pid )\necho up > {o}/daemon.up\nexec sleep 100000\n"
+        ),
     );
     let mut c = Command::new(bin());
     c.arg0("runsvdir").arg("svc").current_dir(t.path()).env("PATH", path_env()).env("URUNIT_PID1", "1");
     c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(std::fs::File::create(t.join("err")).unwrap());
     let mut p = Proc::spawn(c);
-    wait_until(30, "services up", || out.join("a.up").exists() && out.join("daemon.up").exists() && out.join("orphan.pid").exists());
+    wait_until(30, "services up", || {
+        out.join("a.up").exists() && out.join("daemon.up").exists() && out.join("orphan.pid").exists()
+    });
     let orphan: i32 = wait_for(10, "orphan pid", || String::from_utf8_lossy(&read(out.join("orphan.pid"))).trim().parse().ok());
     // The orphan was reparented to runsvdir (the subreaper), not to the real init.
     wait_until(10, "orphan reparented", || processes().iter().any(|&(pid, pp, _)| pid == orphan && pp == p.pid()));

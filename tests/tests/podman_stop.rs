@@ -96,7 +96,8 @@ fn podman_stop_is_graceful() {
     runsvdir_common::check(&out);
     let logs = p.run(&["logs", &c.name], 60);
     let text = String::from_utf8_lossy(&logs.stdout).into_owned() + &String::from_utf8_lossy(&logs.stderr);
-    let numbered: Vec<String> = text.lines().filter(|l| l.starts_with("line ") || l.starts_with("last ")).map(String::from).collect();
+    let numbered: Vec<String> =
+        text.lines().filter(|l| l.starts_with("line ") || l.starts_with("last ")).map(String::from).collect();
     runsvdir_common::check_numbered(&numbered);
     assert!(text.contains("runsvdir /etc/service: warning: stop deadline reached, killed what was left.\n"), "{text}");
 }

@@ -302,7 +302,12 @@ fn a_run_that_exits_early_is_never_ready() {
     let st = nums(d.join("starts"));
     assert_eq!(
         s.v[..4],
-        [format!("starting {}\n", st[0]), format!("exited {} 3\n", st[0]), format!("starting {}\n", st[1]), format!("exited {} 3\n", st[1])]
+        [
+            format!("starting {}\n", st[0]),
+            format!("exited {} 3\n", st[0]),
+            format!("starting {}\n", st[1]),
+            format!("exited {} 3\n", st[1])
+        ]
     );
     assert!(!s.v.iter().any(|h| h.starts_with("ready")), "{:?}", s.v);
 }
@@ -443,7 +448,12 @@ fn order_round(round: usize) -> Vec<String> {
     wait_until(30, "every service READY", || GRAPH.iter().all(|(n, _)| is_ready(&svc.join(n))));
     let starts: Vec<String> = lines(&order).into_iter().filter(|l| l.starts_with("start ")).collect();
     assert_eq!(starts.len(), GRAPH.len(), "round {round}: one start each: {starts:?}");
-    let pos = |n: &str| starts.iter().position(|l| *l == format!("start {n}")).unwrap_or_else(|| panic!("round {round}: {n} never started: {starts:?}"));
+    let pos = |n: &str| {
+        starts
+            .iter()
+            .position(|l| *l == format!("start {n}"))
+            .unwrap_or_else(|| panic!("round {round}: {n} never started: {starts:?}"))
+    };
     for (n, deps) in GRAPH {
         for dep in deps {
             assert!(pos(dep) < pos(n), "round {round}: {n} started before {dep} was ready: {starts:?}");
@@ -487,7 +497,10 @@ fn stop_order_dependents_first() {
         let pos = |l: String| all.iter().position(|x| *x == l).unwrap();
         for (n, deps) in GRAPH {
             for dep in deps {
-                assert!(pos(format!("finish {n}")) < pos(format!("term {dep}")), "round {round}: {dep} got TERM before {n} had stopped: {all:?}");
+                assert!(
+                    pos(format!("finish {n}")) < pos(format!("term {dep}")),
+                    "round {round}: {dep} got TERM before {n} had stopped: {all:?}"
+                );
             }
         }
     }
@@ -559,7 +572,10 @@ fn procs_in(dir: &Path, argv: &[&str]) -> Vec<i32> {
     let mut v = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
-        if std::fs::read_link(e.path().join("cwd")).is_ok_and(|c| c == dir) && read(e.path().join("cmdline")) == want && alive(pid) {
+        if std::fs::read_link(e.path().join("cwd")).is_ok_and(|c| c == dir)
+            && read(e.path().join("cmdline")) == want
+            && alive(pid)
+        {
             v.push(pid);
         }
     }
@@ -602,7 +618,9 @@ fn adoption_after_runsv_is_killed_20_times() {
     script(d.join("log/run"), &format!("#!/bin/sh\necho $$ >> {o}/log.starts\nexec cat >> {o}/num.log\n"));
     let mut ns = Ns::start(t.path(), &[("URUNIT_STOP_TIMEOUT", "20")]);
     wait_until(30, "service and logger running", || {
-        status(&d).is_some_and(|s| s.4 == 1) && status(d.join("log")).is_some_and(|s| s.4 == 1) && !read(out.join("num.log")).is_empty()
+        status(&d).is_some_and(|s| s.4 == 1)
+            && status(d.join("log")).is_some_and(|s| s.4 == 1)
+            && !read(out.join("num.log")).is_empty()
     });
     let pid = status(&d).unwrap().0;
     let lpid = status(d.join("log")).unwrap().0;

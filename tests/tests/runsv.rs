@@ -45,8 +45,12 @@ fn usage_and_bad_dir(w: Impl) {
     expect(&run(c, T), 1, "", "usage: /usr/local/bin/runsv dir\n\n");
     // runsv has no options: "-x" is a directory name.
     fs::write(tmp.join("file"), "").unwrap();
-    for (dir, e) in [("-x", "file does not exist"), ("missing", "file does not exist"), ("", "file does not exist"), ("file", "not a directory")]
-    {
+    for (dir, e) in [
+        ("-x", "file does not exist"),
+        ("missing", "file does not exist"),
+        ("", "file does not exist"),
+        ("file", "not a directory"),
+    ] {
         let mut c = runsv_cmd(w);
         c.arg(dir).current_dir(tmp.path());
         expect(&run(c, T), 111, "", &format!("runsv {dir}: fatal: unable to change to directory: {e}\n"));
@@ -60,7 +64,12 @@ fn second_runsv(w: Impl) {
     let before = read(s.p("supervise/status"));
     let abs = s.dir.display().to_string();
     for name in ["s", "./s", "s/", abs.as_str()] {
-        expect(&run(s.command(name), T), 111, "", &format!("runsv {name}: fatal: unable to lock supervise/lock: temporary failure\n"));
+        expect(
+            &run(s.command(name), T),
+            111,
+            "",
+            &format!("runsv {name}: fatal: unable to lock supervise/lock: temporary failure\n"),
+        );
     }
     assert!(s.runsv_alive() && supervised(&s.dir));
     assert_eq!(read(s.p("supervise/status")), before);
@@ -81,7 +90,8 @@ fn supervise_files(w: Impl) {
     let st = s.wait_tail(b"\0u\0\x01", "run\n", 0);
     s.wait_health();
     assert!(alive(st.pid as i32));
-    let mut names: Vec<String> = fs::read_dir(s.p("supervise")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> =
+        fs::read_dir(s.p("supervise")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     // urunit adds `health` (README "Readiness"); the runit files are the same.
     names.retain(|n| !(w == Impl::U && n == "health"));
@@ -102,7 +112,8 @@ fn supervise_files(w: Impl) {
     assert_eq!(s.wait_exit().code(), Some(0));
     s.wait_tail(b"\0d\0\0", "down\n", 0);
     assert!(!supervised(&s.dir), "ok must have no reader after runsv exited");
-    let mut after: Vec<String> = fs::read_dir(s.p("supervise")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut after: Vec<String> =
+        fs::read_dir(s.p("supervise")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     after.sort();
     after.retain(|n| !(w == Impl::U && n == "health"));
     assert_eq!(after, names);
@@ -130,7 +141,8 @@ fn supervise_symlinks(w: Impl) {
         for d in [made, s.tmp.join("lstate")] {
             assert!(fs::symlink_metadata(&d).unwrap().is_dir(), "{}", d.display());
             assert_eq!(fs::metadata(&d).unwrap().mode() & 0o7777, 0o700);
-            let mut names: Vec<String> = fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+            let mut names: Vec<String> =
+                fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
             names.sort();
             names.retain(|n| !(w == Impl::U && n == "health"));
             assert_eq!(names, ["control", "lock", "ok", "pid", "stat", "status"]);
@@ -180,7 +192,8 @@ fn read_only_dir(w: Impl) {
                 if libc::unshare(libc::CLONE_NEWNS) != 0
                     || libc::mount(none, c"/".as_ptr(), none, libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0
                     || libc::mount(dir.as_ptr(), dir.as_ptr(), none, libc::MS_BIND, std::ptr::null()) != 0
-                    || libc::mount(none, dir.as_ptr(), none, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY, std::ptr::null()) != 0
+                    || libc::mount(none, dir.as_ptr(), none, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY, std::ptr::null())
+                        != 0
                 {
                     return Err(std::io::Error::last_os_error());
                 }

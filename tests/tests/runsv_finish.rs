@@ -187,7 +187,9 @@ fn w2_commands_during_throttle(w: Impl) {
     }
     match w {
         Impl::C => assert!(written - start >= 0.9, "C runit sleeps: d acted on after {:.3}s", written - start),
-        Impl::U => assert!(written - start < 1.0, "urunit acted on d {:.3}s after the start, after the throttle (D1)", written - start),
+        Impl::U => {
+            assert!(written - start < 1.0, "urunit acted on d {:.3}s after the start, after the throttle (D1)", written - start)
+        }
     }
 }
 

@@ -68,7 +68,12 @@ impl Rig {
     /// Waits until the decoded status (pid, paused, want, term, state) satisfies `f`.
     fn wait(&self, f: impl Fn(&(u32, u8, u8, u8, u8)) -> bool) {
         let got = poll(T, || status(&self.dir).filter(|s| f(s)));
-        assert!(got.is_some(), "status now {:?}, stderr {:?}", status(&self.dir), String::from_utf8_lossy(&read(self.tmp.join("err"))));
+        assert!(
+            got.is_some(),
+            "status now {:?}, stderr {:?}",
+            status(&self.dir),
+            String::from_utf8_lossy(&read(self.tmp.join("err")))
+        );
     }
 
     /// Runs C's `sv ARGS` with SVDIR = the temporary directory; one transcript line.
@@ -89,7 +94,12 @@ impl Rig {
     fn tail(&self) -> String {
         let b = status_bytes(&self.dir).unwrap();
         let pid = u32::from_le_bytes([b[12], b[13], b[14], b[15]]);
-        format!("  status pid={} {:?} stat {:?}", (pid != 0) as u8, &b[16..20], String::from_utf8_lossy(&read(self.dir.join("supervise/stat"))))
+        format!(
+            "  status pid={} {:?} stat {:?}",
+            (pid != 0) as u8,
+            &b[16..20],
+            String::from_utf8_lossy(&read(self.dir.join("supervise/stat")))
+        )
     }
 
     fn sigs(&self) -> String {
@@ -118,7 +128,8 @@ impl Drop for Rig {
 fn transcript(w: Impl) -> Option<Vec<String>> {
     let mut r = Rig::start(w)?;
     // Before a signal is sent, the run script must have set its traps (r.started(n)).
-    let mut t = vec![r.sv(&["status", "s"]), r.sv(&["-v", "down", "s"]), r.tail(), r.sv(&["status", "s"]), r.sv(&["-v", "up", "s"])];
+    let mut t =
+        vec![r.sv(&["status", "s"]), r.sv(&["-v", "down", "s"]), r.tail(), r.sv(&["status", "s"]), r.sv(&["-v", "up", "s"])];
     r.started(2);
     t.extend([r.tail(), r.sv(&["-v", "once", "s"]), r.tail(), r.sv(&["up", "s"])]);
     r.wait(|st| st.2 == b'u');

@@ -211,7 +211,8 @@ fn dead_runsv_restarted() {
     let service_pid: i32 = String::from_utf8_lossy(&read(out.join("a.up"))).trim().parse().unwrap();
     // SAFETY: the runsv this test's runsvdir started.
     unsafe { libc::kill(first[0], libc::SIGKILL) };
-    let again = wait_for(20, "a new runsv", || children(s.p.pid()).into_iter().find(|&p| p != first[0] && cmdline(p) == "runsv a"));
+    let again =
+        wait_for(20, "a new runsv", || children(s.p.pid()).into_iter().find(|&p| p != first[0] && cmdline(p) == "runsv a"));
     assert!(alive(again));
     // The orphaned first instance (runit's weakness 5, runsv's business) is ours to end.
     // SAFETY: the service's own process group (urunit's runsv makes one per service).
@@ -367,5 +368,8 @@ fn restarted_runsvdir_does_not_repeat_lock_failures() {
     wait_until(20, "the adoption line", || s.stderr().len() > locked.len());
     let e = s.stderr();
     let rest = e.strip_prefix(locked).unwrap_or("");
-    assert!(rest.starts_with(adopted) && rest.ends_with(") left running by a runsv that died\n") && rest.lines().count() == 1, "{e}");
+    assert!(
+        rest.starts_with(adopted) && rest.ends_with(") left running by a runsv that died\n") && rest.lines().count() == 1,
+        "{e}"
+    );
 }

@@ -215,7 +215,8 @@ fn every_command(r: Runsv, state: State) {
                 // urunit's runsv: `k`, `d` and `t` end a running ./finish (README D6); the
                 // service then does as asked. Its ./run exits at once into ./finish again,
                 // so sv sees either state.
-                let alts = FINISHING_URUNIT.iter().find(|f| f.0 == cmd).filter(|_| r == Runsv::Urunit && state == State::Finishing);
+                let alts =
+                    FINISHING_URUNIT.iter().find(|f| f.0 == cmd).filter(|_| r == Runsv::Urunit && state == State::Finishing);
                 if let Some((_, alts)) = alts {
                     let pick = alts.iter().find(|a| got.0 == Some(a.0) && got.1 == a.1).unwrap_or(&alts[0]);
                     (Some(pick.0), pick.1.to_string(), String::new())
@@ -315,12 +316,7 @@ fn status_file_errors() {
     expect(&st(&["-w", "1", "shutdown", "gone"]), 0, "ok: gone: runsv not running\n", "");
     // A reader but no status file, and a short one.
     let f = Fake::new(&t.join("nostat"));
-    expect(
-        &st(&["status", "nostat"]),
-        1,
-        "warning: nostat: unable to open supervise/status: file does not exist\n",
-        "",
-    );
+    expect(&st(&["status", "nostat"]), 1, "warning: nostat: unable to open supervise/status: file does not exist\n", "");
     f.set(vec![1, 2, 3]);
     expect(&st(&["up", "nostat"]), 1, "warning: nostat: unable to read supervise/status: bad format\n", "");
     // Each failed service counts; the exit code stops at 99.
@@ -377,19 +373,13 @@ fn log_under_runsv() {
         script(d.join("run"), RUN);
         script(d.join("log/run"), RUN);
         b.start(r, &d);
-        wait_until(20, "both up", || {
-            status(&d).is_some_and(|s| s.0 != 0) && status(d.join("log")).is_some_and(|s| s.0 != 0)
-        });
+        wait_until(20, "both up", || status(&d).is_some_and(|s| s.0 != 0) && status(d.join("log")).is_some_and(|s| s.0 != 0));
         let o = run_sv(b.tmp.path(), &["status", "svc"]);
         assert_eq!(outcome(&o), (Some(0), "run: svc: (pid P) Ns; run: log: (pid P) Ns\n".into(), "".into()), "{r:?}");
         let o = run_sv(b.tmp.path(), &["-w", "5", "down", "svc"]);
         assert_eq!(outcome(&o), (Some(0), "ok: down: svc: Ns, normally up\n".into(), "".into()), "{r:?}");
         let o = run_sv(b.tmp.path(), &["status", "svc"]);
-        assert_eq!(
-            outcome(&o),
-            (Some(0), "down: svc: Ns, normally up; run: log: (pid P) Ns\n".into(), "".into()),
-            "{r:?}"
-        );
+        assert_eq!(outcome(&o), (Some(0), "down: svc: Ns, normally up; run: log: (pid P) Ns\n".into(), "".into()), "{r:?}");
     }
 }
 
@@ -474,12 +464,7 @@ fn names_and_paths() {
     let o = run(c, 60);
     let svc_dir = std::fs::metadata("/etc/service/urunit-test-no-such-service");
     assert!(svc_dir.is_err());
-    expect(
-        &o,
-        1,
-        "fail: urunit-test-no-such-service: unable to change to service directory: file does not exist\n",
-        "",
-    );
+    expect(&o, 1, "fail: urunit-test-no-such-service: unable to change to service directory: file does not exist\n", "");
     let mut c = usv(t.path());
     c.env("SVDIR", t.join("nowhere")).args(["status", "svc"]);
     expect(&run(c, 60), 1, "fail: svc: unable to change to service directory: file does not exist\n", "");
@@ -528,12 +513,7 @@ fn lsb_mode() {
     expect(&lsb(&t, "web", &["status"]), 3, "down: web: 0s, normally up; run: log: (pid 44) 0s\n", "");
     f.set(vec![0; 3]);
     expect(&lsb(&t, "web", &["status"]), 4, "warning: web: unable to read supervise/status: bad format\n", "");
-    expect(
-        &lsb(&t, "nope", &["status"]),
-        1,
-        "fail: nope: unable to change to service directory: file does not exist\n",
-        "",
-    );
+    expect(&lsb(&t, "nope", &["status"]), 1, "fail: nope: unable to change to service directory: file does not exist\n", "");
     std::fs::create_dir_all(t.join("service/gone/supervise")).unwrap();
     mkfifo(&t.join("service/gone/supervise/ok"));
     expect(&lsb(&t, "gone", &["status"]), 1, "fail: gone: runsv not running\n", "");
@@ -563,25 +543,13 @@ fn lsb_under_runsv() {
         let t = &b.tmp;
         let norm = |o: std::process::Output| outcome(&o);
         assert_eq!(norm(lsb(t, "db", &["status"])), (Some(0), "run: db: (pid P) Ns\n".into(), "".into()), "{r:?}");
-        assert_eq!(
-            norm(lsb(t, "db", &["stop"])),
-            (Some(0), "ok: down: db: Ns, normally up\n".into(), "".into()),
-            "{r:?}"
-        );
-        assert_eq!(
-            norm(lsb(t, "db", &["status"])),
-            (Some(3), "down: db: Ns, normally up\n".into(), "".into()),
-            "{r:?}"
-        );
+        assert_eq!(norm(lsb(t, "db", &["stop"])), (Some(0), "ok: down: db: Ns, normally up\n".into(), "".into()), "{r:?}");
+        assert_eq!(norm(lsb(t, "db", &["status"])), (Some(3), "down: db: Ns, normally up\n".into(), "".into()), "{r:?}");
         assert_eq!(norm(lsb(t, "db", &["start"])), (Some(0), "ok: run: db: (pid P) Ns\n".into(), "".into()), "{r:?}");
         let pid = status(&d).unwrap().0;
         assert_eq!(norm(lsb(t, "db", &["restart"])), (Some(0), "ok: run: db: (pid P) Ns\n".into(), "".into()), "{r:?}");
         assert_ne!(status(&d).unwrap().0, pid, "restart gave a new process ({r:?})");
-        assert_eq!(
-            norm(lsb(t, "db", &["force-shutdown"])),
-            (Some(0), "ok: db: runsv not running\n".into(), "".into()),
-            "{r:?}"
-        );
+        assert_eq!(norm(lsb(t, "db", &["force-shutdown"])), (Some(0), "ok: db: runsv not running\n".into(), "".into()), "{r:?}");
     }
 }
 
@@ -595,10 +563,7 @@ fn check_scripts() {
     let ok = "ok: run: svc: (pid 42) 0s\n";
     let to = "timeout: run: svc: (pid 42) 0s\n";
     // Passes: ok. It runs in the service directory, without stdout.
-    script(
-        d.join("check"),
-        "#!/bin/sh\ntest -e ./supervise/status || exit 1\nif echo hi 2>/dev/null; then exit 1; fi\nexit 0\n",
-    );
+    script(d.join("check"), "#!/bin/sh\ntest -e ./supervise/status || exit 1\nif echo hi 2>/dev/null; then exit 1; fi\nexit 0\n");
     expect(&run_sv(t.path(), &["-w", "5", "up", "svc"]), 0, ok, "");
     expect(&run_sv(t.path(), &["-w", "5", "check", "svc"]), 0, ok, "");
     expect(&run_sv(t.path(), &["-w", "5", "start", "svc"]), 0, ok, "");
@@ -616,21 +581,11 @@ fn check_scripts() {
     expect(&run_sv(t.path(), &["-w", "1", "check", "svc"]), 1, to, "warning: unable to run svc/check: access denied\n");
     std::fs::write(d.join("check"), "no interpreter line\n").unwrap();
     std::fs::set_permissions(d.join("check"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    expect(
-        &run_sv(t.path(), &["-w", "1", "check", "svc"]),
-        1,
-        to,
-        "warning: unable to run svc/check: exec format error\n",
-    );
+    expect(&run_sv(t.path(), &["-w", "1", "check", "svc"]), 1, to, "warning: unable to run svc/check: exec format error\n");
     // A check that cannot be looked at has not passed (runit: the same).
     std::fs::remove_file(d.join("check")).unwrap();
     std::os::unix::fs::symlink("check", d.join("check")).unwrap();
-    expect(
-        &run_sv(t.path(), &["-w", "0", "check", "svc"]),
-        1,
-        to,
-        "warning: unable to stat svc/check: symbolic link loop\n",
-    );
+    expect(&run_sv(t.path(), &["-w", "0", "check", "svc"]), 1, to, "warning: unable to stat svc/check: symbolic link loop\n");
 }
 
 #[test]
@@ -704,12 +659,7 @@ fn check_collection() {
     // A directory with `run` is a service, even with service directories inside; so is
     // one with no service directories at all.
     std::fs::create_dir_all(t.join("empty")).unwrap();
-    expect(
-        &run_sv(t.path(), &["check", "empty"]),
-        1,
-        "warning: empty: unable to open supervise/ok: file does not exist\n",
-        "",
-    );
+    expect(&run_sv(t.path(), &["check", "empty"]), 1, "warning: empty: unable to open supervise/ok: file does not exist\n", "");
     script(s.join("run"), RUN);
     expect(
         &run_sv(t.path(), &["check", "service"]),
@@ -745,8 +695,7 @@ fn check_collection_under_runsv() {
 #[test]
 fn healthcheck_in_scratch_image() {
     let podman = ["/usr/bin/podman", "/usr/local/bin/podman"].into_iter().find(|p| Path::new(p).exists());
-    let (Some(podman), true, true) = (podman, Path::new("/usr/sbin/runc").exists(), Path::new("/bin/busybox").exists())
-    else {
+    let (Some(podman), true, true) = (podman, Path::new("/usr/sbin/runc").exists(), Path::new("/bin/busybox").exists()) else {
         skip("podman, runc or busybox missing: the scratch-image health check is not tested");
         return;
     };
@@ -782,9 +731,7 @@ fn healthcheck_in_scratch_image() {
     let _c = Cleanup(&p, tag.clone(), name.clone());
     let o = p(&["run", "-d", "--network", "none", "--name", &name, &tag]);
     assert!(o.status.success(), "podman run: {}", String::from_utf8_lossy(&o.stderr));
-    wait_until(60, "web up in the container", || {
-        p(&["exec", &name, "sv", "status", "web"]).stdout.starts_with(b"run: ")
-    });
+    wait_until(60, "web up in the container", || p(&["exec", &name, "sv", "status", "web"]).stdout.starts_with(b"run: "));
     let o = p(&["healthcheck", "run", &name]);
     assert_eq!(o.status.code(), Some(0), "healthy: {}", String::from_utf8_lossy(&o.stdout));
     let o = p(&["exec", &name, "sv", "check", "/etc/service"]);

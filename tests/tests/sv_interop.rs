@@ -24,7 +24,17 @@ fn compare(r: Runsv, state: State) {
     for pair in rows.chunks(2) {
         let (cmd, _, c) = &pair[0];
         let (_, _, u) = &pair[1];
-        let ended = ["-w 3 down", "-w 3 stop", "-w 3 force-stop", "-w 3 term", "-w 3 kill", "-w 3 force-reload", "-w 3 try-restart", "-w 3 restart", "-w 3 force-restart"];
+        let ended = [
+            "-w 3 down",
+            "-w 3 stop",
+            "-w 3 force-stop",
+            "-w 3 term",
+            "-w 3 kill",
+            "-w 3 force-reload",
+            "-w 3 try-restart",
+            "-w 3 restart",
+            "-w 3 force-restart",
+        ];
         if r == Runsv::Urunit && state == State::Finishing && ended.contains(&cmd.as_str()) {
             // urunit's runsv ends ./finish for these (README D6) and the state keeps changing
             // under both svs (the fixture's ./run exits at once): tests/sv.rs pins urunit's
@@ -279,9 +289,7 @@ fn lsb_mode() {
         let [c, u] = lsb_both(name, args);
         assert_eq!(c, u, "{name} {args:?}: C runit (left) and urunit (right) differ");
     };
-    for args in
-        [&["status"][..], &["status", "x", "y"], &["start"], &["-w", "0", "stop"], &["up"], &["reload"], &["check"]]
-    {
+    for args in [&["status"][..], &["status", "x", "y"], &["start"], &["-w", "0", "stop"], &["up"], &["reload"], &["check"]] {
         same("web", args);
     }
     for args in [&[][..], &["bogus"], &["stat"], &["sx"], &["rx"], &["force"], &["-x", "status"], &["-V"]] {

@@ -104,24 +104,15 @@ fn run_that_ends_during_the_wait_fails() {
         let mut f = Fake::with(&t.join("svc"), old(0, b'd', 0));
         // A stale line from an earlier run: not news for this command.
         f.health("killed 41 15");
-        let o = during_wait(
-            &mut f,
-            &t,
-            args,
-            sent,
-            &[(pack(future(), 43, 0, b'u', 0, 1), "starting 43"), (down_want_up(), h)],
-        );
+        let o = during_wait(&mut f, &t, args, sent, &[(pack(future(), 43, 0, b'u', 0, 1), "starting 43"), (down_want_up(), h)]);
         expect(&o, 1, out, "");
     }
     // `restart`: the old run it stops is not a failure; the new one's exit is.
     let t = TempDir::new("svfail");
     let mut f = Fake::with(&t.join("svc"), old(42, b'u', 1));
     f.health("ready 42");
-    let steps = [
-        (down_want_up(), "killed 42 15"),
-        (pack(future(), 43, 0, b'u', 0, 1), "starting 43"),
-        (down_want_up(), "exited 43 1"),
-    ];
+    let steps =
+        [(down_want_up(), "killed 42 15"), (pack(future(), 43, 0, b'u', 0, 1), "starting 43"), (down_want_up(), "exited 43 1")];
     expect(&during_wait(&mut f, &t, &["restart"], "tcu", &steps), 1, "fail: svc: ./run exited 1\n", "");
     // A once run that exits 0 did what was asked.
     let t = TempDir::new("svfail");
@@ -249,12 +240,7 @@ fn run_directory_lookup() {
     // Without URUNIT_RUNDIR: /run/urunit, where this service is not.
     let mut c = sv(Sv::Urunit, &svdir);
     c.env_remove("URUNIT_RUNDIR").args(["status", "alias"]);
-    expect(
-        &run(c, 60),
-        1,
-        "run: alias: (pid 50) 0s; warning: alias/log: unable to open supervise/ok: file does not exist\n",
-        "",
-    );
+    expect(&run(c, 60), 1, "run: alias: (pid 50) 0s; warning: alias/log: unable to open supervise/ok: file does not exist\n", "");
 }
 
 #[test]

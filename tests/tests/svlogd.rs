@@ -44,10 +44,21 @@ fn unstamp(s: &str) -> String {
         let tai = b[i] == b'@' && b.len() >= i + 25 && b[i + 1..i + 25].iter().all(|c| c.is_ascii_hexdigit());
         let pt = b.len() >= i + 25 && {
             let t = &b[i..i + 25];
-            t[..4].iter().all(u8::is_ascii_digit) && t[4] == b'-' && t[7] == b'-' && (t[10] == b'_' || t[10] == b'T') && t[13] == b':' && t[19] == b'.'
+            t[..4].iter().all(u8::is_ascii_digit)
+                && t[4] == b'-'
+                && t[7] == b'-'
+                && (t[10] == b'_' || t[10] == b'T')
+                && t[13] == b':'
+                && t[19] == b'.'
         };
         if tai || pt {
-            out.push_str(if tai { "STAMP" } else if b[i + 10] == b'_' { "PSTAMP" } else { "ISTAMP" });
+            out.push_str(if tai {
+                "STAMP"
+            } else if b[i + 10] == b'_' {
+                "PSTAMP"
+            } else {
+                "ISTAMP"
+            });
             i += 25;
         } else {
             out.push(b[i] as char);
@@ -90,7 +101,11 @@ fn differential(args: &[&str], config: Option<&str>, input: &[u8]) -> (Output, V
     }
     let (u, c) = (&res[0], &res[1]);
     assert_eq!(u.0.status.code(), c.0.status.code(), "exit code for {args:?}");
-    assert_eq!(unstamp(&String::from_utf8_lossy(&u.0.stderr)), unstamp(&String::from_utf8_lossy(&c.0.stderr)), "stderr for {args:?}");
+    assert_eq!(
+        unstamp(&String::from_utf8_lossy(&u.0.stderr)),
+        unstamp(&String::from_utf8_lossy(&c.0.stderr)),
+        "stderr for {args:?}"
+    );
     assert_eq!(u.1, c.1, "files for {args:?} {config:?}");
     res.swap_remove(0)
 }
@@ -127,8 +142,14 @@ fn usage_and_fatal_errors() {
         (&["-r", "ab", "d"], USAGE),
         (&["-l", "1000", "-b", "1000", "d"], USAGE),
         (&["-V"], &format!("$Id: 5e55a90e0a1b35ec47fed3021453c50675ea1117 $\n{USAGE}")),
-        (&["nonexistent"], "svlogd: warning: unable to open log directory: nonexistent: file does not exist\nsvlogd: fatal: no functional log directories.\n"),
-        (&["file"], "svlogd: warning: unable to change directory: file: not a directory\nsvlogd: fatal: no functional log directories.\n"),
+        (
+            &["nonexistent"],
+            "svlogd: warning: unable to open log directory: nonexistent: file does not exist\nsvlogd: fatal: no functional log directories.\n",
+        ),
+        (
+            &["file"],
+            "svlogd: warning: unable to change directory: file: not a directory\nsvlogd: fatal: no functional log directories.\n",
+        ),
     ];
     for (args, err) in cases {
         for imp in [Imp::U, Imp::C] {
@@ -148,7 +169,12 @@ fn lock_busy_and_verbose_messages() {
         let Some(mut c) = svlogd(imp, t.path()) else { continue };
         c.args(["-v", "d", "d"]);
         let o = feed(c, b"one\n", 20);
-        expect(&o, 0, "", "svlogd: info: new: d/current\nsvlogd: info: close: \nsvlogd: warning: unable to lock directory: d: temporary failure\nsvlogd: info: close: d\n");
+        expect(
+            &o,
+            0,
+            "",
+            "svlogd: info: new: d/current\nsvlogd: info: close: \nsvlogd: warning: unable to lock directory: d: temporary failure\nsvlogd: info: close: d\n",
+        );
         assert_eq!(read(t.join("d/current")), b"one\n");
         let mode = std::fs::metadata(t.join("d/current")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o744, "{imp:?}: current is marked closed cleanly");
@@ -250,7 +276,10 @@ fn sigkill_under_runsv_loses_and_duplicates_nothing() {
         let t = TempDir::new("svlogd-kill");
         let _k = KillUnder(t.path().to_path_buf());
         let svc = t.join("svc");
-        script(svc.join("run"), "#!/bin/sh\nfor k in $(seq 0 99); do seq $((k*1000+1)) $((k*1000+1000)); sleep 0.03; done\n: > written\nexec sleep 3600\n");
+        script(
+            svc.join("run"),
+            "#!/bin/sh\nfor k in $(seq 0 99); do seq $((k*1000+1)) $((k*1000+1000)); sleep 0.03; done\n: > written\nexec sleep 3600\n",
+        );
         script(svc.join("log/run"), &format!("#!/bin/sh\nexec {} main\n", bindir().join("svlogd").display()));
         std::fs::create_dir(svc.join("log/main")).unwrap();
         std::fs::write(svc.join("log/main/config"), "s20000\nn0\n").unwrap();
@@ -279,9 +308,16 @@ fn sigkill_under_runsv_loses_and_duplicates_nothing() {
             let first = got.iter().zip(&want).position(|(a, b)| a != b);
             let stat = String::from_utf8_lossy(&read(svc.join("log/supervise/stat"))).into_owned();
             let files: Vec<_> = std::fs::read_dir(&main).unwrap().map(|e| e.unwrap().file_name()).collect();
-            panic!("{what}: after {kills} kills: {} lines, first difference at {first:?} ({:?}), log {stat}, files {files:?}", got.len(), first.map(|i| (&got[i], &want[i])));
+            panic!(
+                "{what}: after {kills} kills: {} lines, first difference at {first:?} ({:?}), log {stat}, files {files:?}",
+                got.len(),
+                first.map(|i| (&got[i], &want[i]))
+            );
         }
-        eprintln!("{what}: {kills} SIGKILLs, {N} lines exactly once, in order, over {} files", std::fs::read_dir(&main).unwrap().count());
+        eprintln!(
+            "{what}: {kills} SIGKILLs, {N} lines exactly once, in order, over {} files",
+            std::fs::read_dir(&main).unwrap().count()
+        );
     }
 }
 
@@ -290,7 +326,9 @@ fn stdout_mode_three_services_under_runsvdir() {
     const N: usize = 100_000;
     let mut runsvdirs = vec![("urunit runsvdir", bindir().join("runsvdir"))];
     runsvdirs.extend(crunit("runsvdir").map(|p| ("C runsvdir", p)));
-    for ((what, runsv), (what2, runsvdir)) in runsvs().into_iter().flat_map(|a| runsvdirs.iter().cloned().map(move |b| (a.clone(), b))) {
+    for ((what, runsv), (what2, runsvdir)) in
+        runsvs().into_iter().flat_map(|a| runsvdirs.iter().cloned().map(move |b| (a.clone(), b)))
+    {
         let what = format!("{what2} + {what}");
         let t = TempDir::new("svlogd-stdout");
         let pathdir = t.join("bin");
@@ -335,7 +373,8 @@ fn stdout_mode_three_services_under_runsvdir() {
         let mut next = [1usize; 3];
         for l in text.lines() {
             let (svc, rest) = l.split_once(": ").unwrap_or_else(|| panic!("{what}: unprefixed line {l:?}"));
-            let s: usize = svc.strip_prefix("svc").and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{what}: bad prefix {l:?}"));
+            let s: usize =
+                svc.strip_prefix("svc").and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{what}: bad prefix {l:?}"));
             assert_eq!(rest, format!("line {:06} {dots}", next[s - 1]), "{what}: line of svc{s}");
             next[s - 1] += 1;
         }
@@ -436,7 +475,8 @@ fn processor_compresses_and_keeps_state_matches_c() {
     assert!(err.contains("svlogd: info: processing: log/@") && err.contains("svlogd: info: processed: log/@"), "{err}");
     // The rotated files are gzip'ed logs; with current they hold the last lines in order.
     let log = t.join("log");
-    let mut names: Vec<String> = std::fs::read_dir(&log).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(&log).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     let mut text = Vec::new();
     for n in names.iter().filter(|n| n.starts_with('@')) {
@@ -465,7 +505,11 @@ fn age_rotation_sigalrm_sighup_and_sigterm() {
         c.args(["-v", "log"]);
         let mut l = Live::start(c);
         let rotated = |l: &Path| -> Vec<String> {
-            let mut v: Vec<String> = std::fs::read_dir(l).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.starts_with('@')).collect();
+            let mut v: Vec<String> = std::fs::read_dir(l)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n.starts_with('@'))
+                .collect();
             v.sort();
             v
         };
@@ -506,7 +550,8 @@ fn udp_to_loopback() {
             let port = sock.local_addr().unwrap().port();
             let t = TempDir::new("svlogd-udp");
             std::fs::create_dir(t.join("log")).unwrap();
-            std::fs::write(t.join("log/config"), format!("{}127.0.0.1:{port}\npP:\n-*skip*\n", if only { "U" } else { "u" })).unwrap();
+            std::fs::write(t.join("log/config"), format!("{}127.0.0.1:{port}\npP:\n-*skip*\n", if only { "U" } else { "u" }))
+                .unwrap();
             let Some(mut c) = svlogd(imp, t.path()) else { continue };
             c.args(["-tt", "-l", "20", "log"]);
             let o = feed(c, b"hello udp\nskip me\n012345678901234567890123456789\n", 30);
@@ -523,7 +568,10 @@ fn udp_to_loopback() {
         }
     }
     let o = run_u(&[], Some("u1.2.3\nU127.0.0.1:x\n"), b"a\n");
-    assert_eq!(String::from_utf8_lossy(&o.stderr), "svlogd: warning: unable to scan ip address: 1.2.3\nsvlogd: warning: unable to scan port number: x\n");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "svlogd: warning: unable to scan ip address: 1.2.3\nsvlogd: warning: unable to scan port number: x\n"
+    );
 }
 
 /// A small tmpfs, unmounted on drop.
@@ -531,7 +579,12 @@ struct Tmpfs(PathBuf);
 impl Tmpfs {
     fn new(dir: PathBuf, size: &str) -> Option<Tmpfs> {
         std::fs::create_dir_all(&dir).unwrap();
-        let ok = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(&dir).status().map(|s| s.success()).unwrap_or(false);
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
         if !ok {
             skip("cannot mount a tmpfs (needs root)");
             return None;
@@ -585,7 +638,10 @@ fn full_disk_pauses_then_resumes_without_loss() {
     fs.resize("2m");
     l.stdin = Some(w.join().unwrap().unwrap());
     let (_, err) = l.close();
-    assert!(err.lines().all(|e| e.starts_with("svlogd: pausing: unable to write to ") && e.ends_with(": mnt/log: out of disk space")), "{err}");
+    assert!(
+        err.lines().all(|e| e.starts_with("svlogd: pausing: unable to write to ") && e.ends_with(": mnt/log: out of disk space")),
+        "{err}"
+    );
     assert_sequence(&log, 1, 2500);
 }
 
@@ -594,12 +650,18 @@ fn full_disk_with_minimum_deletes_oldest() {
     let Some((_t, _fs, log, mut l)) = on_tmpfs("256k", "s16384\nn40\nN3\n") else { return };
     l.write(&zlines(1, 10000));
     let (_, err) = l.close();
-    assert!(err.lines().count() > 0 && err.lines().all(|e| e.starts_with("svlogd: warning: out of disk space, delete: mnt/log/@")), "{err}");
+    assert!(
+        err.lines().count() > 0 && err.lines().all(|e| e.starts_with("svlogd: warning: out of disk space, delete: mnt/log/@")),
+        "{err}"
+    );
     // What is left is the newest part, each line once, in order.
     let got = all_lines(&log);
     let first: usize = got[0][..6].parse().unwrap();
     assert_sequence(&log, first, 10000);
-    assert!(std::fs::read_dir(&log).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with('@')).count() >= 3);
+    assert!(
+        std::fs::read_dir(&log).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with('@')).count()
+            >= 3
+    );
 }
 
 #[test]
@@ -625,7 +687,9 @@ fn read_only_directory_pauses_then_resumes_without_loss() {
     let data = zlines(51, 1000);
     let mut stdin = l.stdin.take().unwrap();
     let w = std::thread::spawn(move || stdin.write_all(&data).map(|_| stdin));
-    wait_until(60, "pausing on a read-only directory", || l.stderr().contains("svlogd: pausing: unable to rename current: log: access denied\n"));
+    wait_until(60, "pausing on a read-only directory", || {
+        l.stderr().contains("svlogd: pausing: unable to rename current: log: access denied\n")
+    });
     std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o755)).unwrap();
     l.stdin = Some(w.join().unwrap().unwrap());
     l.close();
@@ -657,7 +721,11 @@ fn stdout_mode_prefix_stamps_long_lines_and_a_directory() {
     assert_eq!(outl[0], "web | PSTAMP one".replace("PSTAMP", &outl[0][6..31]));
     assert_eq!(unstamp(outl[1]), "web | PSTAMP skip this");
     // The 10000-byte line comes in pieces of at most PIPE_BUF bytes, each prefixed.
-    assert!(outl[2..].iter().all(|l| l.starts_with("web | ") && l.len() < 4096), "{:?}", outl.iter().map(|l| l.len()).collect::<Vec<_>>());
+    assert!(
+        outl[2..].iter().all(|l| l.starts_with("web | ") && l.len() < 4096),
+        "{:?}",
+        outl.iter().map(|l| l.len()).collect::<Vec<_>>()
+    );
     let joined: String = outl[2..].iter().enumerate().map(|(i, l)| if i == 0 { &l[32..] } else { &l[6..] }).collect();
     assert_eq!(joined, long);
     assert_eq!(unstamp(&String::from_utf8_lossy(&read(svc.join("main/current")))), format!("PSTAMP D:one\nPSTAMP D:{long}\n"));
@@ -734,18 +802,32 @@ fn sigkill_before_each_write_rename_or_truncate_is_harmless() {
     // URUNIT_CRASH_FULL=1: bigger inputs, about 1800 crash points (several minutes).
     let full = std::env::var("URUNIT_CRASH_FULL").as_deref() == Ok("1");
     let short = numbered(if full { 150 } else { 40 }, 3);
-    let long: Vec<u8> = (1..=if full { 60 } else { 14 }).flat_map(|i| format!("{i} {}\n", "w".repeat(i * 37 % 290)).into_bytes()).collect();
-    let each = |input: &[u8], f: &dyn Fn(&str) -> Option<String>| -> String { String::from_utf8_lossy(input).lines().filter_map(f).collect() };
+    let long: Vec<u8> =
+        (1..=if full { 60 } else { 14 }).flat_map(|i| format!("{i} {}\n", "w".repeat(i * 37 % 290)).into_bytes()).collect();
+    let each = |input: &[u8], f: &dyn Fn(&str) -> Option<String>| -> String {
+        String::from_utf8_lossy(input).lines().filter_map(f).collect()
+    };
     // (arguments, [(config, expected log) per directory], input)
     type Scenario<'a> = (&'a [&'a str], Vec<(&'a str, String)>, &'a Vec<u8>);
     let scenarios: Vec<Scenario> = vec![
-        (&["-t"], vec![(if full { "s1500\nn0\n" } else { "s500\nn0\n" }, each(&short, &|l| Some(format!("STAMP {l}\n"))))], &short),
+        (
+            &["-t"],
+            vec![(if full { "s1500\nn0\n" } else { "s500\nn0\n" }, each(&short, &|l| Some(format!("STAMP {l}\n"))))],
+            &short,
+        ),
         // Lines longer than -l and split over two files at the size limit.
         (&["-l", "40"], vec![("s700\nn0\n", String::from_utf8(long.clone()).unwrap())], &long),
-        (&[], vec![
-            (if full { "s1000\nn0\npA:\n" } else { "s400\nn0\npA:\n" }, each(&short, &|l| Some(format!("A:{l}\n")))),
-            (if full { "s800\nn0\n-*5*\n" } else { "s300\nn0\n-*5*\n" }, each(&short, &|l| (!l.contains('5')).then(|| format!("{l}\n")))),
-        ], &short),
+        (
+            &[],
+            vec![
+                (if full { "s1000\nn0\npA:\n" } else { "s400\nn0\npA:\n" }, each(&short, &|l| Some(format!("A:{l}\n")))),
+                (
+                    if full { "s800\nn0\n-*5*\n" } else { "s300\nn0\n-*5*\n" },
+                    each(&short, &|l| (!l.contains('5')).then(|| format!("{l}\n"))),
+                ),
+            ],
+            &short,
+        ),
     ];
     let mut points = 0;
     for (args, dirs, input) in &scenarios {
@@ -759,7 +841,17 @@ fn sigkill_before_each_write_rename_or_truncate_is_harmless() {
                 }
                 let r = filled_pipe(input);
                 let mut c = Command::new("strace");
-                c.args(["-f", "-qq", "-o", "/dev/null", "-e", &format!("trace={sys}"), "-e", &format!("inject={sys}:signal=KILL:when={k}"), "--"]);
+                c.args([
+                    "-f",
+                    "-qq",
+                    "-o",
+                    "/dev/null",
+                    "-e",
+                    &format!("trace={sys}"),
+                    "-e",
+                    &format!("inject={sys}:signal=KILL:when={k}"),
+                    "--",
+                ]);
                 c.arg(bindir().join("svlogd")).args(*args).args(&names).current_dir(t.path());
                 c.stdin(r.try_clone().unwrap()).stdout(Stdio::null()).stderr(Stdio::null());
                 if Proc::spawn(c).output(60).status.success() {
@@ -774,7 +866,11 @@ fn sigkill_before_each_write_rename_or_truncate_is_harmless() {
                     let got = unstamp(&String::from_utf8_lossy(&all_bytes(&t.join(n))));
                     if &got != want {
                         let first = got.bytes().zip(want.bytes()).position(|(a, b)| a != b);
-                        panic!("{args:?} {n}: killed before {sys} #{k}: {} bytes, want {}, first difference at byte {first:?}", got.len(), want.len());
+                        panic!(
+                            "{args:?} {n}: killed before {sys} #{k}: {} bytes, want {}, first difference at byte {first:?}",
+                            got.len(),
+                            want.len()
+                        );
                     }
                 }
             }
@@ -862,7 +958,12 @@ fn read_only_log_dir_without_stdout_mode_is_runits() {
         let Some(mut c) = svlogd(imp, t.path()) else { continue };
         c.arg("mnt/log");
         let o = feed(c, b"x\n", 30);
-        expect(&o, 111, "", "svlogd: warning: unable to lock directory: mnt/log: read-only file system\nsvlogd: fatal: no functional log directories.\n");
+        expect(
+            &o,
+            111,
+            "",
+            "svlogd: warning: unable to lock directory: mnt/log: read-only file system\nsvlogd: fatal: no functional log directories.\n",
+        );
     }
 }
 

@@ -4,7 +4,7 @@
 //! `./finish`, one writing numbered lines to its logger.
 #![allow(dead_code)]
 use std::path::{Path, PathBuf};
-use urunit_tests::{lines, read, script, TempDir};
+use urunit_tests::{TempDir, lines, read, script};
 
 /// A temp dir holding `svc/` and `out/`.
 pub fn setup(tag: &str) -> (TempDir, PathBuf, PathBuf) {
