@@ -2,7 +2,7 @@
 //! through dnotify and the duties of PID 1 (reaping, graceful stop, critical services).
 use crate::Args;
 use crate::msg::{self, CBuf};
-use crate::sys::{Errno, fd, fs, pid1, proc, sig, time};
+use crate::sys::{Errno, fd, fs, proc, sig, time};
 use alloc::vec::Vec;
 
 mod log;
@@ -161,7 +161,7 @@ impl Runsvdir {
         }
         // URUNIT_PID1 is for this runsvdir only: a runsvdir started by a service (per-user
         // services) must keep runit's behaviour.
-        pid1::unset_pid1_env();
+        proc::unset_env(b"URUNIT_PID1=");
         Runsvdir {
             dir,
             dirc: CBuf::new(&[dir]),
@@ -365,7 +365,7 @@ impl Runsvdir {
             rest::signal_rest(sig::SIGTERM);
             rest::signal_rest(sig::SIGCONT);
         }
-        if pid1::children_left() { None } else { Some(code) }
+        if proc::children_left() { None } else { Some(code) }
     }
 
     /// The deadline: SIGKILL to everything left, then reap it (bounded: a process stuck in
@@ -377,7 +377,7 @@ impl Runsvdir {
         let end = time::mono_ms() + KILL_WAIT_MS;
         loop {
             while let Ok(Some(_)) = proc::wait_nohang() {}
-            if !pid1::children_left() || time::mono_ms() >= end {
+            if !proc::children_left() || time::mono_ms() >= end {
                 return;
             }
             time::sleep_ms(KILL_POLL_MS);
@@ -432,7 +432,7 @@ impl Runsvdir {
         if self.watch.as_ref().is_some_and(|w| (w.1, w.2) == (st.dev, st.ino)) {
             return;
         }
-        self.watch = fd::open_read(&self.dirc).ok().filter(|d| pid1::notify_dir(d.raw()).is_ok()).map(|d| (d, st.dev, st.ino));
+        self.watch = fd::open_read(&self.dirc).ok().filter(|d| fs::notify_dir(d.raw()).is_ok()).map(|d| (d, st.dev, st.ino));
     }
 
     /// runit's runsvdir(): called with cwd = dir; new services settle until `settle`.
@@ -527,7 +527,7 @@ impl Runsvdir {
             // time; here it is started once that runsv is gone.
             Some(t) if s.held => match fd::open_write_nb(&CBuf::new(&[name, b"/supervise/ok"])) {
                 Ok(_) => now + IDLE_MS,
-                Err(e) if e != fd::ENXIO => t + IDLE_MS,
+                Err(e) if e != Errno::NXIO => t + IDLE_MS,
                 _ => t + RESTART_MS,
             },
             Some(t) => t + RESTART_MS,
@@ -565,7 +565,19 @@ impl Runsvdir {
         if let Some(fd) = self.log.as_ref().and_then(|l| l.child_fd()) {
             let _ = fd::dup2(fd, fd::STDERR);
         }
-        let e = pid1::exec_runsv(argv);
+        let e = exec_runsv(argv);
         msg::die(FATAL, &[b"runsvdir ", self.dir, b": fatal: unable to start runsv ", name], Some(e))
     }
+}
+
+/// Execs `runsv` found through PATH (runit's pathexec_run); when no PATH element has it,
+/// execs this very binary (/proc/self/exe) with argv[0] = "runsv", so a scratch image that
+/// holds the binary under one name still works. Returns the PATH lookup's error on failure.
+fn exec_runsv(argv: &proc::CVec) -> Errno {
+    let env = &proc::Env::Inherit;
+    let e = proc::execvp(b"runsv", argv, env);
+    if e == Errno::NOENT {
+        let _ = proc::execve(c"/proc/self/exe", argv, env);
+    }
+    e
 }

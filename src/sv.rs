@@ -272,10 +272,9 @@ fn event(w: &[u8]) -> Option<usize> {
     EVENTS.split(|&c| c == b' ').position(|t| t == w)
 }
 
-/// Seconds from -w or $SVWAIT: the leading digits (runit's scan_ulong; none is 0).
-#[inline(never)]
+/// Seconds from -w or $SVWAIT: the leading digits (runit's scan_ulong, wrapping; none is 0).
 fn scan_secs(s: &[u8]) -> u64 {
-    crate::num::scan_u64(s).map(|(n, _)| n).unwrap_or(u64::MAX)
+    crate::num::scan_ulong(s).0
 }
 
 /// The whole-word verbs (LSB's and `check`), each followed by its acts; the `force-`
@@ -389,8 +388,8 @@ impl Sv {
     fn expand_collection(&mut self, s: Service, into: &mut Vec<Service>) {
         let mut names: Vec<Vec<u8>> = Vec::new();
         if self.enter(&s).is_ok()
-            && fs::lstat(c"supervise").err() == Some(fd::ENOENT)
-            && fs::lstat(c"run").err() == Some(fd::ENOENT)
+            && fs::lstat(c"supervise").err() == Some(Errno::NOENT)
+            && fs::lstat(c"run").err() == Some(Errno::NOENT)
         {
             let mut ents = fs::read_dir(c".").unwrap_or_default();
             while let Some(e) = ents.pop() {
@@ -435,13 +434,13 @@ impl Sv {
         self.alt = false;
         let mut ok = self.ok_in(c"supervise");
         if let Err(e) = ok
-            && (e == fd::ENOENT || e == Errno::ACCES)
+            && (e == Errno::NOENT || e == Errno::ACCES)
         {
             let r = self.ok_in(&rundir_sup());
-            if r.as_ref().err() != Some(&fd::ENOENT) {
+            if r.as_ref().err() != Some(&Errno::NOENT) {
                 self.alt = true;
                 ok = r;
-            } else if e == fd::ENOENT
+            } else if e == Errno::NOENT
                 && fs::access(c".", fs::W_OK).is_err()
                 && fs::access(&CBuf::new(&[rundir::base()]), fs::W_OK).is_err()
             {
@@ -449,7 +448,7 @@ impl Sv {
             }
         }
         match ok {
-            Err(e) if e == fd::ENXIO => return Err((b"", None)),
+            Err(e) if e == Errno::NXIO => return Err((b"", None)),
             Err(e) => return Err((b"unable to open supervise/ok", Some(e))),
             Ok(f) => drop(f),
         }
@@ -489,7 +488,7 @@ impl Sv {
     fn put_status(&mut self, arg: &[u8], label: &[u8], s: &Status) -> i32 {
         let normally_up = match fs::stat(c"down") {
             Ok(_) => false,
-            Err(e) if e == fd::ENOENT => true,
+            Err(e) if e == Errno::NOENT => true,
             Err(e) => {
                 msg::warn(&[WARNING, b"unable to stat ", arg, b"/down"], Some(e));
                 return LSB_UNKNOWN;
@@ -567,7 +566,7 @@ impl Sv {
         };
         let r = self.put_status(name, name, &st);
         match fs::chdir(c"log") {
-            Err(e) if e == fd::ENOENT => {
+            Err(e) if e == Errno::NOENT => {
                 self.out.put(b"\n");
             }
             Err(e) => {
@@ -607,7 +606,7 @@ impl Sv {
             return true;
         }
         let t: Trouble = match self.open(c"control", fd::O_WRONLY | fd::O_NONBLOCK) {
-            Err(e) if e == fd::ENXIO => (b"", None),
+            Err(e) if e == Errno::NXIO => (b"", None),
             Err(e) => (b"unable to open supervise/control", Some(e)),
             Ok(f) => match fd::write(f.raw(), acts) {
                 Ok(n) if n == acts.len() => return true,
@@ -811,7 +810,7 @@ impl Sv {
         let r = (|| -> Result<bool, (&'static [u8], Errno)> {
             match fs::stat(c"check") {
                 Ok(_) => {}
-                Err(e) if e == fd::ENOENT => return Ok(true),
+                Err(e) if e == Errno::NOENT => return Ok(true),
                 Err(e) => return Err((b"unable to stat ", e)),
             }
             let argv = proc::CVec::new([b"./check".as_slice()]);

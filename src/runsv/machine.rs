@@ -3,6 +3,7 @@
 //! `runsv.rs` performs the actions (fork, signals, supervise/ files). No processes, files
 //! or clocks in here: every input is an argument, so every cell has a unit test.
 use crate::svstatus::{State, Want};
+use crate::sys::proc::exit_code;
 
 /// runit restarts a process that ran less than a second only after a one-second pause.
 pub const THROTTLE_MS: u64 = 1000;
@@ -283,11 +284,6 @@ impl Machine {
             self.not_before = now + THROTTLE_MS;
         }
     }
-}
-
-/// The code a process's end stands for: its exit code, or 128 + the signal number.
-pub fn exit_code(wstat: i32) -> i32 {
-    if wstat & 0x7f == 0 { (wstat >> 8) & 0xff } else { 128 + (wstat & 0x7f) }
 }
 
 pub const SIGKILL: i32 = 9;

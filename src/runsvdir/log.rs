@@ -11,7 +11,7 @@ pub const DOT_MS: u64 = 900_000;
 pub struct Log {
     area: proc::ArgvArea,
     rd: fd::Fd,
-    /// A blocking description of the same pipe for children (fixes runit's weakness 7: their
+    /// A blocking description of the same pipe for children (unlike runit's, which hands them the non-blocking one: their
     /// writes no longer fail with EAGAIN); runsvdir's own fd 2 stays non-blocking so it
     /// never waits on itself. None when /proc could not reopen the pipe.
     child: Option<fd::Fd>,

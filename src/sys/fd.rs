@@ -265,10 +265,6 @@ pub fn open_write_nb(path: &CStr) -> Result<Fd> {
     open(path, libc::O_WRONLY | libc::O_NONBLOCK, 0)
 }
 
-/// Aliases of Errno::NOENT and Errno::NXIO (sv and runsv use these names).
-pub const ENOENT: Errno = Errno::NOENT;
-pub const ENXIO: Errno = Errno::NXIO;
-
 /// fcntl(F_SETPIPE_SZ): asks for a larger pipe buffer (the kernel may refuse: EPERM
 /// above /proc/sys/fs/pipe-max-size for an unprivileged process).
 pub fn set_pipe_size(fd: RawFd, size: c_int) -> Result<()> {

@@ -9,7 +9,6 @@ pub mod heap;
 pub mod initsys;
 pub mod inotify;
 pub mod net;
-pub mod pid1;
 pub mod proc;
 pub mod sig;
 pub mod time;

@@ -316,3 +316,37 @@ pub fn wtermsig(st: c_int) -> c_int {
 }
 
 pub type Pid = libc::pid_t;
+
+/// True while this process has a child (running or waitable): waitid(P_ALL, WNOHANG|WNOWAIT)
+/// fails with ECHILD only when none is left (it never waits, so never fails with EINTR).
+/// Nothing is reaped.
+pub fn children_left() -> bool {
+    // SAFETY: siginfo_t is plain data; zeroed is a valid out-parameter.
+    let mut si: libc::siginfo_t = unsafe { core::mem::zeroed() };
+    // SAFETY: si is valid; P_ALL ignores the id argument.
+    unsafe { libc::waitid(libc::P_ALL, 0, &mut si, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) == 0 }
+}
+
+/// Takes every `NAME=...` starting with `prefix` out of this process's environment (runsvdir
+/// keeps URUNIT_PID1 from its runsvs and services).
+pub fn unset_env(prefix: &[u8]) {
+    let mut p = environ_ptr() as *mut *const libc::c_char;
+    if p.is_null() {
+        return;
+    }
+    let mut q = p;
+    // SAFETY: environ is a NULL-terminated array of pointers to NUL-terminated strings that
+    // this single-threaded process may rewrite (musl's initial one lies on the writable
+    // stack); entries only move down over the removed one, no string is changed or freed,
+    // so what getenv handed out stays valid.
+    unsafe {
+        while !(*p).is_null() {
+            if !core::ffi::CStr::from_ptr(*p).to_bytes().starts_with(prefix) {
+                *q = *p;
+                q = q.add(1);
+            }
+            p = p.add(1);
+        }
+        *q = core::ptr::null();
+    }
+}
