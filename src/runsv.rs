@@ -309,8 +309,20 @@ impl Svc {
         }
         .pack();
         let pid = self.pid;
-        // One buffer: the bodies of pid, stat and health in turn.
+        // health first: whoever sees the new status also sees its health (`sv -w up` of a
+        // service that never ran must not take it for C runit's runsv). Its failures are
+        // silent (runit's files that follow say what is wrong) but retried like theirs.
         let mut text = Vec::with_capacity(40);
+        self.health(held, &mut text);
+        let mut whole = true;
+        if !text.is_empty() && text != self.health_written {
+            whole = self.write_file(b"health", &text) == Some(true);
+            if whole {
+                self.health_written = core::mem::take(&mut text);
+            }
+        }
+        // One buffer: the bodies of pid and stat in turn.
+        text.clear();
         if self.pid_written != pid {
             if pid != 0 {
                 put_num(&mut text, pid as u64);
@@ -329,15 +341,7 @@ impl Svc {
         if self.write_file(b"stat", &text).is_none() || self.write_file(b"status", &st) != Some(true) {
             return false;
         }
-        text.clear();
-        self.health(held, &mut text);
-        if !text.is_empty() && text != self.health_written {
-            if self.write_file(b"health", &text) != Some(true) {
-                return false;
-            }
-            self.health_written = text;
-        }
-        true
+        whole
     }
 
     /// Appends the `supervise/health` line (README "Readiness"): nothing when there is
@@ -376,10 +380,15 @@ impl Svc {
     fn write_file(&self, name: &[u8], body: &[u8]) -> Option<bool> {
         let sup = &self.sup[..];
         let new = CBuf::new(&[sup, name, b".new"]);
+        let say = |what: &[&[u8]], e: Option<Errno>| {
+            if name != b"health" {
+                msg::warning(what, e);
+            }
+        };
         let f = match fd::open_trunc(&new) {
             Ok(f) => f,
             Err(e) => {
-                msg::warning(&[b"unable to open ", new.bytes()], Some(e));
+                say(&[b"unable to open ", new.bytes()], Some(e));
                 return None;
             }
         };
@@ -387,12 +396,12 @@ impl Svc {
         drop(f);
         if w != Ok(body.len()) {
             let e = w.err();
-            msg::warning(&[b"unable to write ", new.bytes(), if e.is_some() { b"" } else { b": partial write." }], e);
+            say(&[b"unable to write ", new.bytes(), if e.is_some() { b"" } else { b": partial write." }], e);
             let _ = fs::unlink(&new);
             return Some(false);
         }
         if let Err(e) = fs::rename(&new, &CBuf::new(&[sup, name])) {
-            msg::warning(&[b"unable to rename ", new.bytes(), b" to ", sup, name], Some(e));
+            say(&[b"unable to rename ", new.bytes(), b" to ", sup, name], Some(e));
             return None;
         }
         Some(true)

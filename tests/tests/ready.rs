@@ -690,3 +690,62 @@ fn readiness_example_starts_app_after_db() {
     assert!(c.contains("app: finish ran (exit=0 signal=0)\n"), "{c}");
     assert!(c.contains("db: finish ran (exit=0 signal=0)\n"), "{c}");
 }
+
+/// urunit's sv against urunit's runsv under runsvdir as PID 1: a daemon that serves 0.3 s
+/// after exec is serving when `sv -w 10 restart` answers `ok`, with no readiness file (the
+/// settle window), with `notification-fd` and with `check` (README "Readiness").
+#[test]
+fn sv_restart_answers_once_the_daemon_serves() {
+    if !namespaces() {
+        return;
+    }
+    for kind in ["settle", "notification-fd", "check"] {
+        let t = TempDir::new("ready-serve");
+        let _k = KillUnder(t.0.clone());
+        let d = t.join("svc/daemon");
+        let notify = if kind == "notification-fd" { "echo >&3\n" } else { "" };
+        script(d.join("run"), &format!("#!/bin/sh\nsleep 0.3\necho $$ > serving\n{notify}exec sleep 1000\n"));
+        match kind {
+            "notification-fd" => std::fs::write(d.join("notification-fd"), "3\n").unwrap(),
+            "check" => script(d.join("check"), "#!/bin/sh\ntest -s serving\n"),
+            _ => {}
+        }
+        let mut ns = Ns::start(t.path(), &[]);
+        wait_until(30, "daemon ready", || is_ready(&d));
+        for round in 0..3 {
+            // The old run served already: its file goes, so only the new run can write it.
+            let _ = std::fs::remove_file(d.join("serving"));
+            let mut c = cmd("sv");
+            c.args(["-w", "10", "restart"]).arg(&d);
+            let o = run(c, 30);
+            let out = String::from_utf8_lossy(&o.stdout).into_owned();
+            let pid = status(&d).map(|s| s.0).unwrap_or(0);
+            assert_eq!(o.status.code(), Some(0), "{kind} round {round}: {out}");
+            assert!(out.starts_with(&format!("ok: run: {}: (pid {pid}) ", d.display())), "{kind} round {round}: {out}");
+            let serving = String::from_utf8_lossy(&read(d.join("serving"))).trim().to_string();
+            assert_eq!(serving, pid.to_string(), "{kind} round {round}: `ok` before the new run served");
+        }
+        ns.term();
+        assert_eq!(ns.wait(60), Some(0), "{kind}: console:\n{}", ns.console());
+    }
+}
+
+/// A run that fails 0.3 s after it starts: `sv -w 5 up` says what happened and fails.
+#[test]
+fn sv_up_reports_a_run_that_fails_after_300_ms() {
+    if !namespaces() {
+        return;
+    }
+    let t = TempDir::new("ready-fails");
+    let _k = KillUnder(t.0.clone());
+    let d = t.join("svc/job");
+    script(d.join("run"), "#!/bin/sh\nsleep 0.3\nexit 7\n");
+    std::fs::write(d.join("down"), "").unwrap();
+    let mut ns = Ns::start(t.path(), &[]);
+    wait_until(30, "job supervised", || supervised(&d));
+    let mut c = cmd("sv");
+    c.args(["-w", "5", "up"]).arg(&d);
+    expect(&run(c, 30), 1, &format!("fail: {}: ./run exited 7\n", d.display()), "");
+    ns.term();
+    assert_eq!(ns.wait(60), Some(0), "console:\n{}", ns.console());
+}
