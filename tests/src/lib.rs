@@ -382,3 +382,129 @@ impl Drop for KillUnder {
         kill_procs_under(&self.0);
     }
 }
+
+/// True if this machine lets us make PID namespaces (root, unshare(1)); a clear skip otherwise.
+pub fn namespaces() -> bool {
+    static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *OK.get_or_init(|| {
+        Command::new("unshare").args(["--pid", "--fork", "--mount-proc", "true"]).status().is_ok_and(|s| s.success())
+    });
+    if !ok {
+        skip("cannot create PID namespaces here (needs root and unshare(1)); PID-namespace tests not run");
+    }
+    ok
+}
+
+// ---- containers (containers.rs, locked.rs)
+
+/// The repository's root directory.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The absolute path of a program on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    path.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+}
+
+/// Bytes as text (invalid UTF-8 replaced).
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The stdout of a command that must have succeeded (else a failure showing its output).
+#[track_caller]
+pub fn ok(o: &Output, what: &str) -> String {
+    assert!(o.status.success(), "{what} failed ({:?}):\n{}{}", o.status, text(&o.stdout), text(&o.stderr));
+    text(&o.stdout)
+}
+
+/// A unique podman name for this test process, `PREFIX-TAG-PID-N` (each suite keeps its own
+/// prefix, so parallel runs do not collide).
+pub fn unique(prefix: &str, tag: &str) -> String {
+    format!("{prefix}-{tag}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A containers.conf without default ulimits (shared CONTAINERS.md), written once per test process.
+pub fn containers_conf() -> PathBuf {
+    static CONF: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CONF.get_or_init(|| {
+        let p = std::env::temp_dir().join(format!("urunit-containers-{}.conf", std::process::id()));
+        std::fs::write(&p, "[containers]\ndefault_ulimits = []\n").unwrap();
+        p
+    })
+    .clone()
+}
+
+/// podman with runc and containers_conf().
+pub fn podman() -> Command {
+    let mut c = Command::new("podman");
+    c.env("CONTAINERS_CONF", containers_conf()).args(["--runtime", "/usr/sbin/runc"]);
+    c
+}
+
+/// `podman ARGS` to completion (deadline 300 s), whatever its exit status.
+pub fn podman_run(args: &[&str]) -> Output {
+    let mut c = podman();
+    c.args(args);
+    run(c, 300)
+}
+
+/// `podman build` of the Containerfile `file` in the context `ctx` (holding prebuilt/urunit)
+/// as image `tag`, with more `--build-arg`s `args`; it must succeed.
+pub fn build(ctx: &Path, file: &str, tag: &str, args: &[&str]) {
+    let mut c = podman();
+    c.args(["build", "-q", "--pull=never", "--layers=false", "--format", "docker", "--network", "none", "-f"])
+        .arg(ctx.join(file));
+    c.args(["--build-arg", "URUNIT_FROM=prebuilt", "--build-arg", "URUNIT_BIN=prebuilt/urunit", "-t", tag]);
+    for a in args {
+        c.args(["--build-arg", a]);
+    }
+    c.arg(ctx);
+    ok(&run(c, 300), &format!("podman build {file}"));
+}
+
+/// The static demo program of the scratch example, compiled once per test process.
+pub fn demo_app() -> PathBuf {
+    static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let out = std::env::temp_dir().join(format!("urunit-demo-app-{}", std::process::id()));
+        let mut c = Command::new("rustc");
+        c.args(["--edition", "2021", "-O", "-C", "strip=symbols", "--target", "x86_64-unknown-linux-musl"])
+            .arg(repo().join("service-examples/scratch/demo-app.rs"))
+            .arg("-o")
+            .arg(&out);
+        ok(&run(c, 180), "rustc demo-app.rs");
+        out
+    })
+    .clone()
+}
+
+/// Lines of `out` that service `name` wrote through its logger (svlogd -o, and the scratch
+/// example's demo-app: "NAME: LINE"), without the prefix.
+pub fn logged<'a>(out: &'a str, name: &str) -> Vec<&'a str> {
+    let prefix = format!("{name}: ");
+    out.lines().filter_map(|l| l.strip_prefix(prefix.as_str())).collect()
+}
+
+/// Checks `sv status` lines: "run: SVC: (pid N) Ns" and, with a log, "; run: log: (pid N) Ns".
+#[track_caller]
+pub fn check_status(out: &str, services: &[(&str, bool)]) {
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), services.len(), "sv status:\n{out}");
+    for (line, (svc, log)) in lines.iter().zip(services) {
+        let rest = line.strip_prefix(&format!("run: {svc}: (pid ")).unwrap_or_else(|| panic!("sv status line {line:?}"));
+        let (main, logpart) = match rest.split_once("; run: log: (pid ") {
+            Some((m, l)) => (m, Some(l)),
+            None => (rest, None),
+        };
+        assert_eq!(logpart.is_some(), *log, "log part of {line:?}");
+        for part in [Some(main), logpart].into_iter().flatten() {
+            let (pid, secs) = part.split_once(") ").unwrap_or_else(|| panic!("sv status line {line:?}"));
+            assert!(pid.parse::<u32>().is_ok_and(|p| p > 1), "pid in {line:?}");
+            let secs = secs.strip_suffix('s').unwrap_or_else(|| panic!("seconds in {line:?}"));
+            assert!(secs.trim_end_matches("; ").parse::<u64>().is_ok(), "seconds in {line:?}");
+        }
+    }
+}

@@ -82,10 +82,6 @@ fn arches() -> Option<&'static (Arch, Arch)> {
     .as_ref()
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// Digits masked (pids, seconds, timestamps) and the scenario's directory named DIR.
 fn mask(s: &str, dir: &Path) -> String {
     let s = s.replace(&dir.display().to_string(), "DIR");

@@ -51,10 +51,6 @@ fn ur(name: &str, args: &[&str], cwd: &Path) -> Output {
     run(command(&bin(), name, &expand(args, None), cwd), 60)
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// The same argv through urunit and C runit's chpst: stdout, stderr and exit code must
 /// be identical. Returns urunit's output.
 #[track_caller]

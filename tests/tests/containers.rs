@@ -4,26 +4,17 @@
 //! Needs root (unshare, chroot, podman); busybox-static; podman and runc (`make deps`).
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use urunit_tests::*;
+
+/// The prefix of every podman name made here (parallel runs do not collide).
+const PREFIX: &str = "urunit-test";
 
 /// Seconds allowed for anything to start or stop (the machine is shared and noisy).
 const SLOW: u64 = 60;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
-}
-
-/// The absolute path of a program on PATH.
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
 }
 
 /// Why these tests cannot run here, if they cannot (reported through skip()).
@@ -34,43 +25,11 @@ fn missing(tools: &[&str]) -> Option<String> {
     tools.iter().find(|t| which(t).is_none()).map(|t| format!("{t} not installed (make deps)"))
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// The stdout of `prog ARGS`, which must succeed.
 fn output_of(prog: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> String {
     let mut c = Command::new(prog.as_ref());
     c.args(args);
     ok(&run(c, SLOW), &format!("{} {args:?}", prog.as_ref().to_string_lossy()))
-}
-
-#[track_caller]
-fn ok(o: &Output, what: &str) -> String {
-    assert!(o.status.success(), "{what} failed ({:?}):\n{}{}", o.status, text(&o.stdout), text(&o.stderr));
-    text(&o.stdout)
-}
-
-/// The static demo program of the scratch example, compiled once per test process.
-fn demo_app() -> PathBuf {
-    static ONCE: OnceLock<PathBuf> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        let out = std::env::temp_dir().join(format!("urunit-demo-app-{}", std::process::id()));
-        let mut c = Command::new("rustc");
-        c.args(["--edition", "2021", "-O", "-C", "strip=symbols", "--target", "x86_64-unknown-linux-musl"])
-            .arg(repo().join("service-examples/scratch/demo-app.rs"))
-            .arg("-o")
-            .arg(&out);
-        ok(&run(c, 120), "rustc demo-app.rs");
-        out
-    })
-    .clone()
-}
-
-/// Lines of `out` a service's logger wrote (svlogd -o: "NAME: LINE"), without the prefix.
-fn logged<'a>(out: &'a str, name: &str) -> Vec<&'a str> {
-    let prefix = format!("{name}: ");
-    out.lines().filter_map(|l| l.strip_prefix(prefix.as_str())).collect()
 }
 
 /// Asserts that `lines` ends with `last` (the service's finish line), after `before`.
@@ -80,27 +39,6 @@ fn ends_with(lines: &[&str], before: &str, last: &str, all: &str) {
     assert!(n >= 2, "too few lines for {last:?} in:\n{all}");
     assert_eq!(lines[n - 1], last, "last line, in:\n{all}");
     assert!(lines[n - 2].starts_with(before), "line before {last:?} should start with {before:?}, in:\n{all}");
-}
-
-/// Checks `sv status` lines: "run: SVC: (pid N) Ns" and, with a log, "; run: log: (pid N) Ns".
-#[track_caller]
-fn check_status(out: &str, services: &[(&str, bool)]) {
-    let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), services.len(), "sv status:\n{out}");
-    for (line, (svc, log)) in lines.iter().zip(services) {
-        let rest = line.strip_prefix(&format!("run: {svc}: (pid ")).unwrap_or_else(|| panic!("sv status line {line:?}"));
-        let (main, logpart) = match rest.split_once("; run: log: (pid ") {
-            Some((m, l)) => (m, Some(l)),
-            None => (rest, None),
-        };
-        assert_eq!(logpart.is_some(), *log, "log part of {line:?}");
-        for part in [Some(main), logpart].into_iter().flatten() {
-            let (pid, secs) = part.split_once(") ").unwrap_or_else(|| panic!("sv status line {line:?}"));
-            assert!(pid.parse::<u32>().is_ok_and(|p| p > 1), "pid in {line:?}");
-            let secs = secs.strip_suffix('s').unwrap_or_else(|| panic!("seconds in {line:?}"));
-            assert!(secs.trim_end_matches("; ").parse::<u64>().is_ok(), "seconds in {line:?}");
-        }
-    }
 }
 
 // ---- urunit as PID 1 of a PID namespace, in a scratch-like root
@@ -274,36 +212,6 @@ fn critical_example_stops_the_container_with_its_exit_code() {
 
 // ---- podman: the Alpine and FROM scratch images
 
-static SEQ: AtomicUsize = AtomicUsize::new(0);
-
-/// A unique podman name for this test process.
-fn unique(tag: &str) -> String {
-    format!("urunit-test-{tag}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
-}
-
-/// podman with runc and a containers.conf without default ulimits (see shared CONTAINERS.md).
-fn podman() -> Command {
-    let mut c = Command::new("podman");
-    c.env("CONTAINERS_CONF", containers_conf()).args(["--runtime", "/usr/sbin/runc"]);
-    c
-}
-
-fn containers_conf() -> PathBuf {
-    static CONF: OnceLock<PathBuf> = OnceLock::new();
-    CONF.get_or_init(|| {
-        let p = std::env::temp_dir().join(format!("urunit-containers-{}.conf", std::process::id()));
-        std::fs::write(&p, "[containers]\ndefault_ulimits = []\n").unwrap();
-        p
-    })
-    .clone()
-}
-
-fn podman_run(args: &[&str]) -> Output {
-    let mut c = podman();
-    c.args(args);
-    run(c, 300)
-}
-
 /// Removes the images and containers a test made, whatever happened.
 struct Podman {
     images: Vec<String>,
@@ -348,18 +256,6 @@ fn context(tmp: &TempDir) -> PathBuf {
     ctx
 }
 
-fn build(ctx: &Path, file: &str, tag: &str, args: &[&str]) {
-    let mut c = podman();
-    c.args(["build", "-q", "--pull=never", "--layers=false", "--format", "docker", "--network", "none", "-f"])
-        .arg(ctx.join(file));
-    c.args(["--build-arg", "URUNIT_FROM=prebuilt", "--build-arg", "URUNIT_BIN=prebuilt/urunit", "-t", tag]);
-    for a in args {
-        c.args(["--build-arg", a]);
-    }
-    c.arg(ctx);
-    ok(&run(c, 300), &format!("podman build {file}"));
-}
-
 /// The image's CMD and health check are the documented ones.
 fn check_config(image: &str) {
     let o = podman_run(&["image", "inspect", image, "--format", "{{json .Config.Cmd}} {{json .Config.Healthcheck.Test}}"]);
@@ -370,7 +266,7 @@ fn check_config(image: &str) {
 /// `sv check`, runs `extra` inside, waits for the `ready` lines in its log, then `podman stop`s
 /// it: checks the exit code, returns the logs.
 fn run_and_stop(pm: &mut Podman, image: &str, services: &[(&str, bool)], ready: &[&str], extra: impl Fn(&str)) -> String {
-    let name = unique("ctr");
+    let name = unique(PREFIX, "ctr");
     pm.containers.push(name.clone());
     ok(&podman_run(&["run", "-d", "--network", "none", "--no-healthcheck", "--name", &name, image]), "podman run");
     let names: Vec<String> = services.iter().map(|(s, _)| format!("/etc/service/{s}")).collect();
@@ -412,7 +308,7 @@ fn image_test(tag: &str) -> Option<(TempDir, Podman, String)> {
     if !podman_ready() {
         return None;
     }
-    let image = format!("localhost/{}", unique(tag));
+    let image = format!("localhost/{}", unique(PREFIX, tag));
     let pm = Podman { images: vec![image.clone()], containers: vec![] };
     Some((TempDir::new(&format!("img-{tag}")), pm, image))
 }
@@ -420,7 +316,7 @@ fn image_test(tag: &str) -> Option<(TempDir, Podman, String)> {
 #[test]
 fn alpine_image_runs_the_services_and_stops_gracefully() {
     let Some((tmp, mut pm, image)) = image_test("alpine") else { return };
-    let base = format!("localhost/{}", unique("alpine-standin"));
+    let base = format!("localhost/{}", unique(PREFIX, "alpine-standin"));
     pm.images.push(base.clone());
     let mut s = Command::new(repo().join("alpine/standin.sh"));
     s.args([base.as_str(), "podman", "--runtime", "/usr/sbin/runc"]).env("CONTAINERS_CONF", containers_conf());

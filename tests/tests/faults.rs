@@ -22,18 +22,6 @@ use runsvdir_common::{children, service};
 /// Generous deadline for anything that should happen promptly (the machine is shared).
 const T: u64 = 30;
 
-/// True if this machine lets us make PID namespaces (root, unshare(1)); a clear skip otherwise.
-fn namespaces() -> bool {
-    static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let ok = *OK.get_or_init(|| {
-        Command::new("unshare").args(["--pid", "--fork", "--mount-proc", "true"]).status().is_ok_and(|s| s.success())
-    });
-    if !ok {
-        skip("cannot create PID namespaces here (needs root and unshare(1)); fault tests not run");
-    }
-    ok
-}
-
 /// A process seen from the host.
 #[derive(Debug, Clone)]
 #[allow(dead_code)]

@@ -8,10 +8,12 @@
 //! Needs root, podman and runc, busybox-static and rustc's musl target (`make deps`).
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use urunit_tests::*;
+
+/// The prefix of every podman name made here (parallel runs do not collide).
+const PREFIX: &str = "locked";
 
 /// Seconds allowed for anything to start or stop (the machine is shared and noisy).
 const SLOW: u64 = 90;
@@ -24,25 +26,6 @@ const NOBODY: &str = "65534:65534";
 /// sv's words for a service runsv had no writable place for (contract, section 4).
 const NO_PLACE: &str = "unable to open supervise/ok: file does not exist \
                         (read-only service directory and no writable $URUNIT_RUNDIR or /run/urunit)";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-#[track_caller]
-fn ok(o: &Output, what: &str) -> String {
-    assert!(o.status.success(), "{what} failed ({:?}):\n{}{}", o.status, text(&o.stdout), text(&o.stderr));
-    text(&o.stdout)
-}
 
 /// podman can run here; otherwise a skip (a failure with URUNIT_REQUIRE_ALL=1).
 fn ready(what: &str) -> bool {
@@ -68,43 +51,13 @@ fn ready(what: &str) -> bool {
 
 // ---- podman
 
-static SEQ: AtomicUsize = AtomicUsize::new(0);
-
-/// A unique name for this test process, prefixed `locked-` (parallel runs do not collide).
-fn unique(tag: &str) -> String {
-    format!("locked-{tag}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
-}
-
-fn containers_conf() -> PathBuf {
-    static CONF: OnceLock<PathBuf> = OnceLock::new();
-    CONF.get_or_init(|| {
-        let p = std::env::temp_dir().join(format!("locked-containers-{}.conf", std::process::id()));
-        std::fs::write(&p, "[containers]\ndefault_ulimits = []\n").unwrap();
-        p
-    })
-    .clone()
-}
-
-/// podman with runc and no default ulimits (shared CONTAINERS.md).
-fn podman() -> Command {
-    let mut c = Command::new("podman");
-    c.env("CONTAINERS_CONF", containers_conf()).args(["--runtime", "/usr/sbin/runc"]);
-    c
-}
-
-fn pm(args: &[&str]) -> Output {
-    let mut c = podman();
-    c.args(args);
-    run(c, 300)
-}
-
 /// Removes the containers a test started, whatever happened.
 struct Containers(Vec<String>);
 
 impl Drop for Containers {
     fn drop(&mut self) {
         for c in &self.0 {
-            pm(&["rm", "-f", "-t", "0", c]);
+            podman_run(&["rm", "-f", "-t", "0", c]);
         }
     }
 }
@@ -121,7 +74,7 @@ static MADE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 extern "C" fn remove_images() {
     let names = std::mem::take(&mut *MADE.lock().unwrap_or_else(|e| e.into_inner()));
     for i in names {
-        pm(&["rmi", "-f", &i]);
+        podman_run(&["rmi", "-f", &i]);
     }
 }
 
@@ -133,30 +86,6 @@ fn made(name: String) -> String {
     }
     m.push(name.clone());
     name
-}
-
-/// The static demo program of the scratch example.
-fn demo_app(dir: &Path) -> PathBuf {
-    let out = dir.join("demo-app");
-    let mut c = Command::new("rustc");
-    c.args(["--edition", "2021", "-O", "-C", "strip=symbols", "--target", "x86_64-unknown-linux-musl"])
-        .arg(repo().join("service-examples/scratch/demo-app.rs"))
-        .arg("-o")
-        .arg(&out);
-    ok(&run(c, 180), "rustc demo-app.rs");
-    out
-}
-
-fn build(ctx: &Path, file: &str, tag: &str, args: &[&str]) {
-    let mut c = podman();
-    c.args(["build", "-q", "--pull=never", "--layers=false", "--format", "docker", "--network", "none", "-f"])
-        .arg(ctx.join(file));
-    c.args(["--build-arg", "URUNIT_FROM=prebuilt", "--build-arg", "URUNIT_BIN=prebuilt/urunit", "-t", tag]);
-    for a in args {
-        c.args(["--build-arg", a]);
-    }
-    c.arg(ctx);
-    ok(&run(c, 300), &format!("podman build {file}"));
 }
 
 /// Builds both images from a context holding the repository's alpine/ and service-examples/,
@@ -176,14 +105,14 @@ fn images() -> &'static Images {
         chmod.arg("-R").arg("go-rwx").arg(ctx.join("service-examples"));
         ok(&run(chmod, 30), "chmod -R go-rwx");
         std::fs::copy(bin(), ctx.join("prebuilt/urunit")).unwrap();
-        std::fs::copy(demo_app(tmp.path()), ctx.join("prebuilt/demo-app")).unwrap();
-        let base = made(format!("localhost/{}", unique("standin")));
+        std::fs::copy(demo_app(), ctx.join("prebuilt/demo-app")).unwrap();
+        let base = made(format!("localhost/{}", unique(PREFIX, "standin")));
         let mut s = Command::new(repo().join("alpine/standin.sh"));
         s.args([base.as_str(), "podman", "--runtime", "/usr/sbin/runc"]).env("CONTAINERS_CONF", containers_conf());
         ok(&run(s, 180), "alpine/standin.sh");
-        let alpine = made(format!("localhost/{}", unique("alpine")));
+        let alpine = made(format!("localhost/{}", unique(PREFIX, "alpine")));
         build(&ctx, "alpine/Dockerfile", &alpine, &[&format!("BASE_IMAGE={base}")]);
-        let scratch = made(format!("localhost/{}", unique("scratch")));
+        let scratch = made(format!("localhost/{}", unique(PREFIX, "scratch")));
         build(&ctx, "alpine/Containerfile.scratch", &scratch, &["APP_BIN=prebuilt/demo-app"]);
         Images { alpine, scratch }
     })
@@ -230,13 +159,6 @@ impl Kind {
     }
 }
 
-/// Lines of the log that service `name` wrote (svlogd -o and demo-app: "NAME: LINE"),
-/// without the prefix.
-fn logged<'a>(out: &'a str, name: &str) -> Vec<&'a str> {
-    let prefix = format!("{name}: ");
-    out.lines().filter_map(|l| l.strip_prefix(prefix.as_str())).collect()
-}
-
 /// Every service's last two lines are its stop and its ./finish.
 #[track_caller]
 fn check_ends(kind: &Kind, logs: &str) {
@@ -249,36 +171,15 @@ fn check_ends(kind: &Kind, logs: &str) {
     }
 }
 
-/// Checks `sv status` lines: "run: SVC: (pid N) Ns" and, with a log, "; run: log: (pid N) Ns".
-#[track_caller]
-fn check_status(out: &str, dirs: &[String], kind: &Kind) {
-    let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), dirs.len(), "sv status:\n{out}");
-    for ((line, dir), (_, log)) in lines.iter().zip(dirs).zip(kind.services) {
-        let rest = line.strip_prefix(&format!("run: {dir}: (pid ")).unwrap_or_else(|| panic!("sv status line {line:?}"));
-        let (main, logpart) = match rest.split_once("; run: log: (pid ") {
-            Some((m, l)) => (m, Some(l)),
-            None => (rest, None),
-        };
-        assert_eq!(logpart.is_some(), *log, "log part of {line:?}");
-        for part in [Some(main), logpart].into_iter().flatten() {
-            let (pid, secs) = part.split_once(") ").unwrap_or_else(|| panic!("sv status line {line:?}"));
-            assert!(pid.parse::<u32>().is_ok_and(|p| p > 1), "pid in {line:?}");
-            let secs = secs.strip_suffix('s').unwrap_or_else(|| panic!("seconds in {line:?}"));
-            assert!(secs.trim_end_matches("; ").parse::<u64>().is_ok(), "seconds in {line:?}");
-        }
-    }
-}
-
 fn logs_of(name: &str) -> String {
-    let o = pm(&["logs", name]);
+    let o = podman_run(&["logs", name]);
     format!("{}{}", text(&o.stdout), text(&o.stderr))
 }
 
 /// Fails at once, with the logs, if the container is no longer running.
 #[track_caller]
 fn still_running(name: &str) {
-    if pm(&["inspect", name, "--format", "{{.State.Running}}"]).stdout.starts_with(b"false") {
+    if podman_run(&["inspect", name, "--format", "{{.State.Running}}"]).stdout.starts_with(b"false") {
         panic!("the container stopped; logs:\n{}", logs_of(name));
     }
 }
@@ -297,7 +198,7 @@ fn wait_status(name: &str, kind: &Kind) {
     wait_until(SLOW, "every service running (podman exec sv status)", || {
         let mut a = vec!["exec", name, "sv", "status"];
         a.extend(dirs.iter().map(String::as_str));
-        let o = pm(&a);
+        let o = podman_run(&a);
         last = format!("{}{}", text(&o.stdout), text(&o.stderr));
         if !o.status.success() {
             still_running(name);
@@ -306,7 +207,7 @@ fn wait_status(name: &str, kind: &Kind) {
             && last.lines().count() == dirs.len()
             && last.lines().zip(kind.services).all(|(l, (_, log))| l.starts_with("run: ") && l.contains("; run: log: ") == *log)
     });
-    check_status(&last, &dirs, kind);
+    check_status(&last, &dirs.iter().zip(kind.services).map(|(d, (_, log))| (d.as_str(), *log)).collect::<Vec<_>>());
 }
 
 /// What podman itself adds to every container's upper layer (mount points for /etc/hosts and
@@ -333,7 +234,7 @@ const RUNTIME_PATHS: &[&str] = &[
 /// Nothing written outside the tmpfs: only the runtime's own entries in `podman diff`.
 #[track_caller]
 fn check_diff(name: &str) {
-    let diff = ok(&pm(&["diff", name]), "podman diff");
+    let diff = ok(&podman_run(&["diff", name]), "podman diff");
     let written: Vec<&str> =
         diff.lines().filter(|l| !l.split_once(' ').is_some_and(|(_, p)| RUNTIME_PATHS.contains(&p))).collect();
     assert!(written.is_empty(), "written outside /run: {written:?}\npodman diff:\n{diff}");
@@ -345,19 +246,19 @@ fn locked_flags(user: &str) -> Vec<&str> {
 }
 
 fn start(ctrs: &mut Containers, tag: &str, flags: &[&str], image: &str) -> String {
-    let name = unique(tag);
+    let name = unique(PREFIX, tag);
     ctrs.0.push(name.clone());
     let mut a = vec!["run", "-d", "--network", "none", "--no-healthcheck", "--name", &name];
     a.extend_from_slice(flags);
     a.push(image);
-    ok(&pm(&a), "podman run");
+    ok(&podman_run(&a), "podman run");
     name
 }
 
 /// `podman stop`: exit code 0; returns the logs.
 fn stop(name: &str) -> String {
-    ok(&pm(&["stop", "-t", "30", name]), "podman stop");
-    let code = ok(&pm(&["inspect", name, "--format", "{{.State.ExitCode}}"]), "podman inspect");
+    ok(&podman_run(&["stop", "-t", "30", name]), "podman stop");
+    let code = ok(&podman_run(&["inspect", name, "--format", "{{.State.ExitCode}}"]), "podman inspect");
     let logs = logs_of(name);
     assert_eq!(code.trim(), "0", "exit code after podman stop, logs:\n{logs}");
     logs
@@ -389,14 +290,19 @@ fn run_locked(kind: &Kind, user: &str, tmpfs: &str) {
     flags.extend(["--tmpfs", tmpfs]);
     let name = start(&mut ctrs, "run", &flags, &image);
     wait_status(&name, kind);
-    ok(&pm(&["exec", &name, "sv", "check", "/etc/service"]), "sv check /etc/service");
+    ok(&podman_run(&["exec", &name, "sv", "check", "/etc/service"]), "sv check /etc/service");
     if kind.shell {
-        let o = pm(&["exec", &name, "sh", "-c", "id -u; id -g; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status"]);
+        let o = podman_run(&["exec", &name, "sh", "-c", "id -u; id -g; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status"]);
         let (uid, gid) = user.split_once(':').unwrap();
         assert_eq!(ok(&o, "id"), format!("{uid}\n{gid}\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\n"));
         // The run directory: mode 0700, one KEY per service directory and log (contract, 4).
-        let o =
-            pm(&["exec", &name, "sh", "-c", "stat -c '%a %u' /run/urunit; ls /run/urunit; ls /run/urunit/etc%2Fservice%2Fweb"]);
+        let o = podman_run(&[
+            "exec",
+            &name,
+            "sh",
+            "-c",
+            "stat -c '%a %u' /run/urunit; ls /run/urunit; ls /run/urunit/etc%2Fservice%2Fweb",
+        ]);
         // runsv makes R with mode 0700; a tmpfs mounted there keeps its own mode.
         let r = if tmpfs.starts_with("/run/urunit:") { "1777 0".to_string() } else { format!("700 {uid}") };
         let want = format!(
@@ -405,7 +311,7 @@ fn run_locked(kind: &Kind, user: &str, tmpfs: &str) {
         );
         assert_eq!(ok(&o, "ls /run/urunit"), want);
         // The service directories themselves are untouched: no supervise/.
-        let o = pm(&["exec", &name, "sh", "-c", "find /etc/service -name supervise | wc -l"]);
+        let o = podman_run(&["exec", &name, "sh", "-c", "find /etc/service -name supervise | wc -l"]);
         assert_eq!(ok(&o, "find supervise").trim(), "0");
     }
     wait_log(&name, kind.ready);
@@ -413,15 +319,15 @@ fn run_locked(kind: &Kind, user: &str, tmpfs: &str) {
     // sv -w 5 restart: a new pid, up again.
     let (svc, started) = kind.restart;
     let dir = format!("/etc/service/{svc}");
-    let before = ok(&pm(&["exec", &name, "sv", "status", &dir]), "sv status");
-    let o = pm(&["exec", &name, "sv", "-w", "5", "restart", &dir]);
+    let before = ok(&podman_run(&["exec", &name, "sv", "status", &dir]), "sv status");
+    let o = podman_run(&["exec", &name, "sv", "-w", "5", "restart", &dir]);
     let out = ok(&o, "sv -w 5 restart");
     assert!(out.starts_with(&format!("ok: run: {dir}: (pid ")) && out.lines().count() == 1, "sv restart said:\n{out}");
     let pid = |s: &str| s.split("(pid ").nth(1).and_then(|p| p.split(')').next()).map(str::to_string);
     assert_ne!(pid(&out), pid(&before), "the pid after the restart: {out}, before: {before}");
     assert!(o.stderr.is_empty(), "{}", text(&o.stderr));
     wait_until(SLOW, "the restarted service's start-up line", || count(&logs_of(&name), svc, started) == 2);
-    ok(&pm(&["exec", &name, "sv", "check", &dir]), "sv check after the restart");
+    ok(&podman_run(&["exec", &name, "sv", "check", &dir]), "sv check after the restart");
 
     check_diff(&name);
     let logs = stop(&name);
@@ -480,7 +386,7 @@ fn run_nowhere(kind: &Kind) {
         let mut a = vec!["exec", name.as_str(), "sv"];
         a.extend_from_slice(verb);
         a.extend(dirs.iter().map(String::as_str));
-        let o = pm(&a);
+        let o = podman_run(&a);
         assert_eq!((text(&o.stdout), text(&o.stderr)), (warnings.clone(), String::new()), "sv {verb:?}");
         assert_eq!(o.status.code(), Some(dirs.len() as i32), "sv {verb:?}'s exit code");
     }
@@ -524,7 +430,7 @@ fn service_directories_are_readable_by_any_uid_and_writable_by_none() {
         return;
     }
     for image in [&images().alpine, &images().scratch] {
-        let root = ok(&pm(&["image", "mount", image]), "podman image mount").trim().to_string();
+        let root = ok(&podman_run(&["image", "mount", image]), "podman image mount").trim().to_string();
         let mut bad = vec![];
         let mut seen = 0;
         let mut stack = vec![PathBuf::from(&root).join("etc/service")];
@@ -544,7 +450,7 @@ fn service_directories_are_readable_by_any_uid_and_writable_by_none() {
                 stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
             }
         }
-        pm(&["image", "unmount", image]);
+        podman_run(&["image", "unmount", image]);
         assert!(seen >= 3, "{image}: nothing under /etc/service");
         assert!(bad.is_empty(), "{image}: modes that an arbitrary uid cannot use, or may write:\n{}", bad.join("\n"));
     }
@@ -567,7 +473,7 @@ fn chpst_without_privilege() {
     let exec = |args: &[&str]| {
         let mut a = vec!["exec", name.as_str()];
         a.extend_from_slice(args);
-        pm(&a)
+        podman_run(&a)
     };
     let o = exec(&["grep", "-E", "^(CapEff|NoNewPrivs)", "/proc/self/status"]);
     assert_eq!(ok(&o, "grep CapEff"), "CapEff:\t0000000000000000\nNoNewPrivs:\t1\n");
@@ -679,8 +585,8 @@ struct Pod {
 
 impl Drop for Pod {
     fn drop(&mut self) {
-        pm(&["kube", "down", self.file.to_str().unwrap()]);
-        pm(&["pod", "rm", "-f", "-t", "0", &self.name]);
+        podman_run(&["kube", "down", self.file.to_str().unwrap()]);
+        podman_run(&["pod", "rm", "-f", "-t", "0", &self.name]);
     }
 }
 
@@ -702,7 +608,7 @@ fn kube_play_runs_the_restricted_pod() {
     let run_dir = tmp.join("run");
     std::fs::create_dir(&run_dir).unwrap();
     std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let pod = unique("pod");
+    let pod = unique(PREFIX, "pod");
     let mut play = once(&y, "\n  name: urunit\n", &format!("\n  name: {pod}\n"));
     play = once(&play, "image: localhost/urunit:alpine", &format!("image: {}", images().alpine));
     play = once(&play, "      ports:\n        - containerPort: 8080\n", "");
@@ -719,12 +625,13 @@ fn kube_play_runs_the_restricted_pod() {
     let file = tmp.join("pod.yaml");
     std::fs::write(&file, &play).unwrap();
     let guard = Pod { file: file.clone(), name: pod.clone() };
-    ok(&pm(&["kube", "play", "--network", "none", file.to_str().unwrap()]), "podman kube play");
+    ok(&podman_run(&["kube", "play", "--network", "none", file.to_str().unwrap()]), "podman kube play");
     let name = format!("{pod}-app");
 
     wait_status(&name, &ALPINE);
     let uid = value(&y, "runAsUser");
-    let o = pm(&["exec", &name, "sh", "-c", "id -u; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; touch /etc/x 2>&1"]);
+    let o =
+        podman_run(&["exec", &name, "sh", "-c", "id -u; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; touch /etc/x 2>&1"]);
     assert_eq!(
         text(&o.stdout),
         format!("{uid}\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\ntouch: /etc/x: Read-only file system\n")
@@ -732,7 +639,7 @@ fn kube_play_runs_the_restricted_pod() {
     for probe in probes(&y) {
         let mut a = vec!["exec", name.as_str()];
         a.extend(probe.iter().map(String::as_str));
-        let out = ok(&pm(&a), &format!("probe {probe:?}"));
+        let out = ok(&podman_run(&a), &format!("probe {probe:?}"));
         assert!(!out.is_empty() && out.lines().all(|l| l.starts_with("ok: run: /etc/service/")), "probe {probe:?}:\n{out}");
     }
     // The run directory is the pod's volume.
@@ -744,8 +651,8 @@ fn kube_play_runs_the_restricted_pod() {
     // (podman#22397); the kubelet sends SIGTERM and waits terminationGracePeriodSeconds, which is
     // what `pod stop -t` does. Then `kube down` removes the stopped pod.
     let grace = value(&y, "terminationGracePeriodSeconds");
-    ok(&pm(&["pod", "stop", "-t", grace, &pod]), "podman pod stop");
-    let code = ok(&pm(&["inspect", &name, "--format", "{{.State.ExitCode}}"]), "podman inspect");
+    ok(&podman_run(&["pod", "stop", "-t", grace, &pod]), "podman pod stop");
+    let code = ok(&podman_run(&["inspect", &name, "--format", "{{.State.ExitCode}}"]), "podman inspect");
     let logs = logs_of(&name);
     assert_eq!(code.trim(), "0", "exit code after the stop, logs:\n{logs}");
     check_ends(&ALPINE, &logs);
@@ -753,8 +660,8 @@ fn kube_play_runs_the_restricted_pod() {
         assert!(logged(&logs, svc).len() >= 3, "{svc}'s lines in:\n{logs}");
     }
     assert!(!logs.lines().any(|l| l.starts_with("runsv")), "runsv had something to say:\n{logs}");
-    let down = ok(&pm(&["kube", "down", file.to_str().unwrap()]), "podman kube down");
+    let down = ok(&podman_run(&["kube", "down", file.to_str().unwrap()]), "podman kube down");
     assert!(down.contains("Pods removed:"), "{down}");
-    assert_eq!(pm(&["pod", "exists", &pod]).status.code(), Some(1), "the pod is gone");
+    assert_eq!(podman_run(&["pod", "exists", &pod]).status.code(), Some(1), "the pod is gone");
     drop(guard);
 }

@@ -11,18 +11,6 @@ use urunit_tests::*;
 mod runsvdir_common;
 use runsvdir_common::{children, service, setup};
 
-/// True if this machine lets us make PID namespaces (root, unshare(1)); a clear skip otherwise.
-fn namespaces() -> bool {
-    static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let ok = *OK.get_or_init(|| {
-        Command::new("unshare").args(["--pid", "--fork", "--mount-proc", "true"]).status().is_ok_and(|s| s.success())
-    });
-    if !ok {
-        skip("cannot create PID namespaces here (needs root and unshare(1)); PID-1 tests not run");
-    }
-    ok
-}
-
 /// Which runsv the runsvdir under test finds on PATH.
 #[derive(Clone, Copy, Debug)]
 enum Runsv {

@@ -112,18 +112,6 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
-/// True if this machine lets us make PID namespaces (root, unshare(1)); a clear skip otherwise.
-fn namespaces() -> bool {
-    static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let ok = *OK.get_or_init(|| {
-        Command::new("unshare").args(["--pid", "--fork", "--mount-proc", "true"]).status().is_ok_and(|s| s.success())
-    });
-    if !ok {
-        skip("cannot create PID namespaces here (needs root and unshare(1)); PID-1 tests not run");
-    }
-    ok
-}
-
 /// `runsvdir svc` (in the temp dir) as PID 1 of a new PID namespace; stdout+stderr in `console`.
 struct Ns {
     p: Proc,
