@@ -814,8 +814,10 @@ fn process_limit_then_lifted() {
     for n in &names {
         sleeper(&svc.join(n), "100010");
     }
-    // A uid of its own, so the count of its processes is ours alone.
-    let uid = "45678";
+    // A uid of its own (per test process: RLIMIT_NPROC counts a uid's processes machine-wide),
+    // so the count of its processes is ours alone.
+    let uid = (40000 + std::process::id() % 20000).to_string();
+    let uid = uid.as_str();
     assert!(Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(t.path()).status().unwrap().success());
     let ns = Ns::start_with(
         &t,
