@@ -970,7 +970,8 @@ fn hanging_finish(tag: &str, cmd_bytes: &[u8], want_up: bool) {
     sleeper(&d, "100014");
     script(d.join("finish"), "#!/bin/sh\necho $$ >> fins\nexec sleep 100015\n");
     let ns = Ns::start(&t, "", &[]);
-    wait_until(T, "service up", || running(&d) && supervised(&d));
+    // Up, and past the line that records the start (a TERM before it would lose it).
+    wait_until(T, "service up", || running(&d) && supervised(&d) && lines(d.join("starts")).len() == 1);
     control(&d, b"t");
     wait_until(T, "finish hangs", || status(&d).is_some_and(|s| s.4 == 2) && ns.instances(&d, "100015").len() == 1);
     control(&d, cmd_bytes);
