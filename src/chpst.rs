@@ -119,7 +119,7 @@ fn check(r: Result<(), Errno>, what: &[u8], arg: &[u8]) {
 /// runit's `optarg[scan_ulong(optarg, &ul)]` check: digits only ("" is 0). A number too
 /// large for 64 bits saturates (C runit wraps it around, so `-o 18446744073709551616`
 /// would set 0 there).
-fn parse_num(s: &[u8]) -> Option<u64> {
+pub(crate) fn parse_num(s: &[u8]) -> Option<u64> {
     let mut n: u64 = 0;
     for &b in s {
         if !b.is_ascii_digit() {
@@ -131,7 +131,7 @@ fn parse_num(s: &[u8]) -> Option<u64> {
 }
 
 /// `-n inc`: `N`, `+N` or `-N`.
-fn parse_nice(s: &[u8]) -> Option<i64> {
+pub(crate) fn parse_nice(s: &[u8]) -> Option<i64> {
     let (neg, digits) = match s.first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -146,9 +146,9 @@ fn parse_nice(s: &[u8]) -> Option<i64> {
 /// A uid and its groups; `gids[0]` is the primary gid, all of them the supplementary list.
 #[derive(PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
-struct Ids {
-    uid: u32,
-    gids: Vec<u32>,
+pub(crate) struct Ids {
+    pub(crate) uid: u32,
+    pub(crate) gids: Vec<u32>,
 }
 
 /// A decimal id field (digits only, fits in 32 bits).
@@ -183,19 +183,19 @@ fn db_find(db: &[u8], name: &[u8], min: usize) -> Option<(u32, u32)> {
 }
 
 /// getpwnam: (uid, gid) of `name` in passwd text `name:pw:uid:gid:gecos:dir:shell`.
-fn passwd_find(db: &[u8], name: &[u8]) -> Option<(u32, u32)> {
+pub(crate) fn passwd_find(db: &[u8], name: &[u8]) -> Option<(u32, u32)> {
     db_find(db, name, 7)
 }
 
 /// getgrnam: the gid of `name` in group text `name:pw:gid:members`.
 #[inline(never)]
-fn group_find(db: &[u8], name: &[u8]) -> Option<u32> {
+pub(crate) fn group_find(db: &[u8], name: &[u8]) -> Option<u32> {
     Some(db_find(db, name, 4)?.0)
 }
 
 /// runit's uidgids_set: `uid:gid[:gid...]` with no lookups; each gid is leading digits
 /// (empty means 0), and anything else left over makes it invalid.
-fn numeric_ids(s: &[u8]) -> Option<Ids> {
+pub(crate) fn numeric_ids(s: &[u8]) -> Option<Ids> {
     let (uid, n) = num::scan_u64(s)?;
     let mut rest = s.get(n..)?.strip_prefix(b":")?;
     let mut gids = Vec::new();
@@ -318,7 +318,7 @@ fn read_value(f: fd::RawFd, v: &mut Vec<u8>) -> Result<(), Errno> {
 
 /// The value an envdir file sets, in place from `v[start..]`: its first line without
 /// trailing blanks, NULs turned into newlines.
-fn first_line(v: &mut Vec<u8>, start: usize) {
+pub(crate) fn first_line(v: &mut Vec<u8>, start: usize) {
     if let Some(nl) = v[start..].iter().position(|&b| b == b'\n') {
         v.truncate(start + nl);
     }
@@ -369,7 +369,7 @@ fn read_envdir(dir: &[u8], skip_dirs: bool, verbose: bool, env: &mut Vec<Vec<u8>
 /// runit's pathexec_env_run: each change `NAME=value` (set) or `NAME` (unset) first
 /// removes the first `NAME=` entry (the last entry takes its place), then a set is
 /// appended. The process's own environ is never modified.
-fn build_env<'a>(base: Vec<&'a [u8]>, changes: &'a [Vec<u8>]) -> Vec<&'a [u8]> {
+pub(crate) fn build_env<'a>(base: Vec<&'a [u8]>, changes: &'a [Vec<u8>]) -> Vec<&'a [u8]> {
     let mut e = base;
     for c in changes {
         let split = c.iter().position(|&b| b == b'=').unwrap_or(c.len());

@@ -5,13 +5,12 @@
 //! allocate without limit. Each test prints how many inputs its parser took.
 //!
 //! Reached here: num (scan_u64, parse_u64, fmt_u64, fmt_i64; the URUNIT_STOP_TIMEOUT,
-//! SVWAIT/-w, svlogd -l/-b and /proc numbers all go through scan_u64/parse_u64),
-//! svstatus (Status::unpack/pack, stat_text), svlogd's `config` lines and pattern matcher
-//! (conf.rs, compiled here a second time because `svlogd::conf` is a private module).
-//! Not reachable without a `pub(crate)` (see the report): chpst's parse_num, parse_nice,
-//! numeric_ids, passwd_find, group_find, env_value, build_env; runsv's control bytes have
-//! no pure function (Runsv::control acts at once): tests/tests/faults.rs feeds them
-//! through supervise/control instead.
+//! SVWAIT/-w, svlogd -l/-b, notification-fd, settle-ms and restart-file numbers all go
+//! through them), svstatus (Status::unpack/pack, stat_text), svlogd's `config` lines and
+//! pattern matcher (conf.rs, compiled here a second time because `svlogd::conf` is a
+//! private module), chpst's numbers, `uid:gid` lists, passwd/group text and envdir values,
+//! runsv's state machine under random control bytes and events, /proc/PID/stat lines
+//! (adoption) and sv's reading of `supervise/health`.
 use crate::num;
 use crate::svstatus::{State, Status, TAI_EPOCH, Want, stat_text};
 use alloc::vec::Vec;
@@ -283,5 +282,110 @@ fn svlogd_pmatch() {
         star.extend_from_slice(&p);
         let _ = conf::pmatch(&star, &s);
         assert!(conf::pmatch(b"*", &s));
+    });
+}
+
+// ---- chpst: numbers, `uid:gid[:gid]`, /etc/passwd and /etc/group text, envdir values.
+
+const ID_DICT: &[&[u8]] = &[b"0", b"65534", b"4294967296", b":", b"::", b"root", b"x", b"-", b"\n", b"#", b" ", b"\0"];
+
+#[test]
+fn chpst_numbers_and_ids() {
+    use crate::chpst::{numeric_ids, parse_nice, parse_num};
+    fuzz("chpst parse_num/parse_nice/numeric_ids", 0xc4b5, |r| {
+        let s = r.bytes(ID_DICT, 12);
+        let _ = parse_num(&s);
+        let _ = parse_nice(&s);
+        if let Some(ids) = numeric_ids(&s) {
+            // What it accepts it read as digits: no more groups than the text has fields.
+            assert!(ids.gids.len() <= s.iter().filter(|&&b| b == b':').count());
+        }
+    });
+}
+
+#[test]
+fn chpst_passwd_and_group_text() {
+    use crate::chpst::{group_find, passwd_find};
+    fuzz("chpst passwd_find/group_find", 0x9a55, |r| {
+        let db = r.bytes(ID_DICT, 40);
+        let name = r.bytes(&[b"root", b"x", b"", b":"], 2);
+        let _ = passwd_find(&db, &name);
+        let _ = group_find(&db, &name);
+    });
+}
+
+#[test]
+fn chpst_envdir_values() {
+    use crate::chpst::first_line;
+    fuzz("chpst envdir first_line", 0xe4d1, |r| {
+        let mut v = b"NAME=".to_vec();
+        v.extend(r.bytes(&[b"a", b" ", b"\t", b"\n", b"\0", b"=", b"\r"], 16));
+        first_line(&mut v, 5);
+        assert!(v.starts_with(b"NAME=") && !v[5..].contains(&0) && !v[5..].ends_with(b" "));
+    });
+}
+
+// ---- runsv: every control byte and event in any order (the state machine), /proc/PID/stat.
+
+#[test]
+fn runsv_machine_events() {
+    use crate::runsv::machine::{Action, Event, Machine};
+    fuzz("runsv machine events", 0x5eed, |r| {
+        let mut m = Machine::new(r.below(2) == 1, if r.below(2) == 1 { Want::Up } else { Want::Down });
+        let mut now = 0u64;
+        for _ in 0..r.len(24) {
+            now += r.below(3000);
+            let ev = match r.below(8) {
+                0 => Event::Term,
+                1 => Event::Exited { wstat: r.next() as i32, finish: r.below(2) == 1, critical: r.below(2) == 1 },
+                2 => Event::Due,
+                3 => Event::Forked(r.below(4) != 0),
+                4 => Event::Ready,
+                _ => Event::Ctl(r.byte()),
+            };
+            // Events only come as the executor would send them: an exit while a process
+            // runs, a fork result after a start.
+            if matches!(ev, Event::Exited { .. }) && !m.busy || matches!(ev, Event::Forked(_)) && m.busy {
+                continue;
+            }
+            let busy = m.busy;
+            for a in m.step(ev, now).into_iter().flatten() {
+                assert!(!(busy && matches!(a, Action::Start | Action::Finish)), "a start while a process runs");
+            }
+            assert!(!m.busy || m.state != State::Down, "busy while down");
+        }
+    });
+}
+
+#[test]
+fn runsv_proc_stat_lines() {
+    use crate::runsv::adopt::parse_stat;
+    fuzz("runsv /proc/PID/stat", 0x57a7, |r| {
+        let s = r.bytes(&[b"1", b" ", b"(", b")", b"S", b"Z", b"4294967295", b"18446744073709551616"], 40);
+        let _ = parse_stat(&s);
+    });
+}
+
+#[test]
+fn sv_health_lines() {
+    fuzz("sv supervise/health", 0x4ea1, |r| {
+        let s = r.bytes(
+            &[
+                b"ready ",
+                b"starting ",
+                b"exited ",
+                b"killed ",
+                b"failed ",
+                b"waiting ",
+                b"missing ",
+                b"1",
+                b"99999999999999999999",
+                b" ",
+                b"\n",
+                b"x",
+            ],
+            8,
+        );
+        let _ = crate::sv::Health::parse(&s);
     });
 }

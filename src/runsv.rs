@@ -12,7 +12,7 @@ use crate::sys::{Errno, fd, fd::Fd, fs, proc, sig, time};
 use alloc::vec::Vec;
 use machine::{Action, Event, Machine};
 
-mod machine;
+pub(crate) mod machine;
 
 const EXIT_FATAL: i32 = 111;
 const EXIT_USAGE: i32 = 1;
@@ -102,7 +102,7 @@ struct Runsv {
     deps: deps::Deps,
 }
 
-mod adopt;
+pub(crate) mod adopt;
 mod deps;
 
 impl Svc {

@@ -55,7 +55,7 @@ const NO_PLACE: &[u8] = b"unable to open supervise/ok: file does not exist \
 /// (0 when held); `arg(line)` the code, signal or dependency name (the line itself stays
 /// in the buffer it was read into).
 #[derive(Clone, Copy)]
-struct Health {
+pub(crate) struct Health {
     kind: u8,
     pid: u32,
     gave_up: bool,
@@ -72,7 +72,7 @@ const MISSING: u8 = 5;
 
 impl Health {
     #[inline(never)]
-    fn parse(line: &[u8]) -> Option<Health> {
+    pub(crate) fn parse(line: &[u8]) -> Option<Health> {
         let line = line.strip_suffix(b"\n").unwrap_or(line);
         let end = line.len();
         let mut words = line.split(|&c| c == b' ');

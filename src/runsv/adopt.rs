@@ -46,7 +46,7 @@ fn ours(pid: u32, secs: u64) -> bool {
 /// with a pidfd), or, where it cannot be watched, stops its process group before anything
 /// new starts. Never two instances.
 #[inline(never)]
-pub fn adopt(s: &mut Svc) {
+pub(super) fn adopt(s: &mut Svc) {
     let mut b = [0u8; 20];
     let read = fd::open_read(&s.sup_path(b"status")).and_then(|f| fd::read_full(f.raw(), &mut b));
     if read != Ok(20) {
@@ -100,7 +100,7 @@ pub fn adopt(s: &mut Svc) {
 
 /// The pipe between an adopted service and its logger, reopened through /proc (the
 /// service's stdout, else the logger's stdin), so no line either side holds is lost.
-pub fn recover_pipe(svc_pid: proc::Pid, log_pid: proc::Pid) -> Option<(Fd, Fd)> {
+pub(super) fn recover_pipe(svc_pid: proc::Pid, log_pid: proc::Pid) -> Option<(Fd, Fd)> {
     let (pid, n): (proc::Pid, &[u8]) = if svc_pid != 0 { (svc_pid, b"/fd/1") } else { (log_pid, b"/fd/0") };
     if pid == 0 {
         return None;
