@@ -8,7 +8,7 @@ CRUNIT := target/crunit
 export CRUNIT_DIR := $(abspath $(CRUNIT))
 CARGO ?= cargo
 
-.PHONY: musl-target all build size test unit integration fmt-check style lint-libc deps crunit demo bench bench-deps busybox-runit clean aarch64 fuzz
+.PHONY: musl-target all build size test unit integration fmt-check style lint-libc deps crunit demo bench bench-deps busybox-runit clean aarch64 fuzz floor
 
 all: build
 
@@ -88,6 +88,11 @@ bench-deps: crunit
 busybox-runit:
 	@mkdir -p $(BUSYBOX_RUNIT); test -x $(BUSYBOX_RUNIT)/busybox || timeout 900 bench/busybox-runit.sh $(BUSYBOX_RUNIT) || \
 	  echo "busybox column left out: the build script did not finish" > $(BUSYBOX_RUNIT)/why.txt
+
+# The start-up floor of this machine: two fork+execs of a tiny static program per service.
+floor:
+	@mkdir -p target && gcc -O2 -static '-DFLOOR_BIN="$(abspath target/floor)"' -o target/floor bench/floor.c
+	@for n in 50 50 50 500 500 500; do setsid target/floor $$n; done
 
 bench: build bench-deps
 	CARGO_PROFILE_RELEASE_STRIP=false $(CARGO) build --release --target $(TARGET) -p urunit --target-dir target/unstripped -q
