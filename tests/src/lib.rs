@@ -2,7 +2,6 @@
 //! before the tests), in temporary directories, and asserts exact bytes.
 //! Nothing here sleeps a fixed time: waits poll against generous deadlines.
 use std::ffi::OsStr;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
