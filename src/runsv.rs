@@ -829,6 +829,11 @@ impl Runsv {
         let now = time::mono_ms();
         for log in [true, false] {
             self.probe(log, now);
+            // A failed write of supervise/ files is retried whatever else waits.
+            if now >= self.sv(log).retry_at {
+                self.update_status(log);
+            }
+            next = next.min(self.sv(log).retry_at);
             // Dependencies hold only ./run of the service (not ./finish, not the logger).
             let s = self.sv(log);
             let due = s.m.due_at();
@@ -846,9 +851,6 @@ impl Runsv {
             self.apply(log, Event::Due);
             let s = self.sv(log);
             next = next.min(s.m.due_at().unwrap_or(NEVER)).min(s.probe_at).min(s.retry_at);
-            if now >= s.retry_at {
-                self.update_status(log);
-            }
         }
         if next == u64::MAX { -1 } else { next.saturating_sub(now).min(i32::MAX as u64) as i32 }
     }
