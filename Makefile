@@ -89,15 +89,23 @@ busybox-runit:
 	@mkdir -p $(BUSYBOX_RUNIT); test -x $(BUSYBOX_RUNIT)/busybox || timeout 900 bench/busybox-runit.sh $(BUSYBOX_RUNIT) || \
 	  echo "busybox column left out: the build script did not finish" > $(BUSYBOX_RUNIT)/why.txt
 
-# The start-up floor of this machine: two fork+execs of a tiny static program per service.
-floor:
-	@mkdir -p target && gcc -O2 -static '-DFLOOR_BIN="$(abspath target/floor)"' -o target/floor bench/floor.c
-	@for n in 50 50 50 500 500 500; do setsid target/floor $$n; done
+# The floor of this machine (bench/floor.c, no supervisor): per service, a fork+exec of a
+# stand-in that fork+execs the service; at stop, TERM, ./finish, exit. Built with musl-gcc
+# (musl-tools), so an exec costs what urunit's does.
+FLOOR := target/floor
+$(FLOOR): bench/floor.c
+	@command -v musl-gcc >/dev/null || { echo "installing: musl-tools"; (apt-get update -qq || true) && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musl-tools >/dev/null; }
+	@mkdir -p target && musl-gcc -O2 -static -s -o $@ $<
 
-bench: build bench-deps
+floor: $(FLOOR)
+	@for n in 1 1 1 50 50 50 500 500 500; do setsid $(FLOOR) start $$n; done
+	@for n in 1 1 1 50 50 50 500 500 500; do setsid $(FLOOR) stop $$n; done
+
+bench: build bench-deps $(FLOOR)
 	CARGO_PROFILE_RELEASE_STRIP=false $(CARGO) build --release --target $(TARGET) -p urunit --target-dir target/unstripped -q
 	python3 bench/bench.py --urunit $(BIN) --crunit $(CRUNIT) --busybox $(BUSYBOX_RUNIT)/busybox \
-	  --unstripped target/unstripped/$(TARGET)/release/urunit
+	  --unstripped target/unstripped/$(TARGET)/release/urunit --floor $(FLOOR)
 
 clean:
 	$(CARGO) clean

@@ -45,6 +45,10 @@ RUN_BODY = "#!/bin/sh\nexec sleep 2147483647\n"
 # open (no readiness support) the echo fails quietly and the service just runs.
 NOTIFY_BODY = "#!/bin/sh\n{ echo >&3; } 2>/dev/null\nexec 3>&-\nexec sleep 2147483647\n"
 POLL = 0.001
+# Issue 17's goals in ms, for N services: start-up (files old or just written), and a graceful
+# stop as PID 1 with every ./finish run.
+START_GOALS = {50: 12, 500: 130}
+STOP_GOALS = {1: 2, 50: 15, 500: 60}
 
 
 class NA(Exception):
@@ -335,14 +339,28 @@ def make_service(path, finish=None, old=True, run=RUN_BODY, notify=False, deps=(
         age(path, 3600)
 
 
-def make_svdir(path, n, finish_dir=None, old=True):
-    """`n` services in a new directory `path` (all of it an hour old if `old`)."""
+# The tiny static service program (bench/floor.c, built by `make bench`): as `run` it sleeps
+# until a signal ends it, as `finish` it creates ../../finished/NAME. Set by Bench.setup.
+STATIC = [None]
+
+
+def make_svdir(path, n, finish_dir=None, old=True, static=False):
+    """`n` services in a new directory `path` (all of it an hour old if `old`). `finish_dir`:
+    each service gets a ./finish that creates a file named after it there. `static`: run and
+    finish are hard links to the tiny static program (one inode, so its mtime is the files') (then `finish_dir` must be ../finished beside
+    `path`), else shell scripts that exec sleep(1)."""
     os.makedirs(path)
     svcs = []
     for i in range(n):
         s = os.path.join(path, "s%03d" % i)
-        fin = None if finish_dir is None else "#!/bin/sh\n: > %s/s%03d\n" % (finish_dir, i)
-        make_service(s, fin, old=False)
+        if static:
+            os.makedirs(s)
+            os.link(STATIC[0], os.path.join(s, "run"))
+            if finish_dir is not None:
+                os.link(STATIC[0], os.path.join(s, "finish"))
+        else:
+            fin = None if finish_dir is None else "#!/bin/sh\n: > %s/s%03d\n" % (finish_dir, i)
+            make_service(s, fin, old=False)
         svcs.append(s)
     if old:
         age(path, 3600)
@@ -464,6 +482,8 @@ class Bench:
         self.notes = []
         self.extra = []     # text printed after the table
         self.startup = {}   # (impl, case) -> {n: median seconds}
+        self.goals = []     # issue 17's goal lines, printed after the table
+        self.floor_bin = os.path.abspath(args.floor) if args.floor else None
         base = args.tmp or ("/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir())
         self.root = tempfile.mkdtemp(prefix="urunit-bench-", dir=base)
         self.impls = {}
@@ -552,6 +572,11 @@ class Bench:
             if src is None:
                 sys.exit("bench: C runit's %s not found under %s (run `make crunit`)" % (p, self.cdir))
             os.symlink(src, os.path.join(cb, p))
+        # The tiny static service, copied next to the services so that they can hard-link it.
+        if self.floor_bin is None:
+            self.floor_bin = build_floor(self.root)
+        STATIC[0] = os.path.join(self.root, "svc")
+        shutil.copy(self.floor_bin, STATIC[0])
         self.impls = {"urunit": Impl("urunit", "runit", ub, self.root),
                       "C runit": Impl("C runit", "runit", cb, self.root)}
         try:
@@ -579,10 +604,11 @@ class Bench:
                 os.close(fd)
         self.names = [k for k in ALL if k in self.impls]
 
-    def row(self, figure, unit, vals, runs=None, fmt=None, ratio=True):
-        """A table row: {impl: sample list, number or NA}; `ratio` False for counts and exit codes."""
+    def row(self, figure, unit, vals, runs=None, fmt=None, ratio=True, floor=None):
+        """A table row: {impl: sample list, number or NA}; `ratio` False for counts and exit codes;
+        `floor`: bench/floor.c's samples for the same figure, if it has one."""
         self.rows.append((figure, unit, {k: samples(vals.get(k, NA("not measured"))) for k in self.names},
-                          runs, fmt, ratio))
+                          runs, fmt, ratio, floor))
 
     def measure(self, reps, fn, keys=None, group=None):
         """Samples of fn(impl) over reps, interleaved: {impl: [values]}, or with `keys` (fn
@@ -702,7 +728,7 @@ class Bench:
     def one_startup(self, im, n, fresh):
         d = im.tmp("start%d" % n)
         sd = os.path.join(d, "service")
-        svcs = make_svdir(sd, n, old=not fresh)
+        svcs = make_svdir(sd, n, old=not fresh, static=True)
         log = os.path.join(d, "log")
         if fresh:
             age(sd, 0)
@@ -722,16 +748,22 @@ class Bench:
 
     def startup_all(self):
         cases = [("old", False)] + ([] if self.quick else [("fresh", True)])
+        floor = {}
         for case, fresh in cases:
             for n in self.ns:
                 reps = self.startup_reps(n)
                 r = self.measure(reps, lambda im: self.one_startup(im, n, fresh), group="startup")
+                if n not in floor:
+                    floor[n] = self.floor_samples("start", n, reps)
                 for k in self.names:
                     if not isinstance(r[k], NA):
                         self.startup.setdefault((k, case), {})[n] = median(r[k])
                 what = "files 1 h old" if case == "old" else "files just written"
                 self.row("start-up as PID 1: %d service%s running (%s)" % (n, "s" * (n > 1), what),
-                         "ms", r, reps, fmt="ms")
+                         "ms", r, reps, fmt="ms", floor=[x[0] for x in floor[n]])
+                if n in START_GOALS:
+                    self.goal("start-up of %d services (%s)" % (n, what), START_GOALS[n], r.get("urunit"),
+                              [x[0] for x in floor[n]])
                 if fresh and n == 50:
                     u, c = r["urunit"], r["C runit"]
                     if not isinstance(u, NA) and not isinstance(c, NA):
@@ -747,7 +779,58 @@ class Bench:
                           "right after creating or copying the directory; C runsvdir then sleeps "
                           "1 s before its scan (the directory's mtime is in the current second), "
                           "urunit's runsvdir waits until a new service's files are 50 ms old, "
-                          "s6-svscan scans at once.")
+                          "s6-svscan scans at once. Every service's run is the tiny static program "
+                          "(bench/floor.c built with musl-gcc, hard-linked as ./run): what is measured "
+                          "is the supervisor, not a shell.")
+        self.notes.append("floor: bench/floor.c as PID 1 of the same kind of namespace, timed the same "
+                          "way: per service it fork+execs a supervisor stand-in (the same tiny static "
+                          "program) that fork+execs ./run; at stop it TERMs each stand-in, which TERMs "
+                          "its run, waits, runs ./finish, waits and exits. No supervisor does less "
+                          "than that: the column is the machine's physical limit.")
+
+    def floor_samples(self, kind, n, reps):
+        """Samples of bench/floor.c's start-up or stop of `n` services: [(start s, stop s, finish ran)]."""
+        out = []
+        for _ in range(reps):
+            try:
+                out.append(self.one_floor(kind, n))
+            except NA as e:
+                return e
+        return out
+
+    def one_floor(self, kind, n):
+        argv = ["unshare", "--pid", "--fork", "--mount-proc", self.floor_bin, "-w", kind, str(n)]
+        t = time.perf_counter()
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+        try:
+            line = p.stdout.readline()
+            ts = time.perf_counter() - t
+            if line != b"running\n":
+                raise NA("bench/floor.c: %r" % line)
+            kids = children(p.pid)
+            if len(kids) != 1:
+                raise NA("bench/floor.c: no PID 1 below unshare")
+            t = time.perf_counter()
+            os.kill(kids[0], signal.SIGTERM)
+            rc = wait_exit(p.pid, 10 + n / 10, "bench/floor.c")[0]
+            dt = time.perf_counter() - t
+            words = p.stdout.read().split()
+            ran = int(words[4]) if kind == "stop" and len(words) == 5 else 0
+            if rc != 0:
+                raise NA("bench/floor.c exited %d" % rc)
+            return ts, dt, ran
+        finally:
+            p.stdout.close()
+            cleanup(p.pid)
+
+    def goal(self, what, limit, u, floor):
+        """A goal line of issue 17: urunit's median against the limit, with the floor's."""
+        if u is None or isinstance(u, NA):
+            return
+        f = "" if isinstance(floor, NA) or not floor else ", floor %.1f ms" % (median(floor) * 1e3)
+        self.goals.append("goal: %s under %g ms: urunit %.1f ms%s: %s" % (
+            what, limit, median(u) * 1e3, f, "met" if median(u) * 1e3 < limit else "NOT met"))
 
     # -- dependency chain
 
@@ -923,21 +1006,21 @@ class Bench:
 
     # -- PID 1: stop
 
-    def one_stop(self, im, n):
+    def one_stop(self, im, n, static):
         d = im.tmp("stop")
         sd = os.path.join(d, "service")
         marks = os.path.join(d, "finished")
         os.makedirs(marks)
-        svcs = make_svdir(sd, n, finish_dir=marks)
+        svcs = make_svdir(sd, n, finish_dir=marks, static=static)
         log = os.path.join(d, "log")
         up, init = self.start_pid1(im, sd, log)
         try:
-            poll(im.all_running(svcs), 30, "%s as PID 1 (%d services)" % (im.scanner, n), up, log)
+            poll(im.all_running(svcs), 30 + n / 10, "%s as PID 1 (%d services)" % (im.scanner, n), up, log)
             t = time.perf_counter()
             os.kill(init, signal.SIGTERM)
             # unshare exits once its child (PID 1) has, and the kernel has then ended the whole
             # namespace: every process is gone.
-            rc = wait_exit(up, 10, "%s as PID 1 after SIGTERM" % im.scanner)[0]
+            rc = wait_exit(up, 10 + n / 10, "%s as PID 1 after SIGTERM" % im.scanner)[0]
             dt = time.perf_counter() - t
             return {"time": dt, "graceful": len(os.listdir(marks)), "rc": rc}
         finally:
@@ -945,12 +1028,23 @@ class Bench:
             shutil.rmtree(d, ignore_errors=True)
 
     def pid1_stop(self):
-        n = 5 if self.quick else 50
-        reps = 1 if self.quick else 3
-        r = self.measure(reps, lambda im: self.one_stop(im, n), ("time", "graceful", "rc"))
-        self.row("stop as PID 1: SIGTERM to every process gone (%d services)" % n, "ms", r["time"], reps, fmt="ms")
-        self.row("  services whose ./finish ran (of %d)" % n, "count", r["graceful"], reps, fmt="int", ratio=False)
-        self.row("  exit code of PID 1", "code", r["rc"], reps, fmt="int", ratio=False)
+        cases = [(1, True), (5, False)] if self.quick else [(1, True), (50, True), (500, True), (50, False)]
+        for n, static in cases:
+            reps = 1 if self.quick else (3 if n >= 500 else self.reps)
+            r = self.measure(reps, lambda im: self.one_stop(im, n, static), ("time", "graceful", "rc"))
+            fl = self.floor_samples("stop", n, reps) if static else NA("")
+            pick = (lambda i: fl if isinstance(fl, NA) else [x[i] for x in fl]) if static else (lambda i: None)
+            what = "static run and finish" if static else "run and finish shell scripts"
+            self.row("stop as PID 1: SIGTERM to every process gone (%d service%s, %s)" % (n, "s" * (n > 1), what),
+                     "ms", r["time"], reps, fmt="ms", floor=pick(1))
+            self.row("  services whose ./finish ran (of %d)" % n, "count", r["graceful"], reps, fmt="int", ratio=False,
+                     floor=pick(2))
+            self.row("  exit code of PID 1", "code", r["rc"], reps, fmt="int", ratio=False)
+            if static and n in STOP_GOALS:
+                ran = r["graceful"].get("urunit")
+                every = "" if isinstance(ran, NA) or min(ran) == n else " (NOT every ./finish ran)"
+                self.goal("stop of %d service%s, every ./finish run%s" % (n, "s" * (n > 1), every), STOP_GOALS[n],
+                          r["time"].get("urunit"), pick(1))
         self.notes.append("stop as PID 1: C runsvdir exits at once on SIGTERM without "
                           "telling its runsv processes; the kernel then SIGKILLs the namespace, so no "
                           "service is stopped gracefully and no ./finish runs (runsvdir weakness 1). "
@@ -1156,16 +1250,19 @@ class Bench:
             return "%.2f" % (u / o)
 
         others = [k for k in ("C runit", "s6") if k in self.names]
-        head = ["figure", "unit"] + self.names + ["urunit / %s" % ("C" if k == "C runit" else k) for k in others] + ["runs"]
+        floors = any(r[6] is not None for r in self.rows)
+        head = ["figure", "unit"] + self.names + ["floor"] * floors + \
+            ["urunit / %s" % ("C" if k == "C runit" else k) for k in others] + ["runs"]
         out = ["| " + " | ".join(head) + " |",
                "| --- | --- |" + " ---: |" * (len(head) - 2)]
         foot = []
-        for fig, unit, vals, runs, fmt, want_ratio in self.rows:
+        for fig, unit, vals, runs, fmt, want_ratio, floor in self.rows:
             for k in self.names:
                 if isinstance(vals[k], NA) and "%s: %s" % (k, vals[k]) not in foot:
                     foot.append("%s: %s" % (k, vals[k]))
             unit_txt = "ms" if fmt == "ms" else unit
             cols = [fig, unit_txt] + [cell(vals[k], fmt) for k in self.names] + \
+                ["" if floor is None else cell(floor, fmt)] * floors + \
                 [ratio(vals["urunit"], vals[k], want_ratio) for k in others] + [str(runs) if runs else ""]
             out.append("| " + " | ".join(cols) + " |")
         text = "\n".join(out) + "\n"
@@ -1175,12 +1272,28 @@ class Bench:
             text += "\nWhy n/a:\n" + "".join("- %s\n" % f for f in foot)
         for e in self.extra:
             text += "\n" + e
+        if self.goals:
+            text += "\n" + "".join(g + "\n" for g in self.goals)
         return text
 
     def svg(self, path):
         write_svg(path, self.startup, self.ns, self.names, "log-log; medians of %d runs (N=100: %d, N=500: %d); "
                   "%d CPUs, %s; %s" % (self.startup_reps(1), self.startup_reps(100), self.startup_reps(500),
                                        os.cpu_count(), cpu_model(), time.strftime("%Y-%m-%d", time.gmtime())))
+
+
+def build_floor(root):
+    """bench/floor.c, built static into `root`: musl-gcc (as small as the supervisors' own
+    binaries, so an exec costs what theirs does), else gcc -static."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "floor.c")
+    out = os.path.join(root, "floor")
+    for cc in ("musl-gcc", "gcc"):
+        if shutil.which(cc):
+            r = subprocess.run([cc, "-O2", "-static", "-s", "-o", out, src], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+            if r.returncode == 0:
+                return out
+    sys.exit("bench: cannot build bench/floor.c (musl-gcc or gcc needed; `make bench` installs musl-tools)")
 
 
 def shared_libs(exe):
@@ -1345,6 +1458,8 @@ def main():
     ap.add_argument("--s6", help="directory of s6's programs (default: where s6-svscan is on PATH)")
     ap.add_argument("--busybox", help="a busybox with the runit applets (missing: why.txt next to it says why)")
     ap.add_argument("--unstripped", help="an unstripped urunit build, for bytes per module")
+    ap.add_argument("--floor", help="bench/floor.c built static: the tiny service program and the floor "
+                    "(default: built here with musl-gcc, else gcc -static)")
     ap.add_argument("--quick", action="store_true", help="small N, 1 repetition (a smoke test)")
     ap.add_argument("--reps", type=int, help="repetitions (default 7, --quick 1)")
     ap.add_argument("--svg", help="chart file (default bench/startup.svg; --quick: none)")

@@ -1,24 +1,160 @@
-// The physical floor of start-up (issue 17): N children, each exec()s a static program that
-// fork+exec()s a second one (as runsvdir -> runsv -> ./run); the time until all N second
-// programs run. `make floor` prints it for N = 50 and 500 (no supervisor involved).
+// The physical floor of start-up and stop (issue 17), and the bench's tiny static service.
+// One program, chosen by the basename of argv[0]:
+//   run [FD]   the service: writes one byte to FD if given, then sleeps until a signal ends it.
+//   finish     the service's ./finish: creates ../../finished/NAME (NAME: the basename of the
+//              working directory, which is the service directory).
+//   floor start N   N children, each exec()s this program as a supervisor stand-in that
+//              fork+exec()s `run` (as runsvdir -> runsv -> ./run); prints the time until all N
+//              services run.
+//   floor stop N    the same N pairs in service directories under a temporary directory; then
+//              SIGTERM to every stand-in, each TERMs its run, waits, fork+exec()s `finish` in its
+//              directory, waits, exits; prints the time from the first SIGTERM until all are
+//              reaped, and how many ./finish ran.
+//   floor -w start|stop N   for `make bench`, as PID 1 of a PID namespace: prints "running"
+//              once all N run, then waits for SIGTERM before it stops them (the bench times
+//              both from outside, as it times the supervisors).
+// No supervisor is involved: what is left is fork, exec, exit and signal delivery.
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
-#include <signal.h>
-#ifndef FLOOR_BIN
-#define FLOOR_BIN "target/floor"
-#endif
-static double now(){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec*1e3+t.tv_nsec/1e6;}
-int main(int c,char**v){
-  if(c>1&&!strcmp(v[1],"mid")){ int p[2]; int fd=atoi(v[2]); pid_t k=fork(); if(!k){ char*a[]={FLOOR_BIN,"leaf",v[2],0}; execv(a[0],a); _exit(1);} pause(); return 0; }
-  if(c>1&&!strcmp(v[1],"leaf")){ int fd=atoi(v[2]); write(fd,"x",1); pause(); return 0; }
-  int n=atoi(v[1]); int p[2]; pipe(p); double t0=now();
-  pid_t *k=malloc(n*sizeof(pid_t));
-  for(int i=0;i<n;i++){ k[i]=fork(); if(!k[i]){ char b[16]; sprintf(b,"%d",p[1]); char*a[]={FLOOR_BIN,"mid",b,0}; execv(a[0],a); _exit(1);} }
-  char buf[1]; for(int i=0;i<n;i++) read(p[0],buf,1);
-  printf("%d %.1f ms\n", n, now()-t0); fflush(stdout);
-  signal(SIGTERM, SIG_IGN); kill(0, SIGTERM); return 0;
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static const char *base(const char *p) {
+  const char *b = strrchr(p, '/');
+  return b ? b + 1 : p;
+}
+
+static void spawn(char *const argv[]) {
+  execv("/proc/self/exe", argv);
+  _exit(127);
+}
+
+// The supervisor stand-in: argv = mid FD DIR ("-": no directory, no finish).
+static int mid(char **v) {
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_BLOCK, &term, 0);
+  if (strcmp(v[2], "-") && chdir(v[2])) return 111;
+  pid_t leaf = fork();
+  if (!leaf) {
+    sigprocmask(SIG_UNBLOCK, &term, 0);
+    char *a[] = {"run", v[1], 0};
+    spawn(a);
+  }
+  int sig;
+  sigwait(&term, &sig);
+  kill(leaf, SIGTERM);
+  waitpid(leaf, 0, 0);
+  if (!strcmp(v[2], "-")) return 0;
+  pid_t f = fork();
+  if (!f) {
+    sigprocmask(SIG_UNBLOCK, &term, 0);
+    char *a[] = {"finish", 0};
+    spawn(a);
+  }
+  waitpid(f, 0, 0);
+  return 0;
+}
+
+static int finish(void) {
+  char cwd[4096], p[4200];
+  if (!getcwd(cwd, sizeof cwd)) return 111;
+  snprintf(p, sizeof p, "../../finished/%s", base(cwd));
+  int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  return fd < 0 ? 111 : 0;
+}
+
+static int floor_run(int stop, int n, int wait) {
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_BLOCK, &term, 0);
+  char root[] = "/dev/shm/urunit-floor-XXXXXX", d[4200];
+  if (stop && !mkdtemp(root)) return perror("mkdtemp"), 111;
+  if (stop) {
+    snprintf(d, sizeof d, "%s/service", root);
+    mkdir(d, 0755);
+    snprintf(d, sizeof d, "%s/finished", root);
+    mkdir(d, 0755);
+  }
+  int p[2];
+  if (pipe2(p, O_CLOEXEC)) return perror("pipe"), 111;
+  char fd[16];
+  snprintf(fd, sizeof fd, "%d", p[1]);
+  pid_t *k = calloc(n, sizeof *k);
+  double t0 = now();
+  for (int i = 0; i < n; i++) {
+    char dir[4200] = "-";
+    if (stop) {
+      snprintf(dir, sizeof dir, "%s/service/s%03d", root, i);
+      mkdir(dir, 0755);
+    }
+    if (!(k[i] = fork())) {
+      dup2(p[1], p[1] + 1);  // the pipe without CLOEXEC, at FD + 1
+      snprintf(fd, sizeof fd, "%d", p[1] + 1);
+      char *a[] = {"mid", fd, dir, 0};
+      spawn(a);
+    }
+  }
+  char c;
+  for (int i = 0; i < n; i++) read(p[0], &c, 1);
+  double t1 = now();
+  if (wait) {
+    printf("running\n");
+    fflush(stdout);
+    int sig;
+    sigwait(&term, &sig);
+    t1 = now();
+  } else if (!stop) {
+    printf("start %d %.1f ms\n", n, t1 - t0);
+  }
+  for (int i = 0; i < n; i++) kill(k[i], SIGTERM);
+  for (int i = 0; i < n; i++) waitpid(k[i], 0, 0);
+  double t2 = now();
+  if (stop) {
+    int ran = 0;
+    for (int i = 0; i < n; i++) {
+      snprintf(d, sizeof d, "%s/finished/s%03d", root, i);
+      ran += !unlink(d);
+      snprintf(d, sizeof d, "%s/service/s%03d", root, i);
+      rmdir(d);
+    }
+    snprintf(d, sizeof d, "%s/finished", root);
+    rmdir(d);
+    snprintf(d, sizeof d, "%s/service", root);
+    rmdir(d);
+    rmdir(root);
+    printf("stop %d %.1f ms %d\n", n, t2 - t1, ran);
+  }
+  fflush(stdout);
+  return 0;
+}
+
+int main(int c, char **v) {
+  const char *me = base(v[0]);
+  if (!strcmp(me, "run")) {
+    if (c > 1) write(atoi(v[1]), "x", 1);
+    for (;;) pause();
+  }
+  if (!strcmp(me, "finish")) return finish();
+  if (!strcmp(me, "mid") && c == 3) return mid(v);
+  int w = c == 4 && !strcmp(v[1], "-w");
+  if (c == 3 + w && (!strcmp(v[1 + w], "start") || !strcmp(v[1 + w], "stop")))
+    return floor_run(!strcmp(v[1 + w], "stop"), atoi(v[2 + w]), w);
+  fprintf(stderr, "usage: floor [-w] start|stop N\n");
+  return 100;
 }

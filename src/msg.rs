@@ -149,13 +149,13 @@ impl Default for Out {
     }
 }
 
-/// `prefix` + ": " + REASON + "\n" on stderr from a stack buffer: for a forked child
-/// between fork and exec, where nothing may allocate.
-pub fn warn_noalloc(prefix: &[u8], e: Errno) {
+/// The parts + ": " + REASON + "\n" on stderr from a stack buffer (1 KiB at most): for
+/// a child between fork and exec, where nothing may allocate.
+pub fn warn_noalloc(parts: &[&[u8]], e: Errno) {
     let mut buf = [0u8; 1024];
     let mut n = 0;
-    for part in [prefix, b": ", errstr(e), b"\n"] {
-        for &b in part {
+    for part in parts.iter().chain(&[&b": "[..], errstr(e), b"\n"]) {
+        for &b in *part {
             if n < buf.len() {
                 buf[n] = b;
                 n += 1;

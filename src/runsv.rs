@@ -27,6 +27,9 @@ const CHECK_FIRST_MS: u64 = 10;
 const CHECK_MAX_MS: u64 = 1000;
 /// A dependency whose supervise directory cannot be watched is looked at this often (at most).
 const DEP_POLL_MAX_MS: u64 = 500;
+/// The files runsv writes in supervise/, in the order it writes them.
+const FILES: [&[u8]; 4] = [b"health", b"pid", b"stat", b"status"];
+
 /// A deadline that never comes (probe_at, retry_at).
 const NEVER: u64 = u64::MAX;
 /// A failed write of `supervise/` files is tried again after this long.
@@ -73,11 +76,14 @@ struct Svc {
     term: bool,
     /// Wall-clock time of the last state change (the TAI64N stamp in `status`).
     stamp: (u64, u32),
-    /// What supervise/pid and supervise/health last said (None: never written).
-    pid_written: Pid,
-    health_written: Vec<u8>,
-    /// A write of supervise/ files failed: try again at this monotonic time.
+    /// What supervise/health, pid, stat and status last said (empty: never written).
+    written: [Vec<u8>; 4],
+    /// When to write the supervise/ files: NEVER when they are up to date, 0 when a change
+    /// waits for the end of this turn, else the time to retry a write that failed.
     retry_at: u64,
+    /// `supervise/ok` is made after the first write, so whoever finds runsv running also
+    /// finds its files up to date.
+    ok_made: bool,
     /// `control`, read end (-1: none). It, our own writer on it (so it never reports EOF),
     /// `ok` and the lock stay open for runsv's whole life.
     ctl: i32,
@@ -114,9 +120,9 @@ impl Svc {
             last_pid: 0,
             term: false,
             stamp: time::now(),
-            pid_written: -1,
-            health_written: Vec::new(),
+            written: Default::default(),
             retry_at: NEVER,
+            ok_made: false,
             ctl: -1,
             ready: Ready::Settle(SETTLE_MS),
             notify: None,
@@ -259,9 +265,8 @@ impl Svc {
         Ok(())
     }
 
-    /// Creates and opens `control` (reader, and our own writer so it never reports EOF)
-    /// and `ok` (held open for reading: a client's non-blocking open for writing then
-    /// succeeds, which is how sv knows runsv is running).
+    /// Creates and opens `control` (reader, and our own writer so it never reports EOF);
+    /// `ok` follows the first write of the files (see flush).
     #[inline(never)]
     fn open_fifos(&mut self) {
         let path = self.sup_path(b"control");
@@ -276,23 +281,34 @@ impl Svc {
         };
         self.ctl = open(fd::open_read_nb).into_raw();
         let _ = open(fd::open_write_nb).into_raw();
-        self.update_status(None);
-        let path = self.sup_path(b"ok");
-        let _ = fs::mkfifo(&path, 0o600);
-        let _ = fd::open_read_nb(&path).unwrap_or_else(|e| die(&[b"unable to read ", path.bytes()], Some(e))).into_raw();
+        self.mark();
     }
 
     // ---- supervise/ files.
 
-    /// runit's update_status: pid (when it changed), stat, status; each written to
-    /// NAME.new and renamed into place; then urunit's `health` when it changed. A failed
-    /// write warns and is tried again until the files are whole and true.
-    fn update_status(&mut self, held: Option<&[u8]>) {
-        if self.sup.is_empty() {
+    /// The state changed: the files are written at the end of this turn of the main loop,
+    /// once for all the changes it made (runit writes them after each).
+    fn mark(&mut self) {
+        self.retry_at = 0;
+    }
+
+    /// runit's update_status, when marked or due for a retry: health (when it changed),
+    /// pid (when it changed), stat, status; each written to NAME.new and renamed into
+    /// place. A failed write warns and is tried again until the files are whole and true.
+    /// Then, the first time, `ok` (held open for reading: a client's non-blocking open for
+    /// writing then succeeds, which is how sv knows runsv is running).
+    fn flush(&mut self, held: Option<&[u8]>, now: u64) {
+        if self.sup.is_empty() || now < self.retry_at {
             return;
         }
         let ok = self.write_status(held);
-        self.retry_at = if ok { NEVER } else { time::mono_ms() + RETRY_STATUS_MS };
+        self.retry_at = if ok { NEVER } else { now + RETRY_STATUS_MS };
+        if !self.ok_made {
+            self.ok_made = true;
+            let path = self.sup_path(b"ok");
+            let _ = fs::mkfifo(&path, 0o600);
+            let _ = fd::open_read_nb(&path).unwrap_or_else(|e| die(&[b"unable to read ", path.bytes()], Some(e))).into_raw();
+        }
     }
 
     #[inline(never)]
@@ -308,38 +324,39 @@ impl Svc {
             state: m.state as u8,
         }
         .pack();
-        let pid = self.pid;
         // health first: whoever sees the new status also sees its health (`sv -w up` of a
-        // service that never ran must not take it for C runit's runsv). Its failures are
-        // silent (runit's files that follow say what is wrong) but retried like theirs.
-        let mut text = Vec::with_capacity(40);
-        self.health(held, &mut text);
-        let mut whole = true;
-        if !text.is_empty() && text != self.health_written {
-            whole = self.write_file(b"health", &text) == Some(true);
-            if whole {
-                self.health_written = core::mem::take(&mut text);
-            }
+        // service that never ran must not take it for C runit's runsv).
+        // The four bodies in one buffer: health, pid, stat, status, each ending at end[i].
+        let mut t = Vec::with_capacity(96);
+        let mut end = [0; 4];
+        self.health(held, &mut t);
+        end[0] = t.len();
+        if self.pid != 0 {
+            put_num(&mut t, self.pid as u64);
+            t.push(b'\n');
         }
-        // One buffer: the bodies of pid and stat in turn.
-        text.clear();
-        if self.pid_written != pid {
-            if pid != 0 {
-                put_num(&mut text, pid as u64);
-                text.push(b'\n');
+        end[1] = t.len();
+        stat_text(&mut t, m.state, m.paused, self.term, m.want);
+        end[2] = t.len();
+        t.extend_from_slice(&st);
+        end[3] = t.len();
+        let mut whole = true;
+        for i in 0..4 {
+            let b = &t[if i == 0 { 0 } else { end[i - 1] }..end[i]];
+            // What is there already is not written again (README D15); health says nothing
+            // until there is something to say.
+            if b == self.written[i] || i == 0 && b.is_empty() {
+                continue;
             }
-            match self.write_file(b"pid", &text) {
-                Some(true) => self.pid_written = pid,
-                Some(false) => {}
+            match self.write_file(FILES[i], b) {
+                Some(true) => self.written[i] = b.to_vec(),
+                // health's failures are silent (runit's files that follow say what is
+                // wrong), but retried like theirs; runit gives up on the rest of the update
+                // when pid or stat cannot be opened or renamed.
+                Some(false) => whole = false,
+                None if i == 0 => whole = false,
                 None => return false,
             }
-            text.clear();
-        }
-        let m = &self.m;
-        stat_text(&mut text, m.state, m.paused, self.term, m.want);
-        // runit gives up on the rest of the update when stat cannot be opened or renamed.
-        if self.write_file(b"stat", &text).is_none() || self.write_file(b"status", &st) != Some(true) {
-            return false;
         }
         whole
     }
@@ -380,31 +397,26 @@ impl Svc {
     fn write_file(&self, name: &[u8], body: &[u8]) -> Option<bool> {
         let sup = &self.sup[..];
         let new = CBuf::new(&[sup, name, b".new"]);
-        let say = |what: &[&[u8]], e: Option<Errno>| {
-            if name != b"health" {
-                msg::warning(what, e);
-            }
+        let dst = CBuf::new(&[sup, name]);
+        // (result, runit's warning: what failed, what follows the file name, errno)
+        let (r, what, tail, e): (_, &[u8], &[u8], _) = match fd::open_trunc(&new) {
+            Err(e) => (None, b"unable to open ", b"", Some(e)),
+            Ok(f) => match fd::write(f.raw(), body) {
+                Ok(n) if n == body.len() => match fs::rename(&new, &dst) {
+                    Ok(()) => return Some(true),
+                    Err(e) => (None, b"unable to rename ", b" to ", Some(e)),
+                },
+                w => {
+                    let _ = fs::unlink(&new);
+                    let e = w.err();
+                    (Some(false), b"unable to write ", if e.is_some() { b"" } else { b": partial write." }, e)
+                }
+            },
         };
-        let f = match fd::open_trunc(&new) {
-            Ok(f) => f,
-            Err(e) => {
-                say(&[b"unable to open ", new.bytes()], Some(e));
-                return None;
-            }
-        };
-        let w = fd::write(f.raw(), body);
-        drop(f);
-        if w != Ok(body.len()) {
-            let e = w.err();
-            say(&[b"unable to write ", new.bytes(), if e.is_some() { b"" } else { b": partial write." }], e);
-            let _ = fs::unlink(&new);
-            return Some(false);
+        if name != b"health" {
+            msg::warning(&[what, new.bytes(), tail, if tail == b" to " { dst.bytes() } else { b"" }], e);
         }
-        if let Err(e) = fs::rename(&new, &CBuf::new(&[sup, name])) {
-            say(&[b"unable to rename ", new.bytes(), b" to ", sup, name], Some(e));
-            return None;
-        }
-        Some(true)
+        r
     }
 
     // ---- Readiness.
@@ -482,43 +494,39 @@ struct Child<'a> {
     fail: Option<&'a [u8]>,
 }
 
-/// Forks; the child sets itself up as `c` says and execs (it never returns).
+/// Starts a child (proc::spawn) that sets itself up as `c` says and execs.
 #[inline(never)]
 fn spawn(c: &Child) -> Result<Pid, Errno> {
-    // Built before the fork: the child must not allocate.
-    let fail = c.fail.map(|m| CBuf::new(&[msg::prog(), b"fatal: ", m]));
-    let cdmsg = CBuf::new(&[msg::prog(), b"fatal: unable to change directory to ./log"]);
-    let pid = proc::fork()?;
-    if pid != 0 {
-        return Ok(pid);
-    }
-    sig::unblock_all();
-    if c.pgrp {
-        let _ = proc::setpgid(0, 0);
-    }
-    if let Some((from, to)) = c.dup {
-        let _ = fd::dup2(from, to);
-    }
-    if c.cd {
-        if let Err(e) = fs::chdir(c"./log") {
-            if fail.is_some() {
-                msg::warn_noalloc(cdmsg.bytes(), e);
-                proc::exit(EXIT_FATAL)
+    let fatal = msg::prog();
+    proc::spawn(|| {
+        sig::unblock_all();
+        if c.pgrp {
+            let _ = proc::setpgid(0, 0);
+        }
+        if let Some((from, to)) = c.dup {
+            let _ = fd::dup2(from, to);
+        }
+        if c.cd {
+            if let Err(e) = fs::chdir(c"./log") {
+                if c.fail.is_some() {
+                    msg::warn_noalloc(&[fatal, b"fatal: unable to change directory to ./log"], e);
+                    proc::exit(EXIT_FATAL)
+                }
             }
         }
-    }
-    match c.notify {
-        Some((w, n)) => {
-            let _ = if w == n { fd::set_cloexec(n, false) } else { fd::dup2(w, n) };
-            fd::close_from_but(3, n);
+        match c.notify {
+            Some((w, n)) => {
+                let _ = if w == n { fd::set_cloexec(n, false) } else { fd::dup2(w, n) };
+                fd::close_from_but(3, n);
+            }
+            None => fd::close_from(3),
         }
-        None => fd::close_from(3),
-    }
-    let e = proc::execve(c.argv.get(0), c.argv, &Env::Inherit);
-    if let Some(m) = &fail {
-        msg::warn_noalloc(m.bytes(), e);
-    }
-    proc::exit(EXIT_FATAL)
+        let e = proc::execve(c.argv.get(0), c.argv, &Env::Inherit);
+        if let Some(m) = c.fail {
+            msg::warn_noalloc(&[fatal, b"fatal: ", m], e);
+        }
+        proc::exit(EXIT_FATAL)
+    })
 }
 
 /// Errors that mean "this place is not ours to write": a run directory stands in.
@@ -611,7 +619,7 @@ impl Runsv {
         for a in acts {
             match a {
                 None => {}
-                Some(Action::Status) => self.update_status(log),
+                Some(Action::Status) => self.sv(log).mark(),
                 Some(Action::Start) => self.start(log, false),
                 Some(Action::Finish) => self.start(log, true),
                 Some(Action::Stop) => self.stop(log),
@@ -634,9 +642,13 @@ impl Runsv {
         }
     }
 
-    fn update_status(&mut self, log: bool) {
-        let held = if log { None } else { self.deps.held() };
-        self.s[log as usize].update_status(held);
+    /// Writes what changed in this turn, and what is due for a retry at `now` (see
+    /// Svc::flush), the service's then the logger's.
+    fn flush(&mut self, now: u64) {
+        let held = self.deps.held();
+        let [v, l] = &mut self.s;
+        v.flush(held, now);
+        l.flush(None, now);
     }
 
     // ---- Processes.
@@ -652,7 +664,8 @@ impl Runsv {
         path_c[8] = c;
         let path_b = &path_c[..9];
         match fs::stat(core::ffi::CStr::from_bytes_with_nul(&path_c).unwrap_or(c"")) {
-            Ok(st) if st.mode & fs::S_IXUSR != 0 => {}
+            // The script sees the files up to date, as runit's would.
+            Ok(st) if st.mode & fs::S_IXUSR != 0 => self.flush(time::mono_ms()),
             Ok(_) => return false,
             Err(e) if e == Errno::NOENT => return false,
             Err(e) => {
@@ -755,7 +768,7 @@ impl Runsv {
         if pid != 0 && !self.custom(log, b't') {
             let _ = proc::kill(pid, sig::SIGTERM);
             self.sv(log).term = true;
-            self.update_status(log);
+            self.sv(log).mark();
         }
         let c = match self.sv(log).m.want {
             Want::Down => b'd',
@@ -829,11 +842,6 @@ impl Runsv {
         let now = time::mono_ms();
         for log in [true, false] {
             self.probe(log, now);
-            // A failed write of supervise/ files is retried whatever else waits.
-            if now >= self.sv(log).retry_at {
-                self.update_status(log);
-            }
-            next = next.min(self.sv(log).retry_at);
             // Dependencies hold only ./run of the service (not ./finish, not the logger).
             let s = self.sv(log);
             let due = s.m.due_at();
@@ -841,7 +849,7 @@ impl Runsv {
                 let mut changed = false;
                 let wait = self.deps.check(now, &mut changed);
                 if changed {
-                    self.update_status(false);
+                    self.sv(false).mark();
                 }
                 if let Some(t) = wait {
                     next = next.min(t);
@@ -850,8 +858,11 @@ impl Runsv {
             }
             self.apply(log, Event::Due);
             let s = self.sv(log);
-            next = next.min(s.m.due_at().unwrap_or(NEVER)).min(s.probe_at).min(s.retry_at);
+            next = next.min(s.m.due_at().unwrap_or(NEVER)).min(s.probe_at);
         }
+        // This turn's changes, and a failed write retried whatever else waits.
+        self.flush(now);
+        next = next.min(self.s[0].retry_at).min(self.s[1].retry_at);
         if next == u64::MAX { -1 } else { next.saturating_sub(now).min(i32::MAX as u64) as i32 }
     }
 
@@ -870,16 +881,16 @@ impl Runsv {
         if !l.m.busy {
             if l.m.want == Want::Up && self.logpipe.is_some() {
                 self.start(true, false);
-                if !self.sv(true).m.busy {
-                    proc::exit(code);
-                }
-            } else {
+            }
+            if !self.sv(true).m.busy {
+                // The files say what is so before runsv goes (a pending retry is tried now).
+                self.flush(NEVER - 1);
                 proc::exit(code);
             }
         }
         if self.sv(true).m.want != Want::Exit {
             self.sv(true).m.want = Want::Exit;
-            self.update_status(true);
+            self.sv(true).mark();
             self.logpipe = None;
         }
     }

@@ -536,12 +536,11 @@ impl Runsvdir {
             return self.scan_by(next);
         }
         let argv = proc::CVec::new([&b"runsv"[..], name]);
-        match proc::fork() {
+        match proc::spawn(|| self.exec_runsv(&argv, name)) {
             Err(e) => {
                 self.warn(&[b"unable to fork for ", name], Some(e));
                 self.check = true;
             }
-            Ok(0) => self.exec_runsv(name, &argv),
             Ok(pid) => {
                 let s = &mut self.svc[i];
                 s.pid = pid;
@@ -553,8 +552,9 @@ impl Runsvdir {
         }
     }
 
-    /// In the child: `runsv NAME` in cwd = dir, with runit's signal reset and `-P`'s setsid.
-    fn exec_runsv(&self, name: &[u8], argv: &proc::CVec) -> ! {
+    /// In the child: `runsv NAME` in cwd = dir, with runit's signal reset and `-P`'s setsid;
+    /// nothing here allocates (see proc::spawn).
+    fn exec_runsv(&self, argv: &proc::CVec, name: &[u8]) -> ! {
         for s in [sig::SIGTERM, sig::SIGHUP, sig::SIGINT, sig::SIGCHLD] {
             sig::default(s);
         }
@@ -566,7 +566,8 @@ impl Runsvdir {
             let _ = fd::dup2(fd, fd::STDERR);
         }
         let e = exec_runsv(argv);
-        msg::die(FATAL, &[b"runsvdir ", self.dir, b": fatal: unable to start runsv ", name], Some(e))
+        msg::warn_noalloc(&[b"runsvdir ", self.dir, b": fatal: unable to start runsv ", name], e);
+        proc::exit(FATAL)
     }
 }
 

@@ -81,7 +81,7 @@ pub(super) fn adopt(s: &mut Svc) {
                 &[b"adopted ", what, b" (pid ", crate::num::fmt_u64(&mut p, pid as u64), b") left running by a runsv that died"],
                 None,
             );
-            s.update_status(None);
+            s.mark();
         }
         Err(_) => {
             // No pidfd (Linux before 5.3): the old instance goes: TERM and CONT, up to

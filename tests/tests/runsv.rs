@@ -296,6 +296,14 @@ fn run_bad_interpreter(w: Impl) {
 // ---------------------------------------------------------------------------------------
 // supervise/ or the service directory removed under a running runsv.
 
+/// The warnings of a stop after supervise/ is gone: runit warns at each step of SIGTERM's
+/// turn (`want exit`, then `got TERM`); urunit writes once per turn (README D15).
+fn removed_warnings(w: Impl) -> String {
+    let w1 = "runsv s: warning: unable to open supervise/stat.new: file does not exist\n";
+    let w2 = "runsv s: warning: unable to open supervise/pid.new: file does not exist\n";
+    if w == Impl::C { format!("{w1}{w1}{w2}") } else { format!("{w1}{w2}") }
+}
+
 /// supervise/ removed under a running runsv: status updates warn (runit's words, and the
 /// update stops at the first failure); `x` still stops the service and runsv exits 0.
 fn supervise_removed(w: Impl) {
@@ -307,9 +315,7 @@ fn supervise_removed(w: Impl) {
     // The FIFO is gone from the file system: only the signal reaches runsv now.
     s.runsv().signal(libc::SIGTERM);
     assert_eq!(s.wait_exit().code(), Some(0));
-    let w1 = "runsv s: warning: unable to open supervise/stat.new: file does not exist\n";
-    let w2 = "runsv s: warning: unable to open supervise/pid.new: file does not exist\n";
-    assert_eq!(s.err(), format!("{w1}{w1}{w2}"));
+    assert_eq!(s.err(), removed_warnings(w));
 }
 
 /// The whole service directory removed (runsvdir then sends SIGTERM): runsv stops the
@@ -323,7 +329,69 @@ fn service_dir_removed(w: Impl) {
     s.runsv().signal(libc::SIGTERM);
     assert_eq!(s.wait_exit().code(), Some(0));
     assert!(!alive(pid as i32));
-    let w1 = "runsv s: warning: unable to open supervise/stat.new: file does not exist\n";
-    let w2 = "runsv s: warning: unable to open supervise/pid.new: file does not exist\n";
-    assert_eq!(s.err(), format!("{w1}{w1}{w2}"));
+    assert_eq!(s.err(), removed_warnings(w));
+}
+
+// ---------------------------------------------------------------------------------------
+// README D15: urunit's runsv writes supervise/ once per turn of its loop (no C counterpart:
+// C runit's runsv writes after each step, and makes `ok` before its first start).
+
+/// `ok` appears only after the first write, which follows the start of ./run in the same
+/// turn: whoever finds runsv running finds a status that says run, with the pid in `pid`.
+#[test]
+fn d15_ok_only_after_the_files() {
+    for _ in 0..20 {
+        let mut s = Svc::with_run(Impl::U, SLEEP);
+        s.spawn();
+        poll(T, || s.p("supervise/ok").exists().then_some(())).expect("supervise/ok made");
+        let st = s.st().expect("status there once ok is");
+        assert_eq!(st.tail, *b"\0u\0\x01", "status when ok appeared: {st:?}");
+        assert_eq!(s.text("supervise/stat"), "run\n");
+        assert_eq!(s.text("supervise/pid"), format!("{}\n", st.pid));
+        s.runsv().signal(libc::SIGTERM);
+        assert_eq!(s.wait_exit().code(), Some(0));
+    }
+}
+
+/// A stop (SIGTERM to runsv, ./run exits, ./finish runs) renames each file once per turn:
+/// `stat` and `status` three times (`run, got TERM, want exit`; `finish, want exit`;
+/// `down`), `pid` twice (./finish's pid, then empty), `health` once (`killed PID 15`).
+/// runit writes `stat` and `status` five times each for the same stop.
+#[test]
+fn d15_one_write_per_turn() {
+    let mut s = Svc::with_run(Impl::U, SLEEP);
+    script(s.p("finish"), "#!/bin/sh\nexit 0\n");
+    fs::write(s.p("settle-ms"), "0\n").unwrap();
+    s.spawn();
+    let pid = s.wait_tail(b"\0u\0\x01", "run\n", 0).pid;
+    let ready = format!("ready {pid}\n");
+    wait_until(T, "health ready", || fs::read_to_string(s.p("supervise/health")).ok().as_deref() == Some(&ready));
+    // SAFETY: plain inotify calls on a descriptor owned here; the buffer outlives the reads.
+    let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
+    assert!(fd >= 0);
+    let dir = std::ffi::CString::new(s.p("supervise").to_str().unwrap()).unwrap();
+    assert!(unsafe { libc::inotify_add_watch(fd, dir.as_ptr(), libc::IN_MOVED_TO) } >= 0);
+    s.runsv().signal(libc::SIGTERM);
+    assert_eq!(s.wait_exit().code(), Some(0));
+    assert_eq!(s.text("supervise/stat"), "down\n");
+    let mut names = Vec::new();
+    let mut buf = [0u8; 8192];
+    // SAFETY: as above; a non-blocking read after runsv has exited returns what is queued.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK) };
+    loop {
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        let mut i = 0;
+        while i + 16 <= n as usize {
+            let len = u32::from_ne_bytes(buf[i + 12..i + 16].try_into().unwrap()) as usize;
+            let name = &buf[i + 16..i + 16 + len];
+            names.push(String::from_utf8_lossy(&name[..name.iter().position(|&b| b == 0).unwrap_or(len)]).into_owned());
+            i += 16 + len;
+        }
+    }
+    unsafe { libc::close(fd) };
+    let count = |f: &str| names.iter().filter(|n| *n == f).count();
+    assert_eq!((count("stat"), count("status"), count("pid"), count("health")), (3, 3, 2, 1), "renames: {names:?}");
 }

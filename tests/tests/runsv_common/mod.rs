@@ -214,11 +214,11 @@ impl Svc {
 
     /// Waits until status bytes 16..20 are `tail`, `stat` is `stat`, the pid differs from
     /// `not_pid` (0: any) and `pid` agrees with the status; checks the time is plausible.
-    /// urunit's runsv writes `supervise/health` (and `log/supervise/health`) last in each
-    /// update: once it exists for a running process, the update is whole (no `.new` left).
+    /// urunit's runsv writes `supervise/health` (and `log/supervise/health`) in its first
+    /// update, after which it makes `ok` (README D15): once both exist, that update is whole.
     pub fn wait_health(&self) {
         if self.which == Impl::U {
-            for f in ["supervise/health", "log/supervise/health"] {
+            for f in ["supervise/health", "supervise/ok", "log/supervise/health", "log/supervise/ok"] {
                 if f.starts_with("log/") && !self.p("log/run").exists() {
                     continue;
                 }
