@@ -915,16 +915,17 @@ impl Runsv {
             ];
             let _ = fd::poll(&mut pfd, timeout);
 
-            let mut got_term = false;
+            let (mut got_term, mut got_chld) = (false, false);
             while let Some(s) = sigs.next() {
                 // SIGINT too: runit's runsv dies of it and orphans its service (README
                 // deviation D3), which is what Ctrl-C does to every runsv in a terminal's
                 // process group. Every other signal but CHLD is read away.
-                if s == sig::SIGTERM || s == sig::SIGINT {
-                    got_term = true;
-                }
+                got_term |= s == sig::SIGTERM || s == sig::SIGINT;
+                got_chld |= s == sig::SIGCHLD;
             }
-            self.reap();
+            if got_chld {
+                self.reap();
+            }
             if pfd[5].revents != 0 {
                 self.deps.drain();
             }
@@ -945,9 +946,8 @@ impl Runsv {
 
             // At most one byte per FIFO per turn, as runit: starts and exits in between.
             for log in [false, true] {
-                // No control FIFO (-1): the read fails.
                 let mut c = [0u8; 1];
-                if let Ok(1) = fd::read(self.sv(log).ctl, &mut c) {
+                if pfd[1 + log as usize].revents != 0 && fd::read(self.sv(log).ctl, &mut c) == Ok(1) {
                     self.apply(log, Event::Ctl(c[0]));
                 }
             }
