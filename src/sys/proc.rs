@@ -181,7 +181,8 @@ pub fn fork() -> Result<libc::pid_t> {
 }
 
 /// A child for exec, as vfork makes it: `child` runs in a new process that shares this
-/// one's memory, on a stack of its own, while the caller waits until it execs or exits.
+/// one's memory, on the stack below the caller's, while the caller waits until it execs or
+/// exits.
 /// No page tables are copied and nothing is copied on write afterwards, so starting a
 /// service costs a fraction of a fork. `child` must end in execve or exit (if it returns,
 /// the child exits 127) and must not allocate; no signal handler is ever installed in
@@ -200,29 +201,27 @@ pub fn spawn<F: FnMut()>(mut child: F) -> Result<libc::pid_t> {
 /// spawn's body, shared by every kind of child: f(arg) in the child.
 #[inline(never)]
 fn spawn_raw(f: extern "C" fn(*mut core::ffi::c_void) -> c_int, arg: *mut core::ffi::c_void) -> Result<libc::pid_t> {
-    // 16 KiB, 16-byte aligned: the child's frames and execvp's PATH_MAX buffer.
-    let mut stack = core::mem::MaybeUninit::<[u128; 1024]>::uninit();
-    // SAFETY: the stack is ours and unused until the call returns (CLONE_VFORK suspends us
-    // until the child has exec'd or exited); f(arg) is safe to call (spawn's `start`).
-    let r = unsafe {
-        let top = (stack.as_mut_ptr() as *mut u8).add(core::mem::size_of_val(&stack));
-        clone_vfork(top, f, arg)
-    };
+    // SAFETY: f(arg) is safe to call in the child (spawn's `start`).
+    let r = unsafe { clone_vfork(f, arg) };
     if r < 0 { Err(Errno(-r as c_int)) } else { Ok(r as libc::pid_t) }
 }
 
-/// clone(CLONE_VM | CLONE_VFORK | SIGCHLD) onto `stack`, where the child calls f(arg) and
-/// exits with its value: the raw system call (musl's clone() is 450 bytes of thread set-up
-/// that a child which only execs does not need). Returns the pid or -errno.
-/// SAFETY: `stack` is the 16-byte aligned top of memory that nothing else uses until the
-/// child has exec'd or exited; f(arg) must be safe to call there.
+/// clone(CLONE_VM | CLONE_VFORK | SIGCHLD), where the child calls f(arg) and exits with
+/// its value: the raw system call (musl's clone() is 450 bytes of thread set-up that a
+/// child which only execs does not need). The child's stack is the caller's, 1 KiB below
+/// its stack pointer (as vfork's child runs on its parent's stack): pages the process has
+/// mostly used already, free while the caller is suspended. Returns the pid or -errno.
+/// SAFETY: f(arg) must be safe to call in the child (see spawn).
 #[cfg(target_arch = "x86_64")]
-unsafe fn clone_vfork(stack: *mut u8, f: extern "C" fn(*mut core::ffi::c_void) -> c_int, arg: *mut core::ffi::c_void) -> isize {
+unsafe fn clone_vfork(f: extern "C" fn(*mut core::ffi::c_void) -> c_int, arg: *mut core::ffi::c_void) -> isize {
     let r: isize;
-    // SAFETY: see the function's contract. The child runs only the code between the two
-    // syscalls and never comes back into this function; the parent sees the syscall's result.
+    // SAFETY: see the function's contract. Below rsp, past the 128-byte red zone, nothing
+    // of ours lives; the child runs only the code between the two syscalls and never comes
+    // back into this function; the parent sees the syscall's result.
     unsafe {
         core::arch::asm!(
+            "lea rsi, [rsp - 1024]",
+            "and rsi, -16",
             "syscall",
             "test rax, rax",
             "jnz 2f",
@@ -236,7 +235,7 @@ unsafe fn clone_vfork(stack: *mut u8, f: extern "C" fn(*mut core::ffi::c_void) -
             "2:",
             inlateout("rax") libc::SYS_clone as isize => r,
             in("rdi") (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as usize,
-            in("rsi") stack,
+            out("rsi") _,
             in("rdx") 0usize,
             in("r10") 0usize,
             in("r8") 0usize,
@@ -251,11 +250,13 @@ unsafe fn clone_vfork(stack: *mut u8, f: extern "C" fn(*mut core::ffi::c_void) -
 }
 
 #[cfg(target_arch = "aarch64")]
-unsafe fn clone_vfork(stack: *mut u8, f: extern "C" fn(*mut core::ffi::c_void) -> c_int, arg: *mut core::ffi::c_void) -> isize {
+unsafe fn clone_vfork(f: extern "C" fn(*mut core::ffi::c_void) -> c_int, arg: *mut core::ffi::c_void) -> isize {
     let r: isize;
-    // SAFETY: as for x86_64 (x19 is LLVM's, so f and arg travel in x20 and x21).
+    // SAFETY: as for x86_64 (no red zone here; x19 is LLVM's, so f and arg travel in x20
+    // and x21).
     unsafe {
         core::arch::asm!(
+            "sub x1, sp, #1024",
             "svc 0",
             "cbnz x0, 2f",
             "mov x29, xzr",
@@ -266,7 +267,7 @@ unsafe fn clone_vfork(stack: *mut u8, f: extern "C" fn(*mut core::ffi::c_void) -
             "brk #0",
             "2:",
             inlateout("x0") (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as isize => r,
-            in("x1") stack,
+            out("x1") _,
             in("x2") 0usize,
             in("x3") 0usize,
             in("x4") 0usize,
