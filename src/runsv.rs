@@ -298,7 +298,13 @@ impl Svc {
     /// Then, the first time, `ok` (held open for reading: a client's non-blocking open for
     /// writing then succeeds, which is how sv knows runsv is running).
     fn flush(&mut self, held: Option<&[u8]>, now: u64) {
-        if self.sup.is_empty() || now < self.retry_at {
+        if now < self.retry_at {
+            return;
+        }
+        // Nowhere to write (the state is in memory, or a logger without `log/`): nothing is
+        // due, so the loop does not wake for it.
+        if self.sup.is_empty() {
+            self.retry_at = NEVER;
             return;
         }
         let ok = self.write_status(held);

@@ -208,7 +208,7 @@ fn spawn_raw(f: extern "C" fn(*mut core::ffi::c_void) -> c_int, arg: *mut core::
 
 /// clone(CLONE_VM | CLONE_VFORK | SIGCHLD), where the child calls f(arg) and exits with
 /// its value: the raw system call (musl's clone() is 450 bytes of thread set-up that a
-/// child which only execs does not need). The child's stack is the caller's, 1 KiB below
+/// child which only execs does not need). The child's stack is the caller's, 256 bytes below
 /// its stack pointer (as vfork's child runs on its parent's stack): pages the process has
 /// mostly used already, free while the caller is suspended. Returns the pid or -errno.
 /// SAFETY: f(arg) must be safe to call in the child (see spawn).
@@ -220,7 +220,7 @@ unsafe fn clone_vfork(f: extern "C" fn(*mut core::ffi::c_void) -> c_int, arg: *m
     // back into this function; the parent sees the syscall's result.
     unsafe {
         core::arch::asm!(
-            "lea rsi, [rsp - 1024]",
+            "lea rsi, [rsp - 256]",
             "and rsi, -16",
             "syscall",
             "test rax, rax",
@@ -256,7 +256,7 @@ unsafe fn clone_vfork(f: extern "C" fn(*mut core::ffi::c_void) -> c_int, arg: *m
     // and x21).
     unsafe {
         core::arch::asm!(
-            "sub x1, sp, #1024",
+            "sub x1, sp, #256",
             "svc 0",
             "cbnz x0, 2f",
             "mov x29, xzr",

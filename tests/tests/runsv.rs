@@ -238,6 +238,24 @@ fn read_only_dir(w: Impl) {
             assert!(!s.p("supervise/lock").exists());
             assert_eq!(s.err(), "");
         }
+        // Nowhere to write at all (the run directory is inside the read-only one): the state
+        // is kept in memory, the service runs, and runsv idles without a wake-up of its own
+        // (CPU time over a second, in clock ticks: a loop that spins uses about 100).
+        let mut s = Svc::with_run(w, "#!/bin/sh\n: > ../started\nexec sleep 100\n");
+        let mut c = ro(&s);
+        c.env("URUNIT_RUNDIR", s.p("rundir"));
+        s.runsv = Some(Proc::spawn(c));
+        wait_until(T, "run started", || s.tmp.join("started").exists());
+        let cpu = |pid: i32| -> u64 {
+            let st = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let f: Vec<&str> = st.rsplit(')').next().unwrap().split_whitespace().collect();
+            f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+        };
+        let pid = s.runsv().pid();
+        let (t0, c0) = (std::time::Instant::now(), cpu(pid));
+        wait_until(T, "a second of idling", || t0.elapsed().as_secs_f64() >= 1.0);
+        assert!(cpu(pid) - c0 < 20, "runsv used {} ticks in a second with nowhere to write", cpu(pid) - c0);
+        assert!(s.err().contains("its state is kept in memory"), "{}", s.err());
     }
     // supervise -> a writable place: works (read-only /etc/sv with state under /run).
     let mut s = Svc::with_run(w, SLEEP);
