@@ -91,12 +91,12 @@ busybox-runit:
 
 # The floor of this machine (bench/floor.c, no supervisor): per service, a fork+exec of a
 # stand-in that fork+execs the service; at stop, TERM, ./finish, exit. Built with musl-gcc
-# (musl-tools), so an exec costs what urunit's does.
+# (musl-tools), so an exec costs what urunit's does (gcc -static if it cannot be installed).
 FLOOR := target/floor
 $(FLOOR): bench/floor.c
 	@command -v musl-gcc >/dev/null || { echo "installing: musl-tools"; (apt-get update -qq || true) && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musl-tools >/dev/null; }
-	@mkdir -p target && musl-gcc -O2 -static -s -o $@ $<
+	@mkdir -p target && $$(command -v musl-gcc || echo gcc) -O2 -static -s -o $@ $<
 
 floor: $(FLOOR)
 	@for n in 1 1 1 50 50 50 500 500 500; do setsid $(FLOOR) start $$n; done

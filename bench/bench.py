@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """urunit vs Debian's C runit, s6 and busybox's runit applets, side by side in one run.
 
-    python3 bench/bench.py --urunit BIN --crunit DIR [--s6 DIR] [--busybox BIN]
+    python3 bench/bench.py --urunit BIN --crunit DIR [--s6 DIR] [--busybox BIN] [--floor BIN]
                            [--unstripped BIN] [--quick] [--svg FILE] [--reps N] [--only PARTS]
 
 BIN is the urunit binary; DIR holds C runit (an unpacked .deb: usr/bin/runsv, sbin/runit, or the
 binaries themselves). s6 is taken from --s6 DIR (default: where s6-svscan is on PATH); busybox from
 --busybox (a busybox built with its runit applets; when the file is missing, the reason is read
 from why.txt next to it). A supervisor that is not there loses its column, and the reason is
-printed above the table. Prints one table (every figure as median (min..max) of its samples, and
-the ratios urunit / C runit and urunit / s6 of the medians) and writes an SVG chart of start-up
-time against the number of services.
+printed above the table. The floor (bench/floor.c, no supervisor: --floor, or built here with
+musl-gcc, else gcc -static) has a column of its own for start-up and stop. Prints one table
+(every figure as median (min..max) of its samples, and the ratios urunit / C runit and urunit /
+s6 of the medians) and writes an SVG chart of start-up time against the number of services.
 
 Method: each runit implementation runs as runit would, from its own bin directory (links named
 runsv, runsvdir, sv, svlogd, chpst, runit) with PATH set so that runsvdir finds its own runsv; s6
@@ -347,8 +348,8 @@ STATIC = [None]
 def make_svdir(path, n, finish_dir=None, old=True, static=False):
     """`n` services in a new directory `path` (all of it an hour old if `old`). `finish_dir`:
     each service gets a ./finish that creates a file named after it there. `static`: run and
-    finish are hard links to the tiny static program (one inode, so its mtime is the files') (then `finish_dir` must be ../finished beside
-    `path`), else shell scripts that exec sleep(1)."""
+    finish are hard links to the tiny static program (one inode, so its mtime is the files';
+    `finish_dir` must then be ../finished beside `path`), else shell scripts that exec sleep(1)."""
     os.makedirs(path)
     svcs = []
     for i in range(n):

@@ -774,7 +774,11 @@ impl Runsv {
         if pid != 0 && !self.custom(log, b't') {
             let _ = proc::kill(pid, sig::SIGTERM);
             self.sv(log).term = true;
+            // `got TERM` is written before the CONT goes out, as runit does: a service then
+            // gets TERM well before CONT (sent together, a shell may run their traps the
+            // other way round).
             self.sv(log).mark();
+            self.flush(time::mono_ms());
         }
         let c = match self.sv(log).m.want {
             Want::Down => b'd',
