@@ -81,9 +81,6 @@ struct Svc {
     /// When to write the supervise/ files: NEVER when they are up to date, 0 when a change
     /// waits for the end of this turn, else the time to retry a write that failed.
     retry_at: u64,
-    /// `supervise/ok` is made after the first write, so whoever finds runsv running also
-    /// finds its files up to date.
-    ok_made: bool,
     /// `control`, read end (-1: none). It, our own writer on it (so it never reports EOF),
     /// `ok` and the lock stay open for runsv's whole life.
     ctl: i32,
@@ -122,7 +119,6 @@ impl Svc {
             stamp: time::now(),
             written: Default::default(),
             retry_at: NEVER,
-            ok_made: false,
             ctl: -1,
             ready: Ready::Settle(SETTLE_MS),
             notify: None,
@@ -265,8 +261,11 @@ impl Svc {
         Ok(())
     }
 
-    /// Creates and opens `control` (reader, and our own writer so it never reports EOF);
-    /// `ok` follows the first write of the files (see flush).
+    /// Creates and opens `control` (reader, and our own writer so it never reports EOF),
+    /// writes `status`, then makes `ok` (held open for reading: a client's non-blocking open
+    /// for writing then succeeds, which is how sv knows runsv is running). That is runit's
+    /// order: whoever finds runsv running can read its status, and a status that names a
+    /// pid was written after `ok`. The rest follows at the end of the first turn.
     #[inline(never)]
     fn open_fifos(&mut self) {
         let path = self.sup_path(b"control");
@@ -281,6 +280,12 @@ impl Svc {
         };
         self.ctl = open(fd::open_read_nb).into_raw();
         let _ = open(fd::open_write_nb).into_raw();
+        let _ = self.write_file(b"status", &self.status());
+        // pid's "" is written once too (a body never equals this).
+        self.written[1].push(0);
+        let path = self.sup_path(b"ok");
+        let _ = fs::mkfifo(&path, 0o600);
+        let _ = fd::open_read_nb(&path).unwrap_or_else(|e| die(&[b"unable to read ", path.bytes()], Some(e))).into_raw();
         self.mark();
     }
 
@@ -295,32 +300,20 @@ impl Svc {
     /// runit's update_status, when marked or due for a retry: health (when it changed),
     /// pid (when it changed), stat, status; each written to NAME.new and renamed into
     /// place. A failed write warns and is tried again until the files are whole and true.
-    /// Then, the first time, `ok` (held open for reading: a client's non-blocking open for
-    /// writing then succeeds, which is how sv knows runsv is running).
     fn flush(&mut self, held: Option<&[u8]>, now: u64) {
         if now < self.retry_at {
             return;
         }
         // Nowhere to write (the state is in memory, or a logger without `log/`): nothing is
-        // due, so the loop does not wake for it.
-        if self.sup.is_empty() {
-            self.retry_at = NEVER;
-            return;
-        }
-        let ok = self.write_status(held);
+        // due either, so the loop does not wake for it.
+        let ok = self.sup.is_empty() || self.write_status(held);
         self.retry_at = if ok { NEVER } else { now + RETRY_STATUS_MS };
-        if !self.ok_made {
-            self.ok_made = true;
-            let path = self.sup_path(b"ok");
-            let _ = fs::mkfifo(&path, 0o600);
-            let _ = fd::open_read_nb(&path).unwrap_or_else(|e| die(&[b"unable to read ", path.bytes()], Some(e))).into_raw();
-        }
     }
 
-    #[inline(never)]
-    fn write_status(&mut self, held: Option<&[u8]>) -> bool {
+    /// runit's 20-byte `status`.
+    fn status(&self) -> [u8; 20] {
         let m = &self.m;
-        let st = Status {
+        Status {
             secs: self.stamp.0,
             nanos: self.stamp.1,
             pid: self.pid as u32,
@@ -329,7 +322,13 @@ impl Svc {
             term: self.term,
             state: m.state as u8,
         }
-        .pack();
+        .pack()
+    }
+
+    #[inline(never)]
+    fn write_status(&mut self, held: Option<&[u8]>) -> bool {
+        let m = &self.m;
+        let st = self.status();
         // health first: whoever sees the new status also sees its health (`sv -w up` of a
         // service that never ran must not take it for C runit's runsv).
         // The four bodies in one buffer: health, pid, stat, status, each ending at end[i].

@@ -38,15 +38,31 @@ impl Status {
     /// the pid over bytes 12-15 with its native byte order on x86; every reader since
     /// expects little-endian), then paused, want, got-TERM, state.
     pub fn pack(&self) -> [u8; 20] {
-        let mut b = [0u8; 20];
-        b[0..8].copy_from_slice(&(TAI_EPOCH + self.secs).to_be_bytes());
-        b[8..12].copy_from_slice(&self.nanos.to_be_bytes());
-        b[12..16].copy_from_slice(&self.pid.to_le_bytes());
-        b[16] = self.paused as u8;
-        b[17] = self.want;
-        b[18] = self.term as u8;
-        b[19] = self.state;
-        b
+        let [t0, t1, t2, t3, t4, t5, t6, t7] = (TAI_EPOCH + self.secs).to_be_bytes();
+        let [n0, n1, n2, n3] = self.nanos.to_be_bytes();
+        let [p0, p1, p2, p3] = self.pid.to_le_bytes();
+        [
+            t0,
+            t1,
+            t2,
+            t3,
+            t4,
+            t5,
+            t6,
+            t7,
+            n0,
+            n1,
+            n2,
+            n3,
+            p0,
+            p1,
+            p2,
+            p3,
+            self.paused as u8,
+            self.want,
+            self.term as u8,
+            self.state,
+        ]
     }
 
     /// The state byte as a State (None: a byte no runsv writes).
