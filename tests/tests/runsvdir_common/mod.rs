@@ -16,12 +16,13 @@ pub fn setup(tag: &str) -> (TempDir, PathBuf, PathBuf) {
 }
 
 /// A service that records `up` (its pid), TERM and its `./finish` in `out` (NAME.up/.term/.finish).
+/// NAME.up appears whole (written aside, then renamed): a test that sees it can read the pid.
 pub fn service(dir: &Path, out: &Path, name: &str) {
     let o = out.display();
     script(
         dir.join("run"),
         &format!(
-            "#!/bin/sh\nPATH=/usr/bin:/bin\nsleep 100000 &\np=$!\ntrap 'echo term >> {o}/{name}.term; kill $p; exit 0' TERM\necho $$ > {o}/{name}.up\nwait\n"
+            "#!/bin/sh\nPATH=/usr/bin:/bin\nsleep 100000 &\np=$!\ntrap 'echo term >> {o}/{name}.term; kill $p; exit 0' TERM\necho $$ > {o}/{name}.up.new\nmv {o}/{name}.up.new {o}/{name}.up\nwait\n"
         ),
     );
     script(dir.join("finish"), &format!("#!/bin/sh\necho \"$@\" >> {o}/{name}.finish\n"));
