@@ -507,3 +507,14 @@ pub fn check_status(out: &str, services: &[(&str, bool)]) {
         }
     }
 }
+
+/// Puts an executable at `to`: a hard link where it can be, else a copy (mode 755). A copy is
+/// a file just written, and a test thread that forks meanwhile holds it open for writing
+/// until its child execs, so exec'ing it then fails with "text busy".
+pub fn copy_or_link(from: &Path, to: &Path) {
+    if std::fs::hard_link(from, to).is_err() {
+        std::fs::copy(from, to).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}

@@ -434,7 +434,7 @@ fn busybox_root(tag: &str, busybox_at: &str, passwd: &str, group: &str) -> Optio
     let root = t.join("root");
     std::fs::create_dir_all(root.join("etc")).unwrap();
     std::fs::create_dir_all(root.join(busybox_at).parent().unwrap()).unwrap();
-    std::fs::copy(bb, root.join(busybox_at)).unwrap();
+    copy_or_link(bb, &root.join(busybox_at));
     std::fs::write(root.join("etc/passwd"), passwd).unwrap();
     std::fs::write(root.join("etc/group"), group).unwrap();
     Some((t, root))
@@ -507,7 +507,7 @@ fn scratch_root() {
     let Some((t, root)) = busybox_root("chpst-scratch", "busybox", passwd, "root:x:0:\napp:x:2345:\nlogs:x:3456:app\n") else {
         return;
     };
-    std::fs::copy(bin(), root.join("urunit")).unwrap();
+    copy_or_link(&bin(), &root.join("urunit"));
     let chroot = |args: &[&str]| {
         let mut c = Command::new("/usr/sbin/chroot");
         c.arg(&root).args(args).env_clear().env("PATH", "/");

@@ -1,7 +1,7 @@
 //! runit and runit-init, run as PID 1 of a PID namespace (`unshare --pid --fork`) inside a
 //! scratch-like root (`chroot`): the static binary, busybox-static and /etc/runit/{1,2,3}.
 //! Never on the machine's real init. Differential tests run C runit in the same root.
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -121,13 +121,6 @@ impl Root {
     }
     fn has(&self, p: &str) -> bool {
         self.join(p).exists()
-    }
-}
-
-fn copy_or_link(from: &Path, to: &Path) {
-    if std::fs::hard_link(from, to).is_err() {
-        std::fs::copy(from, to).unwrap();
-        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 }
 
