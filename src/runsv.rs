@@ -281,7 +281,8 @@ impl Svc {
         self.ctl = open(fd::open_read_nb).into_raw();
         let _ = open(fd::open_write_nb).into_raw();
         let _ = self.write_file(b"status", &self.status());
-        // pid's "" is written once too (a body never equals this).
+        // Unlike any body: the first update writes `pid` even when it is empty (a service
+        // that never starts still has its empty `pid`, as in runit).
         self.written[1].push(0);
         let path = self.sup_path(b"ok");
         let _ = fs::mkfifo(&path, 0o600);
