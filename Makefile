@@ -90,7 +90,8 @@ busybox-runit:
 	  echo "busybox column left out: the build script did not finish" > $(BUSYBOX_RUNIT)/why.txt
 
 # The floor of this machine (bench/floor.c, no supervisor): per service, a fork+exec of a
-# stand-in that fork+execs the service; at stop, TERM, ./finish, exit. Built with musl-gcc
+# stand-in that fork+execs the service; at stop, TERM, ./finish, exit; `runit`: start-up with
+# the supervise/ files every runit-compatible supervisor writes. Built with musl-gcc
 # (musl-tools), so an exec costs what urunit's does (gcc -static if it cannot be installed).
 FLOOR := target/floor
 $(FLOOR): bench/floor.c
@@ -101,6 +102,7 @@ $(FLOOR): bench/floor.c
 floor: $(FLOOR)
 	@for n in 1 1 1 50 50 50 500 500 500; do setsid $(FLOOR) start $$n; done
 	@for n in 1 1 1 50 50 50 500 500 500; do setsid $(FLOOR) stop $$n; done
+	@for n in 50 50 50 500 500 500; do setsid $(FLOOR) runit $$n; done
 
 bench: build bench-deps $(FLOOR)
 	CARGO_PROFILE_RELEASE_STRIP=false $(CARGO) build --release --target $(TARGET) -p urunit --target-dir target/unstripped -q

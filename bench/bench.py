@@ -763,8 +763,10 @@ class Bench:
                 self.row("start-up as PID 1: %d service%s running (%s)" % (n, "s" * (n > 1), what),
                          "ms", r, reps, fmt="ms", floor=[x[0] for x in floor[n]])
                 if n in START_GOALS:
+                    if ("runit", n) not in floor:
+                        floor[("runit", n)] = self.floor_samples("runit", n, reps)
                     self.goal("start-up of %d services (%s)" % (n, what), START_GOALS[n], r.get("urunit"),
-                              [x[0] for x in floor[n]])
+                              [x[0] for x in floor[n]], [x[0] for x in floor[("runit", n)]])
                 if fresh and n == 50:
                     u, c = r["urunit"], r["C runit"]
                     if not isinstance(u, NA) and not isinstance(c, NA):
@@ -787,7 +789,11 @@ class Bench:
                           "way: per service it fork+execs a supervisor stand-in (the same tiny static "
                           "program) that fork+execs ./run; at stop it TERMs each stand-in, which TERMs "
                           "its run, waits, runs ./finish, waits and exits. No supervisor does less "
-                          "than that: the column is the machine's physical limit.")
+                          "than that: the column is the machine's physical limit. The start-up goal "
+                          "lines also give the floor with runit's supervise/ files (`floor.c runit`): "
+                          "each stand-in first does what runit's runsv must do (mkdir, lock, the "
+                          "control and ok FIFOs, pid, stat and status written atomically before ok "
+                          "and again after the fork), the least any runit-compatible supervisor does.")
 
     def floor_samples(self, kind, n, reps):
         """Samples of bench/floor.c's start-up or stop of `n` services: [(start s, stop s, finish ran)]."""
@@ -825,11 +831,14 @@ class Bench:
             p.stdout.close()
             cleanup(p.pid)
 
-    def goal(self, what, limit, u, floor):
-        """A goal line of issue 17: urunit's median against the limit, with the floor's."""
+    def goal(self, what, limit, u, floor, runit_floor=None):
+        """A goal line of issue 17: urunit's median against the limit, with the floor's (and the
+        floor of a runit-compatible supervisor, which must write supervise/)."""
         if u is None or isinstance(u, NA):
             return
         f = "" if isinstance(floor, NA) or not floor else ", floor %.1f ms" % (median(floor) * 1e3)
+        if runit_floor and not isinstance(runit_floor, NA):
+            f += ", with runit's supervise/ files %.1f ms" % (median(runit_floor) * 1e3)
         self.goals.append("goal: %s under %g ms: urunit %.1f ms%s: %s" % (
             what, limit, median(u) * 1e3, f, "met" if median(u) * 1e3 < limit else "NOT met"))
 
