@@ -761,12 +761,12 @@ class Bench:
                         self.startup.setdefault((k, case), {})[n] = median(r[k])
                 what = "files 1 h old" if case == "old" else "files just written"
                 self.row("start-up as PID 1: %d service%s running (%s)" % (n, "s" * (n > 1), what),
-                         "ms", r, reps, fmt="ms", floor=[x[0] for x in floor[n]])
+                         "ms", r, reps, fmt="ms", floor=field(floor[n], 0))
                 if n in START_GOALS:
                     if ("runit", n) not in floor:
                         floor[("runit", n)] = self.floor_samples("runit", n, reps)
                     self.goal("start-up of %d services (%s)" % (n, what), START_GOALS[n], r.get("urunit"),
-                              [x[0] for x in floor[n]], [x[0] for x in floor[("runit", n)]])
+                              field(floor[n], 0), field(floor[("runit", n)], 0))
                 if fresh and n == 50:
                     u, c = r["urunit"], r["C runit"]
                     if not isinstance(u, NA) and not isinstance(c, NA):
@@ -1043,19 +1043,18 @@ class Bench:
             reps = 1 if self.quick else (3 if n >= 500 else self.reps)
             # busybox's runsvdir as PID 1 ignores SIGTERM: one timeout, then n/a for every case.
             r = self.measure(reps, lambda im: self.one_stop(im, n, static), ("time", "graceful", "rc"), group="stop")
-            fl = self.floor_samples("stop", n, reps) if static else NA("")
-            pick = (lambda i: fl if isinstance(fl, NA) else [x[i] for x in fl]) if static else (lambda i: None)
+            fl = self.floor_samples("stop", n, reps) if static else None
             what = "static run and finish" if static else "run and finish shell scripts"
             self.row("stop as PID 1: SIGTERM to every process gone (%d service%s, %s)" % (n, "s" * (n > 1), what),
-                     "ms", r["time"], reps, fmt="ms", floor=pick(1))
+                     "ms", r["time"], reps, fmt="ms", floor=field(fl, 1))
             self.row("  services whose ./finish ran (of %d)" % n, "count", r["graceful"], reps, fmt="int", ratio=False,
-                     floor=pick(2))
+                     floor=field(fl, 2))
             self.row("  exit code of PID 1", "code", r["rc"], reps, fmt="int", ratio=False)
             if static and n in STOP_GOALS:
                 ran = r["graceful"].get("urunit")
                 every = "" if isinstance(ran, NA) or min(ran) == n else " (NOT every ./finish ran)"
                 self.goal("stop of %d service%s, every ./finish run%s" % (n, "s" * (n > 1), every), STOP_GOALS[n],
-                          r["time"].get("urunit"), pick(1))
+                          r["time"].get("urunit"), field(fl, 1))
         self.notes.append("stop as PID 1: C runsvdir exits at once on SIGTERM without "
                           "telling its runsv processes; the kernel then SIGKILLs the namespace, so no "
                           "service is stopped gracefully and no ./finish runs (runsvdir weakness 1). "
@@ -1291,6 +1290,11 @@ class Bench:
         write_svg(path, self.startup, self.ns, self.names, "log-log; medians of %d runs (N=100: %d, N=500: %d); "
                   "%d CPUs, %s; %s" % (self.startup_reps(1), self.startup_reps(100), self.startup_reps(500),
                                        os.cpu_count(), cpu_model(), time.strftime("%Y-%m-%d", time.gmtime())))
+
+
+def field(samples, i):
+    """Field `i` of each floor sample (see Bench.floor_samples); None or NA pass through."""
+    return samples if samples is None or isinstance(samples, NA) else [x[i] for x in samples]
 
 
 def build_floor(root):

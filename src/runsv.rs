@@ -280,7 +280,12 @@ impl Svc {
         };
         self.ctl = open(fd::open_read_nb).into_raw();
         let _ = open(fd::open_write_nb).into_raw();
-        let _ = self.write_file(b"status", &self.status());
+        let st = self.status();
+        // Recorded, so a service that does not start in the first turn (`down`, held by a
+        // dependency) is not written the same status again.
+        if self.write_file(b"status", &st) == Some(true) {
+            self.written[3] = st.to_vec();
+        }
         // Unlike any body: the first update writes `pid` even when it is empty (a service
         // that never starts still has its empty `pid`, as in runit).
         self.written[1].push(0);
@@ -346,9 +351,10 @@ impl Svc {
         end[2] = t.len();
         t.extend_from_slice(&st);
         end[3] = t.len();
-        let mut whole = true;
+        let (mut whole, mut from) = (true, 0);
         for i in 0..4 {
-            let b = &t[if i == 0 { 0 } else { end[i - 1] }..end[i]];
+            let b = &t[from..end[i]];
+            from = end[i];
             // What is there already is not written again (README D15); health says nothing
             // until there is something to say.
             if b == self.written[i] || i == 0 && b.is_empty() {

@@ -155,13 +155,7 @@ fn ctl_exit(w: Impl) {
     let pid = s.spawn_up();
     fs::write(s.p("hold"), "").unwrap();
     s.ctl(b"x");
-    let st = s.wait_tail(b"\0d\x01\x01", "run, got TERM, want exit\n", 0);
-    assert_eq!(st.pid, pid);
-    assert_eq!(s.wait_sigs(2), ["TERM", "CONT"]);
-    assert!(s.runsv_alive());
-    fs::remove_file(s.p("hold")).unwrap();
-    assert_eq!(s.wait_exit().code(), Some(0));
-    s.wait_tail(b"\0d\0\0", "down\n", 0);
+    s.held_stop_then_exit(pid);
     assert_eq!(lines(s.p("cx")), ["x"]);
     assert_eq!(s.err(), "");
 }

@@ -123,13 +123,7 @@ fn sigterm_waits_for_service(w: Impl) {
     let pid = s.spawn_up();
     fs::write(s.p("hold"), "").unwrap();
     s.runsv().signal(libc::SIGTERM);
-    let st = s.wait_tail(b"\0d\x01\x01", "run, got TERM, want exit\n", 0);
-    assert_eq!(st.pid, pid);
-    assert_eq!(s.wait_sigs(2), ["TERM", "CONT"]);
-    assert!(s.runsv_alive());
-    fs::remove_file(s.p("hold")).unwrap();
-    assert_eq!(s.wait_exit().code(), Some(0));
-    s.wait_tail(b"\0d\0\0", "down\n", 0);
+    s.held_stop_then_exit(pid);
 }
 
 /// SIGINT: C runit's runsv dies of it and orphans its service; urunit's stops the service

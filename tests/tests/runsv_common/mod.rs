@@ -227,6 +227,19 @@ impl Svc {
         }
     }
 
+    /// A stop (`x` or SIGTERM) of SIGRUN held by `hold`: `run, got TERM, want exit` with the
+    /// same pid, TERM then CONT, runsv waits; once `hold` goes, runsv exits 0 and the
+    /// service is down.
+    pub fn held_stop_then_exit(&mut self, pid: u32) {
+        let st = self.wait_tail(b"\0d\x01\x01", "run, got TERM, want exit\n", 0);
+        assert_eq!(st.pid, pid);
+        assert_eq!(self.wait_sigs(2), ["TERM", "CONT"]);
+        assert!(self.runsv_alive());
+        fs::remove_file(self.p("hold")).unwrap();
+        assert_eq!(self.wait_exit().code(), Some(0));
+        self.wait_tail(b"\0d\0\0", "down\n", 0);
+    }
+
     pub fn wait_tail(&self, tail: &[u8; 4], stat: &str, not_pid: u32) -> St {
         wait_svc_tail(&self.dir, "supervise", self.t0, tail, stat, not_pid, || self.err())
     }
